@@ -1,0 +1,1 @@
+"""Contract governance: the manifest, schema expansion, serde and Confluent-API registry access."""
