@@ -1,0 +1,47 @@
+"""`meshstream stack up|down|status|env`: run the local Kafka + registry + S3 stack on loopback."""
+from __future__ import annotations
+
+import sys
+
+from stack.config import StackConfig
+from stack.fetch import StackSetupError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("stack", help="start/stop the local Kafka, schema registry and S3 server")
+    p.add_argument("action", choices=("up", "down", "status", "env"))
+    p.add_argument("--data-dir", help="where state and logs live (env MESHSTREAM_STACK_DIR, default .meshstream/stack)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from stack.manager import LocalStack
+
+    config = StackConfig() if not args.data_dir else StackConfig(data_dir=__import__("pathlib").Path(args.data_dir).resolve())
+    stack = LocalStack(config)
+    if args.action == "up":
+        try:
+            started = stack.up()
+        except (StackSetupError, TimeoutError, RuntimeError) as exc:
+            print(f"stack up failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"started: {', '.join(started) or 'nothing (already running)'}")
+        _print_status(stack)
+    elif args.action == "down":
+        stopped = stack.down()
+        print(f"stopped: {', '.join(stopped) or 'nothing (none of ours was running)'}")
+    elif args.action == "status":
+        return 0 if _print_status(stack) else 3
+    else:
+        for key, value in config.client_env().items():
+            print(f"export {key}={value}")
+    return 0
+
+
+def _print_status(stack) -> bool:
+    all_up = True
+    for s in stack.status():
+        all_up &= s.running
+        state = f"running (pid {s.pid})" if s.running else "stopped"
+        print(f"{s.name:9} {state:22} {s.endpoint:48} log: {s.log}")
+    return all_up

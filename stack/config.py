@@ -1,0 +1,117 @@
+"""Where the stack lives and which loopback ports it uses.
+
+Every value can be overridden by a MESHSTREAM_* environment variable so tests can run a private
+stack on free ports beside a developer's own. The same names configure the workers
+(`meshstream.settings`) and docker-compose.yml.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+HOST = "127.0.0.1"  # the stack never binds anything but loopback
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def default_cache_dir() -> Path:
+    """Downloaded jars are cached outside the repo and shared by every checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("MESHSTREAM_CACHE_DIR", Path(base) / "meshstream"))
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    registry: int = 8081
+    s3: int = 8333
+    # SeaweedFS's internal servers (each also opens port + 10000 for gRPC).
+    seaweed_master: int = 9333
+    seaweed_volume: int = 8089
+    seaweed_filer: int = 8888
+    seaweed_iceberg: int = 8181
+    seaweed_lance: int = 9101
+    seaweed_metrics: int = 9327
+
+    @classmethod
+    def from_env(cls) -> "Ports":
+        d = cls()
+        return cls(**{name: _env_int(f"MESHSTREAM_PORT_{name.upper()}", getattr(d, name))
+                      for name in d.__dataclass_fields__})
+
+    @classmethod
+    def free(cls) -> "Ports":
+        """Random free ports (and free port+10000 for SeaweedFS's gRPC twins), for tests."""
+        chosen: set[int] = set()
+
+        def pick(grpc_twin: bool = False) -> int:
+            while True:
+                with socket.socket() as s:
+                    s.bind((HOST, 0))
+                    port = s.getsockname()[1]
+                if grpc_twin and port + 10000 > 65535:
+                    continue
+                if port in chosen or (grpc_twin and not _port_free(port + 10000)):
+                    continue
+                chosen.add(port)
+                if grpc_twin:
+                    chosen.add(port + 10000)
+                return port
+
+        fields = cls.__dataclass_fields__
+        twins = {"s3", "seaweed_master", "seaweed_volume", "seaweed_filer"}
+        return cls(**{name: pick(grpc_twin=name in twins) for name in fields})
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("MESHSTREAM_STACK_DIR", ".meshstream/stack")).resolve())
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    ports: Ports = field(default_factory=Ports.from_env)
+    s3_access_key: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_S3_ACCESS_KEY", "meshstream"))
+    s3_secret_key: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret"))
+    kafka_heap: str = "512m"
+    registry_heap: str = "384m"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{HOST}:{self.ports.kafka}"
+
+    @property
+    def registry_url(self) -> str:
+        return f"http://{HOST}:{self.ports.registry}/apis/ccompat/v7"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"{HOST}:{self.ports.s3}"
+
+    def client_env(self) -> dict[str, str]:
+        """The environment a worker or CLI needs to talk to this stack (see meshstream.settings)."""
+        return {
+            "MESHSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "MESHSTREAM_SCHEMA_REGISTRY_URL": self.registry_url,
+            "MESHSTREAM_S3_ENDPOINT": self.s3_endpoint,
+            "MESHSTREAM_S3_ACCESS_KEY": self.s3_access_key,
+            "MESHSTREAM_S3_SECRET_KEY": self.s3_secret_key,
+        }
+
+    def with_free_ports(self, data_dir: Path) -> "StackConfig":
+        return replace(self, data_dir=Path(data_dir).resolve(), ports=Ports.free())

