@@ -117,7 +117,8 @@ class Kafka(Service):
 
     def ready(self) -> bool:
         from confluent_kafka.admin import AdminClient
-        admin = AdminClient({"bootstrap.servers": self.endpoint(), "socket.timeout.ms": 2000})
+        # log_level 0: connection-refused noise while the broker boots is expected, not news
+        admin = AdminClient({"bootstrap.servers": self.endpoint(), "socket.timeout.ms": 2000, "log_level": 0})
         md = admin.list_topics(timeout=2)
         return bool(md.brokers)
 
@@ -129,12 +130,29 @@ class SchemaRegistry(Service):
     """Apicurio Registry with KafkaSQL storage, spoken to through its Confluent-compatible API."""
 
     name = "registry"
-    topic = "_meshstream_schemas"
+    journal_topic = "_meshstream_schemas"
+    snapshots_topic = "_meshstream_schemas_snapshots"
+    events_topic = "_meshstream_schemas_events"
 
     def prepare(self) -> None:
         self.apicurio = fetch.ensure_apicurio(self.config.cache_dir)
         self.java = fetch.require_tool("java", "install a Java 17+ JDK")
         self.home.mkdir(parents=True, exist_ok=True)
+        self._create_storage_topics()
+
+    def _create_storage_topics(self) -> None:
+        """Apicurio would auto-create its journal with the broker's 7-day retention, silently
+        losing every schema after a week; create it first with infinite retention."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.config.kafka_bootstrap})
+        forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+        wanted = [NewTopic(t, num_partitions=1, replication_factor=1, config=forever)
+                  for t in (self.journal_topic, self.snapshots_topic)]
+        existing = admin.list_topics(timeout=10).topics
+        missing = [t for t in wanted if t.topic not in existing]
+        for future in admin.create_topics(missing).values() if missing else ():
+            future.result()
 
     def argv(self) -> list[str]:
         p = self.config.ports
@@ -145,7 +163,9 @@ class SchemaRegistry(Service):
             "quarkus.log.console.format": "%d{HH:mm:ss,SSS} %-5p [%c{2.}] %s%e%n",
             "apicurio.storage.kind": "kafkasql",
             "apicurio.kafkasql.bootstrap.servers": self.config.kafka_bootstrap,
-            "apicurio.kafkasql.topic": self.topic,
+            "apicurio.kafkasql.topic": self.journal_topic,
+            "apicurio.kafkasql.snapshots.topic": self.snapshots_topic,
+            "apicurio.events.kafka.topic": self.events_topic,
             # Confluent clients expect the registry to hand out stable integer ids per content
             "apicurio.ccompat.legacy-id-mode.enabled": "false",
         }
