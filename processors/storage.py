@@ -1,0 +1,112 @@
+"""Object storage access through the `minio` SDK (any S3 server: MinIO, SeaweedFS, AWS).
+
+The only module of processors/ that does I/O. It turns S3 failures into typed processing errors:
+a missing object or bucket is deterministic (dead-letter, no retry), a connection problem is
+transient (retry), an object over the size limit is refused before any byte is downloaded.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from processors.errors import ProcessingError
+
+
+class ObjectMissingError(ProcessingError):
+    code = "object_missing"
+
+
+class ObjectTooLargeError(ProcessingError):
+    code = "too_large"
+
+
+class StorageUnavailableError(ProcessingError):
+    code = "storage_unavailable"
+    retryable = True
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object as listed: what discovery groups into models."""
+
+    key: str
+    etag: str
+    size: int
+
+
+def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = False) -> Minio:
+    # bounded retries/timeouts: a dead S3 endpoint must surface as an error, not a hung agent
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60),
+                               retries=urllib3.Retry(total=2, backoff_factor=0.2,
+                                                     status_forcelist=(500, 502, 503, 504)))
+    return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
+
+
+def _translate(exc: Exception, what: str) -> ProcessingError:
+    if isinstance(exc, S3Error):
+        if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
+            return ObjectMissingError(f"{what}: {exc.code}")
+        if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            err = ProcessingError(f"{what}: access denied ({exc.code})")
+            err.code = "access_denied"
+            return err
+        return StorageUnavailableError(f"{what}: S3 error {exc.code}: {exc.message}")
+    return StorageUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def list_objects(client: Minio, bucket: str, prefix: str = "") -> list[ListedObject]:
+    """All objects under bucket/prefix (recursive), sorted by key for deterministic grouping."""
+    try:
+        objs = [ListedObject(o.object_name, (o.etag or "").strip('"'), int(o.size or 0))
+                for o in client.list_objects(bucket, prefix=prefix or None, recursive=True)
+                if not o.is_dir]
+    except Exception as exc:
+        raise _translate(exc, f"list s3://{bucket}/{prefix}") from exc
+    return sorted(objs, key=lambda o: o.key)
+
+
+def get_bytes(client: Minio, bucket: str, key: str, max_bytes: int) -> bytes:
+    """Download one object, refusing (before downloading) anything over `max_bytes`."""
+    where = f"s3://{bucket}/{key}"
+    try:
+        stat = client.stat_object(bucket, key)
+    except Exception as exc:
+        raise _translate(exc, where) from exc
+    if stat.size is not None and stat.size > max_bytes:
+        raise ObjectTooLargeError(f"{where} is {stat.size} bytes; the limit is {max_bytes}")
+    try:
+        resp = client.get_object(bucket, key)
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+    except Exception as exc:
+        raise _translate(exc, where) from exc
+
+
+def put_bytes(client: Minio, bucket: str, key: str, data: bytes, content_type: str) -> str:
+    """Store an object (creating the bucket if needed); returns its ETag."""
+    try:
+        if not client.bucket_exists(bucket):
+            try:
+                client.make_bucket(bucket)
+            except S3Error as exc:  # another worker created it meanwhile
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        res = client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+    except ProcessingError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, f"put s3://{bucket}/{key}") from exc
+    return (res.etag or "").strip('"')
+
+
+def put_json(client: Minio, bucket: str, key: str, document: dict) -> tuple[str, int]:
+    data = json.dumps(document, indent=2, sort_keys=True).encode()
+    return put_bytes(client, bucket, key, data, "application/json"), len(data)

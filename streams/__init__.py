@@ -1,0 +1,1 @@
+"""The runtime: Faust app, manifest-derived topics, thin stage agents, the orchestrator."""

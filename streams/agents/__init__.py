@@ -1,0 +1,1 @@
+"""One thin Faust agent per stage: decode, call processors/, emit versioned events."""

@@ -1,0 +1,47 @@
+"""Stage agent: discovery. Lists a scan's bucket/prefix and emits one event per model found."""
+from __future__ import annotations
+
+from processors.discovery import group_models
+from processors.storage import list_objects
+from streams.envelope import derived_id, envelope
+from streams.runtime import error_info
+from streams.workflow import runnable
+
+STAGE = "discovery"
+
+
+def register(app, rt) -> None:
+    @app.agent(rt.topic("discovery-scan.requested"), name=STAGE)
+    async def discovery(stream):
+        async for event in stream.events():
+            record = await rt.decode(event, STAGE)
+            if record is None:
+                continue
+            try:
+                await handle(rt, record)
+            except Exception as exc:  # noqa: BLE001 - a scan we cannot run is kept, with the reason
+                info = error_info(exc)
+                await rt.dead_letter(event, STAGE, info["code"], exc, retryable=info["retryable"])
+
+
+def _discover(rt, scan: dict):
+    client = rt.storage(scan["storage"])
+    return group_models(list_objects(client, scan["bucket"], scan["prefix"]))
+
+
+async def handle(rt, record: dict) -> None:
+    env_in, scan = record["envelope"], record["payload"]
+    runnable(scan["workflow"])  # refuse unknown/planned workflows before doing any work
+    models = await rt.run_blocking(_discover, rt, scan)
+    for model in models:
+        run_id = derived_id(scan["scan_id"], model.model_id, scan["workflow"])
+        payload = {
+            "scan_id": scan["scan_id"], "run_id": run_id, "model_id": model.model_id,
+            "name": model.name, "folder": model.folder, "workflow": scan["workflow"],
+            "owner_id": scan.get("owner_id"),
+            "files": [{"storage": scan["storage"], "bucket": scan["bucket"], "key": f.key,
+                       "etag": f.etag, "size_bytes": f.size} for f in model.files],
+        }
+        env = envelope(STAGE, correlation_id=run_id, causation_id=env_in["event_id"],
+                       event_id=derived_id(STAGE, env_in["event_id"], run_id))
+        await rt.send("discovery.discovered", run_id, payload, env)

@@ -1,0 +1,118 @@
+"""The orchestrator: owns every workflow run, in a changelog-backed table keyed by run id.
+
+It consumes model-discovered events and every stage's completed/failed events (all keyed by run
+id and co-partitioned with the table), applies streams.workflow transitions, requests the next
+stages, and emits exactly one terminal event per run. Transitions are idempotent, so redelivered
+or replayed events change nothing.
+"""
+from __future__ import annotations
+
+import time
+
+from streams import workflow as wf
+from streams.envelope import derived_id, envelope
+from streams.requests import build_request
+
+STAGE = "orchestrator"
+
+
+def _stage_result_topics(rt) -> list[str]:
+    stages = sorted({s.stage for f in wf.default_workflows().values() if f.status == "active" for s in f.steps})
+    return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")]
+
+
+def register(app, rt) -> None:
+    runs = app.Table("workflow-runs", default=None, partitions=rt.manifest.by_name("discovery.discovered").partitions,
+                     key_type=bytes, value_serializer="json", key_serializer="raw")
+    source = rt.topic("discovery.discovered", *_stage_result_topics(rt))
+
+    @app.agent(source, name=STAGE)
+    async def orchestrator(stream):
+        async for event in stream.events():
+            record = await rt.decode(event, STAGE)
+            if record is None:
+                continue
+            contract = rt.contract_of(event)
+            if contract.name == "discovery.discovered":
+                await on_discovered(rt, runs, record)
+            else:
+                await on_stage_result(rt, runs, contract, record)
+
+    rt.runs_table = runs
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+async def _request(rt, run: dict, stages, causation_id: str) -> None:
+    for stage in stages:
+        attempt = run["steps"][stage]["attempts"]
+        env = envelope(STAGE, run["run_id"], causation_id,
+                       event_id=derived_id(STAGE, run["run_id"], stage, str(attempt)))
+        await rt.send(f"{stage}.requested", run["run_id"], build_request(stage, run), env)
+
+
+async def on_discovered(rt, runs, record: dict) -> None:
+    p, env_in = record["payload"], record["envelope"]
+    run_id = p["run_id"]
+    if runs[run_id.encode()] is not None:
+        return  # replayed or redelivered discovery: the run already exists
+    try:
+        flow = wf.runnable(p["workflow"])
+    except wf.WorkflowError as exc:
+        run = {**p, "workflow": p["workflow"], "steps": {}, "terminal": wf.FAILED}
+        await _terminal(rt, run, wf.Decision(terminal=wf.FAILED, failed_stage=STAGE, error={
+            "code": exc.code, "error_class": type(exc).__name__, "message": str(exc), "retryable": False}),
+            env_in["event_id"])
+        runs[run_id.encode()] = run
+        return
+    run = wf.new_run(flow, {k: p[k] for k in ("run_id", "model_id", "scan_id", "name", "files", "owner_id")}, _now())
+    decision = wf.start(flow, run, _now())
+    await _request(rt, run, decision.requests, env_in["event_id"])
+    runs[run_id.encode()] = run
+
+
+async def on_stage_result(rt, runs, contract, record: dict) -> None:
+    p, env_in = record["payload"], record["envelope"]
+    key = p["run_id"].encode()
+    run = runs[key]
+    if run is None or run["terminal"] is not None:
+        return
+    flow = wf.runnable(run["workflow"])
+    ok = contract.event == "completed"
+    error = p.get("error")
+    stage = contract.stage
+    step_state = run["steps"].get(stage)
+    if (not ok and error and error.get("retryable") and step_state
+            and step_state["status"] == wf.REQUESTED and step_state["attempts"] < flow.step(stage).max_attempts):
+        step_state["attempts"] += 1
+        step_state["requested_at"] = _now()
+        await _request(rt, run, [stage], env_in["event_id"])
+        runs[key] = run
+        return
+    result = {k: v for k, v in p.items() if k not in ("run_id", "model_id", "files", "error")} if ok else None
+    decision = wf.record(flow, run, stage, ok, _now(), result=result, error=error,
+                         processor_version=env_in["producer"]["version"])
+    await _request(rt, run, decision.requests, env_in["event_id"])
+    if decision.terminal:
+        await _terminal(rt, run, decision, env_in["event_id"])
+    runs[key] = run  # after the terminal event is acked: a crash in between re-emits the same event id
+
+
+async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str) -> None:
+    env = envelope(STAGE, run["run_id"], causation_id, event_id=derived_id("terminal", run["run_id"]))
+    common = {"run_id": run["run_id"], "model_id": run["model_id"], "scan_id": run["scan_id"],
+              "name": run["name"], "workflow": run["workflow"], "files": run["files"]}
+    if decision.terminal == wf.COMPLETED:
+        md_step = run["steps"].get("technical-metadata") or {}
+        md = (md_step.get("result") or {}).get("metadata")
+        results = [s["result"]["result"] for s in run["steps"].values()
+                   if s.get("result") and isinstance(s["result"].get("result"), dict)]
+        stages = [{"stage": name, "status": s["status"], "processor_version": s["processor_version"]}
+                  for name, s in run["steps"].items()]
+        await rt.send("processing.completed", run["run_id"],
+                      {**common, "metadata": md, "stages": stages, "results": results}, env)
+    else:
+        await rt.send("processing.failed", run["run_id"],
+                      {**common, "failed_stage": decision.failed_stage, "error": decision.error}, env)

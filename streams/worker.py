@@ -1,0 +1,30 @@
+"""Start a worker process: register contracts, create topics, run the Faust agents."""
+from __future__ import annotations
+
+import logging
+
+from meshstream.settings import Settings
+from registry.manifest import default_manifest
+from registry.registration import ensure_registered
+from registry.serde import registry_client
+from streams.app import create_app
+from streams.topics import ensure_topics
+
+
+def prepare(settings: Settings) -> None:
+    """Idempotent start-up: subjects registered with their compatibility, topics created with
+    the manifest's partition counts (the tables co-partition on them)."""
+    manifest = default_manifest()
+    ensure_registered(registry_client(settings), manifest)
+    ensure_topics(settings.kafka_bootstrap, manifest)
+
+
+def run_worker(settings: Settings | None = None, stages: set[str] | None = None, loglevel: str = "info") -> None:
+    import faust
+
+    settings = settings or Settings()
+    prepare(settings)
+    app, _ = create_app(settings, stages)
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
