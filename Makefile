@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test unit integration install lock stack-up stack-down bench clean
+
+install: $(STAMP)
+
+# Exact versions and hashes from requirements.lock; the project itself installs editable.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/meshstream demo $(if $(KEEP),--keep)
+
+# The whole suite against the real stack (started by the test fixtures on free ports).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q -m integration
+
+stack-up: $(STAMP)
+	$(BIN)/meshstream stack up
+
+stack-down: $(STAMP)
+	$(BIN)/meshstream stack down
+
+bench: $(STAMP)
+	$(BIN)/python bench/processors.py
+
+# Re-pin after changing dependencies in pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .meshstream

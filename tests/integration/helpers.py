@@ -1,0 +1,56 @@
+"""Helpers for integration tests: upload models, collect events of one scan."""
+from __future__ import annotations
+
+import io
+import time
+
+from confluent_kafka import Consumer
+
+from registry.manifest import default_manifest
+
+
+def upload(s3, bucket: str, files: dict[str, bytes]) -> None:
+    if not s3.bucket_exists(bucket):
+        s3.make_bucket(bucket)
+    for key, data in files.items():
+        s3.put_object(bucket, key, io.BytesIO(data), len(data))
+
+
+def read_topics(settings, contract_names, serde, match, expected: int, timeout: float = 120.0,
+                settle: float = 3.0) -> list[tuple[str, dict]]:
+    """Every (contract name, record) of the contracts' topics for which match(record) is true,
+    read from the beginning with a plain consumer: raw records, duplicates included. Waits until
+    `expected` have arrived, then `settle` more seconds so late duplicates would be seen too."""
+    contracts = {default_manifest().by_name(n).topic: default_manifest().by_name(n) for n in contract_names}
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-reader-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(list(contracts))
+    found: list[tuple[str, dict]] = []
+    deadline = time.monotonic() + timeout
+    settle_until = None
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                contract = contracts[msg.topic()]
+                record = serde.decode(msg.value(), contract)
+                if match(record):
+                    found.append((contract.name, record))
+            if len(found) >= expected and settle_until is None:
+                settle_until = time.monotonic() + settle
+            if settle_until is not None and time.monotonic() > settle_until:
+                break
+    finally:
+        consumer.close()
+    return found
+
+
+def by_scan(scan_id: str):
+    return lambda record: record["payload"].get("scan_id") == scan_id
+
+
+def terminal_events(settings, serde, scan_id: str, expected: int, timeout: float = 180.0, settle: float = 3.0):
+    """(completed, failed) terminal records of one scan, duplicates included."""
+    found = read_topics(settings, ("processing.completed", "processing.failed"), serde, by_scan(scan_id),
+                        expected, timeout=timeout, settle=settle)
+    return ([r for n, r in found if n == "processing.completed"], [r for n, r in found if n == "processing.failed"])

@@ -1,0 +1,51 @@
+"""`stack up` is idempotent and `stack down` stops only what this stack started."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stack.config import StackConfig
+from stack.manager import LocalStack
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_twice_is_harmless(stack):
+    before = {s.name: s.pid for s in stack.status()}
+    assert all(before.values())
+    again = LocalStack(stack.config)
+    assert again.up() == []  # nothing started the second time
+    assert {s.name: s.pid for s in again.status()} == before
+
+
+def test_status_and_env_from_the_cli(stack):
+    env = {"MESHSTREAM_STACK_DIR": str(stack.config.data_dir),
+           **{f"MESHSTREAM_PORT_{k.upper()}": str(v) for k, v in vars(stack.config.ports).items()}}
+    out = subprocess.run([sys.executable, "-m", "meshstream.cli", "stack", "status"], cwd=ROOT,
+                         env={**__import__("os").environ, **env}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("running (pid") == 3
+    up = subprocess.run([sys.executable, "-m", "meshstream.cli", "stack", "up"], cwd=ROOT,
+                        env={**__import__("os").environ, **env}, capture_output=True, text=True)
+    assert up.returncode == 0 and "nothing (already running)" in up.stdout
+
+
+def test_down_never_stops_a_process_it_did_not_start(tmp_path, stack):
+    bystander = subprocess.Popen(["sleep", "120"])
+    try:
+        other = LocalStack(StackConfig().with_free_ports(tmp_path))
+        run = other.config.data_dir / "run"
+        run.mkdir(parents=True)
+        # a stale pid file naming a pid that now belongs to someone else (start time differs)
+        for name in ("kafka", "registry", "s3"):
+            (run / f"{name}.pid").write_text(json.dumps({"pid": bystander.pid, "start_ticks": 1}))
+        assert other.down() == []
+        assert bystander.poll() is None, "down() must not signal a process it did not start"
+        assert all(s.running for s in stack.status()), "another stack's down() left ours alone"
+    finally:
+        bystander.kill()
+        bystander.wait()
