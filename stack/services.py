@@ -201,7 +201,7 @@ class S3Server(Service):
 
     def argv(self) -> list[str]:
         p = self.config.ports
-        return [self.weed, "mini", f"-dir={self.home / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
+        return [self.weed, f"-logdir={self.config.logs_dir}", "mini", f"-dir={self.home / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
                 f"-s3.config={self.home / 'identities.json'}", "-admin.ui=false", "-webdav=false",
                 f"-master.port={p.seaweed_master}", f"-volume.port={p.seaweed_volume}",
                 f"-filer.port={p.seaweed_filer}", f"-s3.port={p.s3}",

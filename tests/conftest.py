@@ -4,13 +4,12 @@ exactly what they started. Nothing depends on a server left running by hand."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from meshstream.worker_process import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,56 +64,6 @@ def s3(settings):
     from processors.storage import connect
 
     return connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WorkerProcess:
-    """A real `meshstream worker` child process, stoppable and restartable like in production."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, stages: str | None = None):
-        self.env = env
-        self.log_path = log_path
-        self.stages = stages
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 90.0) -> "WorkerProcess":
-        argv = [sys.executable, "-m", "meshstream.cli", "worker"]
-        if self.stages:
-            argv += ["--stages", self.stages]
-        env = {**os.environ, **self.env, "MESHSTREAM_WEB_PORT": str(free_port())}
-        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
-            if "Ready" in self.log():
-                return self
-            time.sleep(0.3)
-        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log()[-4000:]}")
-
-    def log(self) -> str:
-        data = self.log_path.read_bytes()[self._offset:]
-        return data.decode(errors="replace")
-
-    def stop(self, sig: int = 15, timeout: float = 60.0) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 @pytest.fixture(scope="session")
