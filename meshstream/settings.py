@@ -20,6 +20,13 @@ class StorageConnection:
     secure: bool = False
 
 
+class UnknownStorageError(LookupError):
+    """An event names a storage connection this worker is not configured for."""
+
+    code = "unknown_storage"
+    retryable = False
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
@@ -55,7 +62,7 @@ class Settings:
         prefix = f"MESHSTREAM_STORAGE_{name.upper().replace('-', '_')}_"
         endpoint = os.environ.get(prefix + "ENDPOINT")
         if not endpoint:
-            raise KeyError(f"unknown storage connection {name!r}: set {prefix}ENDPOINT (and keys) on the workers")
+            raise UnknownStorageError(f"unknown storage connection {name!r}: set {prefix}ENDPOINT (and keys) on the workers")
         return StorageConnection(name, endpoint, os.environ.get(prefix + "ACCESS_KEY", ""),
                                  os.environ.get(prefix + "SECRET_KEY", ""),
                                  os.environ.get(prefix + "SECURE", "false").lower() == "true")

@@ -71,6 +71,19 @@ class Runtime:
             await self.dead_letter(event, stage, exc.code, exc, retryable=exc.retryable)
             return None
 
+    async def consume(self, stream, stage: str, handle: Callable) -> None:
+        """The loop every agent runs: decode, handle, and dead-letter whatever fails, so one
+        poison record never crashes (and silently restarts) an agent."""
+        async for event in stream.events():
+            record = await self.decode(event, stage)
+            if record is None:
+                continue
+            try:
+                await handle(self, self.contract_of(event), record)
+            except Exception as exc:  # noqa: BLE001 - kept with its reason on the DLQ
+                info = error_info(exc)
+                await self.dead_letter(event, stage, info["code"], exc, retryable=info["retryable"])
+
     async def dead_letter(self, event, stage: str, code: str, exc: BaseException | str,
                           retryable: bool = False, attempts: int = 1) -> None:
         msg = event.message

@@ -4,7 +4,6 @@ from __future__ import annotations
 from processors.discovery import group_models
 from processors.storage import list_objects
 from streams.envelope import derived_id, envelope
-from streams.runtime import error_info
 from streams.workflow import runnable
 
 STAGE = "discovery"
@@ -13,15 +12,8 @@ STAGE = "discovery"
 def register(app, rt) -> None:
     @app.agent(rt.topic("discovery-scan.requested"), name=STAGE)
     async def discovery(stream):
-        async for event in stream.events():
-            record = await rt.decode(event, STAGE)
-            if record is None:
-                continue
-            try:
-                await handle(rt, record)
-            except Exception as exc:  # noqa: BLE001 - a scan we cannot run is kept, with the reason
-                info = error_info(exc)
-                await rt.dead_letter(event, STAGE, info["code"], exc, retryable=info["retryable"])
+        # a scan that cannot run (unknown workflow, bucket, storage) is dead-lettered with the reason
+        await rt.consume(stream, STAGE, handle)
 
 
 def _discover(rt, scan: dict):
@@ -29,7 +21,7 @@ def _discover(rt, scan: dict):
     return group_models(list_objects(client, scan["bucket"], scan["prefix"]))
 
 
-async def handle(rt, record: dict) -> None:
+async def handle(rt, contract, record: dict) -> None:
     env_in, scan = record["envelope"], record["payload"]
     runnable(scan["workflow"])  # refuse unknown/planned workflows before doing any work
     models = await rt.run_blocking(_discover, rt, scan)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import faust
+
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
 from streams.requests import build_request
@@ -23,22 +25,18 @@ def _stage_result_topics(rt) -> list[str]:
 
 def register(app, rt) -> None:
     runs = app.Table("workflow-runs", default=None, partitions=rt.manifest.by_name("discovery.discovered").partitions,
-                     key_type=bytes, value_serializer="json", key_serializer="raw")
+                     schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"))
     source = rt.topic("discovery.discovered", *_stage_result_topics(rt))
+
+    async def handle(rt, contract, record):
+        if contract.name == "discovery.discovered":
+            await on_discovered(rt, runs, record)
+        else:
+            await on_stage_result(rt, runs, contract, record)
 
     @app.agent(source, name=STAGE)
     async def orchestrator(stream):
-        async for event in stream.events():
-            record = await rt.decode(event, STAGE)
-            if record is None:
-                continue
-            contract = rt.contract_of(event)
-            if contract.name == "discovery.discovered":
-                await on_discovered(rt, runs, record)
-            else:
-                await on_stage_result(rt, runs, contract, record)
-
-    rt.runs_table = runs
+        await rt.consume(stream, STAGE, handle)
 
 
 def _now() -> int:
@@ -56,7 +54,7 @@ async def _request(rt, run: dict, stages, causation_id: str) -> None:
 async def on_discovered(rt, runs, record: dict) -> None:
     p, env_in = record["payload"], record["envelope"]
     run_id = p["run_id"]
-    if runs[run_id.encode()] is not None:
+    if runs.get(run_id.encode()) is not None:
         return  # replayed or redelivered discovery: the run already exists
     try:
         flow = wf.runnable(p["workflow"])
@@ -76,7 +74,7 @@ async def on_discovered(rt, runs, record: dict) -> None:
 async def on_stage_result(rt, runs, contract, record: dict) -> None:
     p, env_in = record["payload"], record["envelope"]
     key = p["run_id"].encode()
-    run = runs[key]
+    run = runs.get(key)
     if run is None or run["terminal"] is not None:
         return
     flow = wf.runnable(run["workflow"])

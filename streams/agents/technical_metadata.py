@@ -13,10 +13,7 @@ STAGE = "technical-metadata"
 def register(app, rt) -> None:
     @app.agent(rt.topic(f"{STAGE}.requested"), name=STAGE)
     async def technical_metadata(stream):
-        async for event in stream.events():
-            record = await rt.decode(event, STAGE)
-            if record is not None:
-                await handle(rt, record)
+        await rt.consume(stream, STAGE, handle)
 
 
 def _measure(rt, payload: dict):
@@ -32,7 +29,7 @@ def _measure(rt, payload: dict):
     return md, result
 
 
-async def handle(rt, record: dict) -> None:
+async def handle(rt, contract, record: dict) -> None:
     env_in, payload = record["envelope"], record["payload"]
     base = {"run_id": payload["run_id"], "model_id": payload["model_id"], "files": payload["files"]}
     # Same input + same processor version => same output event id (idempotent on redelivery).
