@@ -72,17 +72,23 @@ class Runtime:
             return None
 
     async def consume(self, stream, stage: str, handle: Callable) -> None:
-        """The loop every agent runs: decode, handle, and dead-letter whatever fails, so one
-        poison record never crashes (and silently restarts) an agent."""
-        async for event in stream.events():
+        """The loop every agent runs: decode, handle, dead-letter whatever fails, then ack.
+
+        Acks are manual: Faust's automatic ack fires in a `finally` around the agent body, so an
+        agent cancelled mid-event (worker shutdown, rebalance) would commit an offset it never
+        finished and silently lose that record. Here an event is acked only after its outputs
+        (or its dead letter) were acknowledged by the broker; an interrupted one is redelivered.
+        """
+        manual = stream.noack()
+        async for event in manual.events():
             record = await self.decode(event, stage)
-            if record is None:
-                continue
-            try:
-                await handle(self, self.contract_of(event), record)
-            except Exception as exc:  # noqa: BLE001 - kept with its reason on the DLQ
-                info = error_info(exc)
-                await self.dead_letter(event, stage, info["code"], exc, retryable=info["retryable"])
+            if record is not None:
+                try:
+                    await handle(self, self.contract_of(event), record)
+                except Exception as exc:  # noqa: BLE001 - kept with its reason on the DLQ
+                    info = error_info(exc)
+                    await self.dead_letter(event, stage, info["code"], exc, retryable=info["retryable"])
+            await manual.ack(event)
 
     async def dead_letter(self, event, stage: str, code: str, exc: BaseException | str,
                           retryable: bool = False, attempts: int = 1) -> None:

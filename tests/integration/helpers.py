@@ -54,3 +54,39 @@ def terminal_events(settings, serde, scan_id: str, expected: int, timeout: float
     found = read_topics(settings, ("processing.completed", "processing.failed"), serde, by_scan(scan_id),
                         expected, timeout=timeout, settle=settle)
     return ([r for n, r in found if n == "processing.completed"], [r for n, r in found if n == "processing.failed"])
+
+
+class Watcher:
+    """A consumer that keeps accumulating matching records across calls (duplicates included)."""
+
+    def __init__(self, settings, serde, contract_names, match):
+        m = default_manifest()
+        self.contracts = {m.by_name(n).topic: m.by_name(n) for n in contract_names}
+        self.serde, self.match = serde, match
+        self.records: list[tuple[str, dict]] = []
+        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                                  "group.id": f"test-watch-{time.time_ns()}",
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer.subscribe(list(self.contracts))
+
+    def poll(self, seconds: float) -> int:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            msg = self.consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                contract = self.contracts[msg.topic()]
+                record = self.serde.decode(msg.value(), contract)
+                if self.match(record):
+                    self.records.append((contract.name, record))
+        return len(self.records)
+
+    def wait_for(self, count: int, timeout: float, settle: float = 0.0) -> int:
+        end = time.monotonic() + timeout
+        while len(self.records) < count and time.monotonic() < end:
+            self.poll(0.5)
+        if settle:
+            self.poll(settle)
+        return len(self.records)
+
+    def close(self) -> None:
+        self.consumer.close()

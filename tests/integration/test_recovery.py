@@ -3,7 +3,6 @@ finishes every run, with exactly one terminal event per run."""
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ import trimesh
 
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
-from tests.integration.helpers import terminal_events, upload
+from tests.integration.helpers import Watcher, by_scan, upload
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +33,19 @@ def test_worker_restart_mid_scan_finishes_every_run_once(settings, s3, worker, s
     upload(s3, bucket, {prefix + k: v for k, v in _models().items()})
     scan_id = Publisher(settings).scan(bucket, prefix)
 
-    # let part of the scan finish, then stop the worker
-    deadline = time.monotonic() + 120
-    done_before = 0
-    while time.monotonic() < deadline:
-        completed, failed = terminal_events(settings, serde, scan_id, expected=0, timeout=1.5, settle=0)
-        done_before = len(completed) + len(failed)
-        if done_before >= 2:
-            break
-    worker.stop(sig)
-    assert 0 < done_before < MODELS, f"the stop must land mid-scan (done: {done_before})"
+    watch = Watcher(settings, serde, ("processing.completed", "processing.failed"), by_scan(scan_id))
+    try:
+        done_before = watch.wait_for(2, timeout=120)
+        worker.stop(sig)
+        done_before = watch.poll(1.0)
+        assert 0 < done_before < MODELS, f"the stop must land mid-scan (done: {done_before})"
 
-    worker.start()
-    completed, failed = terminal_events(settings, serde, scan_id, expected=MODELS, timeout=240, settle=8)
+        worker.start()
+        watch.wait_for(MODELS, timeout=240, settle=8)
+    finally:
+        watch.close()
+    completed = [r for n, r in watch.records if n == "processing.completed"]
+    failed = [r for n, r in watch.records if n == "processing.failed"]
     run_ids = [r["payload"]["run_id"] for r in completed + failed]
     assert not failed
     assert len(set(run_ids)) == MODELS, "every run finished after the restart"
