@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-import faust
-
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
 from streams.requests import build_request
@@ -25,7 +23,9 @@ def _stage_result_topics(rt) -> list[str]:
 
 def register(app, rt) -> None:
     runs = app.Table("workflow-runs", default=None, partitions=rt.manifest.by_name("discovery.discovered").partitions,
-                     schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"))
+                     # Faust derives the changelog serializers from these types (bytes -> raw,
+                     # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
+                     key_type=bytes, value_type=None)
     source = rt.topic("discovery.discovered", *_stage_result_topics(rt))
 
     async def handle(rt, contract, record):
