@@ -30,7 +30,8 @@ def _line(contract: str, p: dict) -> str:
 def run_demo(keep: bool = False, timeout: float = 300.0) -> int:
     from processors.discovery import group_models
     from processors.samples import sample_models
-    from processors.storage import ListedObject, connect, put_bytes
+    from processors.discovery import StoredObject
+    from processors.storage import connect, put_bytes
     from streams.client import TERMINAL, Publisher, Subscriber
     from streams.worker import prepare
 
@@ -54,7 +55,7 @@ def run_demo(keep: bool = False, timeout: float = 300.0) -> int:
         s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
         for key, data in samples.items():
             put_bytes(s3, "models", prefix + key, data, "application/octet-stream")
-        expected = len(group_models([ListedObject(k, "-", len(v)) for k, v in samples.items()]))
+        expected = len(group_models([StoredObject(k, "-", len(v)) for k, v in samples.items()]))
         print(f"uploaded {len(samples)} files to s3://models/{prefix} ({expected} models)", flush=True)
 
         subscriber = Subscriber(TERMINAL, settings=settings, from_beginning=True)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
-
 import urllib3
 from minio import Minio
 from minio.error import S3Error
 
+from processors.discovery import StoredObject
 from processors.errors import ProcessingError
 
 
@@ -28,15 +27,6 @@ class ObjectTooLargeError(ProcessingError):
 class StorageUnavailableError(ProcessingError):
     code = "storage_unavailable"
     retryable = True
-
-
-@dataclass(frozen=True)
-class ListedObject:
-    """One object as listed: what discovery groups into models."""
-
-    key: str
-    etag: str
-    size: int
 
 
 def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = False) -> Minio:
@@ -59,10 +49,10 @@ def _translate(exc: Exception, what: str) -> ProcessingError:
     return StorageUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
 
 
-def list_objects(client: Minio, bucket: str, prefix: str = "") -> list[ListedObject]:
+def list_objects(client: Minio, bucket: str, prefix: str = "") -> list[StoredObject]:
     """All objects under bucket/prefix (recursive), sorted by key for deterministic grouping."""
     try:
-        objs = [ListedObject(o.object_name, (o.etag or "").strip('"'), int(o.size or 0))
+        objs = [StoredObject(o.object_name, (o.etag or "").strip('"'), int(o.size or 0))
                 for o in client.list_objects(bucket, prefix=prefix or None, recursive=True)
                 if not o.is_dir]
     except Exception as exc:

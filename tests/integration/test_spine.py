@@ -49,9 +49,9 @@ def test_scan_of_samples_yields_one_terminal_event_per_model(settings, s3, worke
 
 def _expected_models(samples) -> int:
     from processors.discovery import group_models
-    from processors.storage import ListedObject
+    from processors.discovery import StoredObject
 
-    return len(group_models([ListedObject(k, "etag", len(v)) for k, v in samples.items()]))
+    return len(group_models([StoredObject(k, "etag", len(v)) for k, v in samples.items()]))
 
 
 def test_standard_confluent_consumer_reads_the_completion_topic(settings, s3, worker, serde):
