@@ -373,24 +373,14 @@ def load_mesh(data: bytes, filename: str | None = None, limits: Limits = Limits(
     except Exception as exc:  # noqa: BLE001 - the parser contract: typed errors only
         raise CorruptMeshError(f"{fmt.upper()} content could not be parsed: {type(exc).__name__}: {exc}"[:500]) from exc
 
-    if faces.size == 0:
-        raise InvalidGeometryError(f"{fmt.upper()} file contains no faces ({len(vertices):,} vertices, 0 triangles)")
-    _too_many(len(faces), limits, f"{fmt.upper()} file has")
-    faces = faces.reshape(-1, 3)
-    if faces.min() < 0 or faces.max() >= len(vertices):
-        raise CorruptMeshError(
-            f"{fmt.upper()} faces reference vertex indices outside 0..{len(vertices) - 1} "
-            f"(min {int(faces.min())}, max {int(faces.max())})"
-        )
-    with np.errstate(all="ignore"):
-        vertices, faces = merge_vertices(vertices, faces)
-    bad = ~np.isfinite(vertices).all(axis=1)
-    if bad.any():
-        raise InvalidGeometryError(
-            f"{int(bad.sum()):,} of {len(vertices):,} vertices have NaN or infinite coordinates"
-        )
-    _require_area(vertices, faces, fmt)
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    try:
+        mesh = _checked_mesh(vertices, faces, fmt, limits)
+    except ProcessingError:
+        raise
+    except MemoryError as exc:
+        raise MeshTooLargeError(f"{fmt.upper()} mesh needs more memory than available ({size:,} bytes)") from exc
+    except Exception as exc:  # noqa: BLE001 - odd shapes from a malformed file: still a typed error
+        raise CorruptMeshError(f"{fmt.upper()} geometry is malformed: {type(exc).__name__}: {exc}"[:500]) from exc
     units, units_source = _units(fmt, unit_3mf)
     return LoadedMesh(
         mesh=mesh,
@@ -400,6 +390,34 @@ def load_mesh(data: bytes, filename: str | None = None, limits: Limits = Limits(
         sha256=hashlib.sha256(data).hexdigest(),
         units_source=units_source,
     )
+
+
+def _checked_mesh(vertices: np.ndarray, faces: np.ndarray, fmt: str, limits: Limits) -> trimesh.Trimesh:
+    """Validate parsed arrays (shapes, indices, finiteness, area), weld, build the Trimesh."""
+    vertices = np.asarray(vertices)
+    faces = np.asarray(faces)
+    if faces.size == 0:
+        raise InvalidGeometryError(f"{fmt.upper()} file contains no faces ({len(vertices):,} vertices, 0 triangles)")
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise CorruptMeshError(f"{fmt.upper()} vertices have shape {vertices.shape}, expected (n, 3)")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise CorruptMeshError(f"{fmt.upper()} faces have shape {faces.shape}, expected (n, 3) triangles")
+    _too_many(len(faces), limits, f"{fmt.upper()} file has")
+    faces = faces.astype(np.int64, copy=False)
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise CorruptMeshError(
+            f"{fmt.upper()} faces reference vertex indices outside 0..{len(vertices) - 1} "
+            f"(min {int(faces.min())}, max {int(faces.max())})"
+        )
+    with np.errstate(all="ignore"):
+        vertices, faces = merge_vertices(vertices.astype(np.float64, copy=False), faces)
+    bad = ~np.isfinite(vertices).all(axis=1)
+    if bad.any():
+        raise InvalidGeometryError(
+            f"{int(bad.sum()):,} of {len(vertices):,} vertices have NaN or infinite coordinates"
+        )
+    _require_area(vertices, faces, fmt)
+    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
 
 
 def _require_area(vertices: np.ndarray, faces: np.ndarray, fmt: str) -> None:

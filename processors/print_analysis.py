@@ -87,6 +87,27 @@ class PrintAnalysis:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def contract_fields(self) -> dict:
+        """The analysis fields of the print_analysis.completed.v1 payload (schemas/print_analysis)."""
+        return {
+            "units_assumed": self.units_assumed,
+            "scale_to_mm": self.scale_to_mm,
+            "extents_mm": list(self.extents_mm),
+            "overhang_area_mm2": self.overhang_area_mm2,
+            "overhang_fraction": min(1.0, max(0.0, self.overhang_fraction)),
+            "support_volume_mm3": self.support_volume_mm3,
+            "needs_supports": self.needs_supports,
+            "min_wall_thickness_mm": self.min_wall_thickness_mm,
+            "thin_wall_fraction": self.thin_wall_fraction,
+            "bed_fit": [
+                {"printer": f.printer, "build_volume_mm": list(f.build_volume), "fits": f.fits, "fits_reoriented": f.fits_reoriented}
+                for f in self.bed_fit
+            ],
+            "issues": [asdict(i) for i in self.issues],
+            "printability_score": self.score,
+            "reasons": [asdict(r) for r in self.reasons],
+        }
+
 
 def _face_data(vertices: np.ndarray, faces: np.ndarray):
     tri = np.take(vertices, faces, axis=0)

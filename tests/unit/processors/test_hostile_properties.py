@@ -1,9 +1,10 @@
 """Property tests: whatever the bytes, the result is a LoadedMesh or a ProcessingError, quickly."""
 from __future__ import annotations
 
+import os
 import time
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from processors.errors import ProcessingError
@@ -17,6 +18,8 @@ SAMPLES = sample_models()
 SEEDS = [SAMPLES["cube_10mm.stl"], SAMPLES["torus.obj"], SAMPLES["cylinder.ply"], M.ascii_stl(M.box()), M.glb(M.box()), M.threemf(M.box())]
 NAMES = st.sampled_from([None, "m.stl", "m.obj", "m.ply", "m.glb", "m.gltf", "m.3mf", "m.txt", "noext"])
 LIMITS = Limits(max_bytes=1 << 20, max_triangles=100_000)
+# MESHSTREAM_FUZZ_EXAMPLES=5000 for a longer local fuzzing session
+N = int(os.environ.get("MESHSTREAM_FUZZ_EXAMPLES", "200"))
 
 
 def _outcome(data: bytes, name):
@@ -30,7 +33,7 @@ def _outcome(data: bytes, name):
     return result
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=N + 100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=2048), name=NAMES)
 def test_random_bytes_never_escape_the_typed_errors(data, name):
     _outcome(data, name)
@@ -39,19 +42,20 @@ def test_random_bytes_never_escape_the_typed_errors(data, name):
 PREFIXES = st.sampled_from([b"solid x\nfacet normal ", b"ply\nformat ascii 1.0\n", b"glTF", b"PK\x03\x04", b"v 1 2 3\nf ", b'{"asset":'])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=N, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prefix=PREFIXES, rest=st.binary(max_size=1024), name=NAMES)
 def test_format_magic_followed_by_garbage(prefix, rest, name):
     _outcome(prefix + rest, name)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=N, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.sampled_from(range(len(SEEDS))),
     cut=st.floats(0, 1),
     flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8),
     name=NAMES,
 )
+@example(seed=1, cut=1.0, flips=[(0.5, 10)], name=None)  # found by hypothesis: OBJ giving (n, 2) vertices
 def test_mutated_real_files(seed, cut, flips, name):
     data = bytearray(SEEDS[seed])
     for where, value in flips:

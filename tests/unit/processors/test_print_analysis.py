@@ -103,3 +103,14 @@ def test_deterministic_and_bounded_score():
     assert a == b
     assert 0 <= a.score <= 100
     assert a.score == 100 + sum(r.delta for r in a.reasons)
+
+
+def test_contract_fields_match_the_avro_payload():
+    import json
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).resolve().parents[3] / "schemas/print_analysis/completed.v1.avsc").read_text())
+    payload = next(f for f in schema["fields"] if f["name"] == "payload")["type"]
+    names = {f["name"] for f in payload["fields"]} - {"run_id", "model_id", "files", "result"}
+    fields = analyze(M.box()).contract_fields()
+    assert set(fields) == names
