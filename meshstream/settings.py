@@ -42,6 +42,7 @@ class Settings:
     s3_secret_key: str = field(default_factory=lambda: _env("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret"))
     s3_secure: bool = field(default_factory=lambda: _env("MESHSTREAM_S3_SECURE", "false").lower() == "true")
     results_bucket: str = field(default_factory=lambda: _env("MESHSTREAM_RESULTS_BUCKET", "meshstream-results"))
+    cache_bucket: str = field(default_factory=lambda: _env("MESHSTREAM_CACHE_BUCKET", "meshstream-cache"))
     app_id: str = field(default_factory=lambda: _env("MESHSTREAM_APP_ID", "meshstream"))
     web_port: int = field(default_factory=lambda: int(_env("MESHSTREAM_WEB_PORT", "6066")))
     max_object_bytes: int = field(default_factory=lambda: int(_env("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024))))

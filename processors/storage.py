@@ -31,7 +31,7 @@ class StorageUnavailableError(ProcessingError):
 
 def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = False) -> Minio:
     # bounded retries/timeouts: a dead S3 endpoint must surface as an error, not a hung agent
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60),
+    http = urllib3.PoolManager(maxsize=8, timeout=urllib3.Timeout(connect=5, read=60),
                                retries=urllib3.Retry(total=2, backoff_factor=0.2,
                                                      status_forcelist=(500, 502, 503, 504)))
     return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
@@ -80,7 +80,8 @@ def get_bytes(client: Minio, bucket: str, key: str, max_bytes: int) -> bytes:
         raise _translate(exc, where) from exc
 
 
-def put_bytes(client: Minio, bucket: str, key: str, data: bytes, content_type: str) -> str:
+def put_bytes(client: Minio, bucket: str, key: str, data: bytes, content_type: str,
+              metadata: dict[str, str] | None = None) -> str:
     """Store an object (creating the bucket if needed); returns its ETag."""
     try:
         if not client.bucket_exists(bucket):
@@ -89,12 +90,28 @@ def put_bytes(client: Minio, bucket: str, key: str, data: bytes, content_type: s
             except S3Error as exc:  # another worker created it meanwhile
                 if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
-        res = client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        res = client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type,
+                                metadata=metadata)
     except ProcessingError:
         raise
     except Exception as exc:
         raise _translate(exc, f"put s3://{bucket}/{key}") from exc
     return (res.etag or "").strip('"')
+
+
+def stat(client: Minio, bucket: str, key: str) -> dict | None:
+    """Size, ETag and user metadata of an object, or None when it does not exist."""
+    try:
+        st = client.stat_object(bucket, key)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
+            return None
+        raise _translate(exc, f"stat s3://{bucket}/{key}") from exc
+    except Exception as exc:
+        raise _translate(exc, f"stat s3://{bucket}/{key}") from exc
+    meta = {k.lower().removeprefix("x-amz-meta-"): v for k, v in (st.metadata or {}).items()
+            if k.lower().startswith("x-amz-meta-")}
+    return {"size": st.size, "etag": (st.etag or "").strip('"'), "metadata": meta}
 
 
 def put_json(client: Minio, bucket: str, key: str, document: dict) -> tuple[str, int]:

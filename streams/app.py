@@ -19,7 +19,13 @@ from streams.runtime import Runtime
 # Agent modules, each with register(app, runtime). Stage name -> module.
 AGENT_MODULES = {
     "discovery": "streams.agents.discovery",
+    "download": "streams.agents.download",
     "technical-metadata": "streams.agents.technical_metadata",
+    "thumbnails": "streams.agents.thumbnails",
+    "metamodel": "streams.agents.metamodel",
+    "print-analysis": "streams.agents.print_analysis",
+    "sellability": "streams.agents.sellability",
+    "etsy-listing": "streams.agents.etsy_listing",
     "orchestrator": "streams.agents.orchestrator",
 }
 

@@ -48,10 +48,13 @@ class Publisher:
             raise RuntimeError(f"publish to {contract.topic} failed: {errors or 'timed out'}")
         return env["event_id"]
 
-    def scan(self, bucket: str, prefix: str = "", workflow: str = "minimal", storage: str = "default",
+    def scan(self, bucket: str, prefix: str = "", workflow: str | None = None, storage: str = "default",
              scan_id: str | None = None, owner_id: str | None = None) -> str:
         """Publish a scan request; returns its scan id (the correlation id of everything it causes)."""
+        from streams.workflow import default_workflow_name
+
         scan_id = scan_id or str(uuid.uuid4())
+        workflow = workflow or default_workflow_name()
         self.publish("discovery-scan.requested", scan_id,
                      {"scan_id": scan_id, "storage": storage, "bucket": bucket, "prefix": prefix,
                       "workflow": workflow, "owner_id": owner_id}, correlation_id=scan_id)

@@ -50,11 +50,16 @@ class Runtime:
             self._topics[key] = faust_topic(self.app, *(self.manifest.by_name(n) for n in names))
         return self._topics[key]
 
+    def encode(self, contract_name: str, record: dict) -> bytes:
+        """Avro-encode a record of the contract, validating its constraints (EncodeError)."""
+        return self.serde.encode(self.manifest.by_name(contract_name), record)
+
     async def send(self, contract_name: str, key: str, payload: dict, env: dict) -> None:
         """Encode (validating constraints) and send, waiting for the broker's ack so the input's
         offset is never committed ahead of its outputs."""
-        contract = self.manifest.by_name(contract_name)
-        value = self.serde.encode(contract, {"envelope": env, "payload": payload})
+        await self.send_encoded(contract_name, key, self.encode(contract_name, {"envelope": env, "payload": payload}))
+
+    async def send_encoded(self, contract_name: str, key: str, value: bytes) -> None:
         fut = await self.topic(contract_name).send(key=key.encode(), value=value)
         await fut
 

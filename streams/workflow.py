@@ -73,6 +73,11 @@ def default_workflows() -> dict[str, Workflow]:
     return load_workflows()
 
 
+def default_workflow_name(path: Path = SCHEMAS_DIR / "workflows.yaml") -> str:
+    """The workflow a scan runs when its publisher names none (`default:` in workflows.yaml)."""
+    return yaml.safe_load(Path(path).read_text())["default"]
+
+
 def runnable(name: str, flows: dict[str, Workflow] | None = None) -> Workflow:
     """The workflow to run, refusing unknown and planned ones."""
     flows = flows or default_workflows()

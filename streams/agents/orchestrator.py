@@ -12,6 +12,7 @@ import time
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
 from streams.requests import build_request
+from streams.runtime import log
 
 STAGE = "orchestrator"
 
@@ -65,7 +66,7 @@ async def on_discovered(rt, runs, record: dict) -> None:
             env_in["event_id"])
         runs[run_id.encode()] = run
         return
-    run = wf.new_run(flow, {k: p[k] for k in ("run_id", "model_id", "scan_id", "name", "files", "owner_id")}, _now())
+    run = wf.new_run(flow, {k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "folder", "files", "owner_id")}, _now())
     decision = wf.start(flow, run, _now())
     await _request(rt, run, decision.requests, env_in["event_id"])
     runs[run_id.encode()] = run
@@ -89,7 +90,7 @@ async def on_stage_result(rt, runs, contract, record: dict) -> None:
         await _request(rt, run, [stage], env_in["event_id"])
         runs[key] = run
         return
-    result = {k: v for k, v in p.items() if k not in ("run_id", "model_id", "files", "error")} if ok else None
+    result = {k: v for k, v in p.items() if k not in ("run_id", "model_id", "error")} if ok else None
     decision = wf.record(flow, run, stage, ok, _now(), result=result, error=error,
                          processor_version=env_in["producer"]["version"])
     await _request(rt, run, decision.requests, env_in["event_id"])
@@ -99,6 +100,7 @@ async def on_stage_result(rt, runs, contract, record: dict) -> None:
 
 
 async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str) -> None:
+    log.info("run %s %s model=%s name=%s", run["run_id"], decision.terminal, run["model_id"], run["name"])
     env = envelope(STAGE, run["run_id"], causation_id, event_id=derived_id("terminal", run["run_id"]))
     common = {"run_id": run["run_id"], "model_id": run["model_id"], "scan_id": run["scan_id"],
               "name": run["name"], "workflow": run["workflow"], "files": run["files"]}
@@ -107,6 +109,8 @@ async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str) -> 
         md = (md_step.get("result") or {}).get("metadata")
         results = [s["result"]["result"] for s in run["steps"].values()
                    if s.get("result") and isinstance(s["result"].get("result"), dict)]
+        thumbs = (run["steps"].get("thumbnails") or {}).get("result") or {}
+        results += [img["image"] for img in thumbs.get("images", [])]
         stages = [{"stage": name, "status": s["status"], "processor_version": s["processor_version"]}
                   for name, s in run["steps"].items()]
         await rt.send("processing.completed", run["run_id"],
