@@ -46,6 +46,10 @@ class Settings:
     app_id: str = field(default_factory=lambda: _env("MESHSTREAM_APP_ID", "meshstream"))
     web_port: int = field(default_factory=lambda: int(_env("MESHSTREAM_WEB_PORT", "6066")))
     max_object_bytes: int = field(default_factory=lambda: int(_env("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024))))
+    timeout_check_seconds: float = field(default_factory=lambda: float(_env("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5")))
+    # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
+    step_timeout_cap: float | None = field(default_factory=lambda: float(os.environ["MESHSTREAM_STEP_TIMEOUT_CAP"])
+                                           if os.environ.get("MESHSTREAM_STEP_TIMEOUT_CAP") else None)
     session_timeout: float = field(default_factory=lambda: float(_env("MESHSTREAM_SESSION_TIMEOUT", "10")))
 
     def registry_config(self) -> dict[str, str]:

@@ -174,14 +174,15 @@ def record(flow: Workflow, run: dict, stage: str, ok: bool, now_ms: int, *,
     return Decision(requests=tuple(ready))
 
 
-def expired(flow: Workflow, run: dict, now_ms: int) -> list[str]:
-    """Requested steps whose timeout has passed."""
+def expired(flow: Workflow, run: dict, now_ms: int, cap_seconds: float | None = None) -> list[str]:
+    """Requested steps whose timeout (at most `cap_seconds`, when given) has passed."""
     if run["terminal"] is not None:
         return []
     out = []
     for s in flow.steps:
         st = run["steps"][s.stage]
+        limit = s.timeout_seconds if cap_seconds is None else min(s.timeout_seconds, cap_seconds)
         if st["status"] == REQUESTED and st["requested_at"] is not None \
-                and now_ms - st["requested_at"] > s.timeout_seconds * 1000:
+                and now_ms - st["requested_at"] > limit * 1000:
             out.append(s.stage)
     return out

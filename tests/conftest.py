@@ -75,7 +75,9 @@ def worker(prepared, stack_env, tmp_path_factory):
     leave it running again.
     """
     env = {**stack_env, "MESHSTREAM_APP_ID": f"meshstream-test-{uuid.uuid4().hex[:8]}",
-           "MESHSTREAM_SESSION_TIMEOUT": "6"}
+           "MESHSTREAM_SESSION_TIMEOUT": "6",
+           # overdue steps are requested again after a minute (production: workflows.yaml's 300 s)
+           "MESHSTREAM_STEP_TIMEOUT_CAP": "60", "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2"}
     w = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log").start()
     yield w
     w.stop()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import faust
+
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
 from streams.requests import build_request
@@ -23,11 +25,29 @@ def _stage_result_topics(rt) -> list[str]:
 
 
 def register(app, rt) -> None:
-    runs = app.Table("workflow-runs", default=None, partitions=rt.manifest.by_name("discovery.discovered").partitions,
+    discovered = rt.manifest.by_name("discovery.discovered")
+    runs = app.Table("workflow-runs", default=None, partitions=discovered.partitions,
                      # Faust derives the changelog serializers from these types (bytes -> raw,
                      # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
-                     key_type=bytes, value_type=None)
+                     key_type=bytes, value_type=None,
+                     # the changelog partition comes from the key (murmur2, like every producer
+                     # of our run-keyed topics), so the timeout timer may update runs too
+                     use_partitioner=True)
     source = rt.topic("discovery.discovered", *_stage_result_topics(rt))
+
+    @app.timer(interval=rt.settings.timeout_check_seconds)
+    async def step_timeouts():
+        """Re-request a step whose answer is overdue (a lost or stuck request must not strand a
+        run), and fail it after max_attempts. Only runs in partitions this worker owns."""
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == discovered.topic}
+        now = _now()
+        for key, run in list(runs.items()):
+            if run is None or run["terminal"] is not None or run.get("partition") not in owned:
+                continue
+            try:
+                await on_timeouts(rt, runs, key, run, now)
+            except Exception:  # noqa: BLE001 - one bad run must not stop the sweep
+                log.exception("timeout sweep failed for run %s", run.get("run_id"))
 
     async def handle(rt, contract, record):
         if contract.name == "discovery.discovered":
@@ -44,7 +64,7 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-async def _request(rt, run: dict, stages, causation_id: str) -> None:
+async def _request(rt, run: dict, stages, causation_id: str | None) -> None:
     for stage in stages:
         attempt = run["steps"][stage]["attempts"]
         env = envelope(STAGE, run["run_id"], causation_id,
@@ -67,6 +87,7 @@ async def on_discovered(rt, runs, record: dict) -> None:
         runs[run_id.encode()] = run
         return
     run = wf.new_run(flow, {k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "folder", "files", "owner_id")}, _now())
+    run["partition"] = faust.current_event().message.partition
     decision = wf.start(flow, run, _now())
     await _request(rt, run, decision.requests, env_in["event_id"])
     runs[run_id.encode()] = run
@@ -99,7 +120,30 @@ async def on_stage_result(rt, runs, contract, record: dict) -> None:
     runs[key] = run  # after the terminal event is acked: a crash in between re-emits the same event id
 
 
-async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str) -> None:
+async def on_timeouts(rt, runs, key: bytes, run: dict, now: int) -> None:
+    flow = wf.runnable(run["workflow"])
+    expired = wf.expired(flow, run, now, cap_seconds=rt.settings.step_timeout_cap)
+    if not expired:
+        return
+    for stage in expired:
+        state = run["steps"][stage]
+        if state["attempts"] < flow.step(stage).max_attempts:
+            log.warning("run %s: %s overdue after attempt %d; requesting again", run["run_id"], stage, state["attempts"])
+            state["attempts"] += 1
+            state["requested_at"] = now
+            await _request(rt, run, [stage], causation_id=None)
+            continue
+        error = {"code": "timeout", "error_class": "StepTimeout", "retryable": False,
+                 "message": f"{stage} did not answer after {state['attempts']} attempts"}
+        decision = wf.record(flow, run, stage, False, now, error=error)
+        await _request(rt, run, decision.requests, causation_id=None)
+        if decision.terminal:
+            await _terminal(rt, run, decision, causation_id=None)
+            break
+    runs[key] = run
+
+
+async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str | None) -> None:
     log.info("run %s %s model=%s name=%s", run["run_id"], decision.terminal, run["model_id"], run["name"])
     env = envelope(STAGE, run["run_id"], causation_id, event_id=derived_id("terminal", run["run_id"]))
     common = {"run_id": run["run_id"], "model_id": run["model_id"], "scan_id": run["scan_id"],

@@ -14,14 +14,14 @@ from tests.integration.helpers import Watcher, by_scan, upload
 
 pytestmark = pytest.mark.integration
 
-MODELS = 30
+MODELS = 12
 
 
 def _models() -> dict[str, bytes]:
     """Distinct, moderately heavy meshes so the scan is still running when the worker stops."""
     out = {}
     for i in range(MODELS):
-        mesh = trimesh.creation.icosphere(subdivisions=4, radius=5.0 + i)
+        mesh = trimesh.creation.icosphere(subdivisions=3, radius=5.0 + i)
         out[f"sphere_{i:02d}/sphere.stl"] = mesh.export(file_type="stl")
     return out
 

@@ -68,6 +68,8 @@ def test_timeouts():
     wf.start(FLOW, run, 0)
     assert wf.expired(FLOW, run, 1000) == []
     assert wf.expired(FLOW, run, 301_000) == ["download"]
+    assert wf.expired(FLOW, run, 61_000, cap_seconds=60) == ["download"]
+    assert wf.expired(FLOW, run, 59_000, cap_seconds=60) == []
 
 
 def test_shipped_workflows_are_valid_and_planned_ones_refused(tmp_path):
