@@ -7,6 +7,7 @@ or replayed events change nothing.
 """
 from __future__ import annotations
 
+import copy
 import time
 
 import faust
@@ -45,7 +46,7 @@ def register(app, rt) -> None:
             if run is None or run["terminal"] is not None or run.get("partition") not in owned:
                 continue
             try:
-                await on_timeouts(rt, runs, key, run, now)
+                await on_timeouts(rt, runs, key, copy.deepcopy(run), now)
             except Exception:  # noqa: BLE001 - one bad run must not stop the sweep
                 log.exception("timeout sweep failed for run %s", run.get("run_id"))
 
@@ -96,7 +97,7 @@ async def on_discovered(rt, runs, record: dict) -> None:
 async def on_stage_result(rt, runs, contract, record: dict) -> None:
     p, env_in = record["payload"], record["envelope"]
     key = p["run_id"].encode()
-    run = runs.get(key)
+    run = copy.deepcopy(runs.get(key))  # the store's own dict changes only through runs[key] = ...
     if run is None or run["terminal"] is not None:
         return
     flow = wf.runnable(run["workflow"])

@@ -74,3 +74,27 @@ def test_unknown_workflow_is_refused_with_a_clear_reason(settings, worker):
         "workflow": "no-such-workflow", "owner_id": None}, correlation_id=key)
     dead = _dead_letters_for(settings, serde, key.encode(), 1)
     assert dead and dead[0]["payload"]["error"]["code"] == "unknown_workflow"
+
+
+def test_dead_letters_replay_after_the_fix(settings, s3, worker, stack_env):
+    """A scan of a bucket that does not exist yet is dead-lettered; once the bucket exists,
+    `meshstream replay dead-letters` puts the scan back and its models are processed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    serde = AvroSerde(registry_client(settings))
+    bucket = f"later-{uuid.uuid4().hex[:8]}"
+    scan_id = Publisher(settings).scan(bucket, "")
+    dead = _dead_letters_for(settings, serde, scan_id.encode(), 1)
+    assert dead and dead[0]["payload"]["error"]["code"] == "object_missing"
+
+    upload(s3, bucket, {"cube.stl": sample_models()["cube_10mm.stl"]})  # the fix
+    out = subprocess.run([sys.executable, "-m", "meshstream.cli", "replay", "dead-letters", "--key", scan_id],
+                         cwd=ROOT, env={**os.environ, **stack_env}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "1 record(s) replayed" in out.stdout
+    completed, failed = terminal_events(settings, serde, scan_id, expected=1, settle=0)
+    assert len(completed) == 1 and not failed
