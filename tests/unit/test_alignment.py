@@ -1,0 +1,481 @@
+"""Producers and consumers provably agree (seed 002's lesson), with no servers.
+
+Three sources must line up: the manifest (schemas/contracts.yaml), the workflows
+(schemas/workflows.yaml) and the code (streams/app.py AGENT_MODULES, streams/requests.py BUILDERS).
+
+* Static wiring: every step of an active workflow has active requested/completed/failed contracts,
+  an agent and a request builder; planned workflows may name planned contracts and are refused.
+* What agents consume is read from the agents themselves: every agent module is registered on a
+  recording fake Faust app, so the topics below are the ones the code subscribes to.
+* Every message the pipeline produces encodes against its contract: the real discovery,
+  orchestrator and stage handlers run in memory behind a fake runtime whose encoder is strict
+  (constraints, fastavro validation, and a round trip that must give back every field sent:
+  fastavro's writer silently drops fields the contract does not have), each record is decoded
+  again before it is delivered, and the orchestrator's
+  table round-trips through JSON like Faust's changelog. Only the stages' blocking `work` is
+  replaced by hand-made, realistic results.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import io
+import json
+import weakref
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+
+import fastavro
+import faust.streams
+import pytest
+from fastavro.validation import validate
+
+from processors.discovery import StoredObject, group_models
+from meshstream.settings import Settings
+from registry.constraints import check_record
+from registry.manifest import default_manifest
+from streams import workflow as wf
+from streams.agents import discovery as discovery_agent
+from streams.agents.orchestrator import _stage_result_topics
+from streams.app import AGENT_MODULES
+from streams.envelope import envelope
+from streams.requests import BUILDERS
+from streams.stage import IDENTITY
+
+MANIFEST = default_manifest()
+FLOWS = wf.default_workflows()
+ACTIVE_FLOWS = {name: flow for name, flow in FLOWS.items() if flow.status == "active"}
+PLANNED_FLOWS = {name: flow for name, flow in FLOWS.items() if flow.status != "active"}
+NOT_STAGES = ("discovery", "orchestrator")  # agents that are not a requested/completed/failed stage
+STAGE_AGENTS = sorted(set(AGENT_MODULES) - set(NOT_STAGES))
+KINDS = ("requested", "completed", "failed")
+
+# Contracts no agent of this repository consumes and no active workflow uses, each for a reason.
+# Adding a contract that lands here must be deliberate: update this table.
+UNCONSUMED = {
+    "processing.completed": "external: terminal event, read by the platform (`meshstream subscribe`)",
+    "processing.failed": "external: terminal event, read by the platform",
+    "pipeline.dead-lettered": "external: dead letters, read by operators",
+    "slicing.requested": "planned",
+    "slicing.completed": "planned",
+    "slicing.failed": "planned",
+}
+
+
+# -- static wiring ----------------------------------------------------------------------------
+
+def test_there_is_something_to_check():
+    assert ACTIVE_FLOWS and PLANNED_FLOWS and STAGE_AGENTS
+    assert wf.runnable(wf.default_workflow_name()).status == "active"
+
+
+@pytest.mark.parametrize("flow,stage", [(f.name, s.stage) for f in ACTIVE_FLOWS.values() for s in f.steps])
+def test_active_workflow_step_has_contracts_agent_and_builder(flow, stage):
+    for kind in KINDS:
+        contract = MANIFEST.stage(stage, kind)
+        assert contract.active, f"workflow {flow}: {contract.name} is {contract.status}"
+        assert (contract.stage, contract.event) == (stage, kind)
+    assert stage in AGENT_MODULES, f"workflow {flow}: no agent for stage {stage}"
+    assert stage in BUILDERS, f"workflow {flow}: no request builder for stage {stage}"
+    assert wf.runnable(flow).name == flow
+
+
+def test_stage_agents_builders_and_workflows_name_the_same_stages():
+    in_workflows = {s.stage for f in ACTIVE_FLOWS.values() for s in f.steps}
+    assert set(BUILDERS) == set(STAGE_AGENTS) == in_workflows
+    for stage in STAGE_AGENTS:
+        module = importlib.import_module(AGENT_MODULES[stage])
+        assert module.STAGE == stage and callable(module.register)
+
+
+@pytest.mark.parametrize("flow", sorted(PLANNED_FLOWS))
+def test_planned_workflow_is_refused_and_names_known_contracts(flow):
+    with pytest.raises(wf.WorkflowError, match="planned"):
+        wf.runnable(flow)
+    for step in PLANNED_FLOWS[flow].steps:
+        for kind in KINDS:
+            MANIFEST.stage(step.stage, kind)  # exists, active or planned
+
+
+def test_planned_contracts_are_only_in_planned_workflows():
+    planned = {c.name for c in MANIFEST.contracts if not c.active}
+    assert planned == {"slicing.requested", "slicing.completed", "slicing.failed"}
+    referenced = {f"{s.stage}.{k}" for f in PLANNED_FLOWS.values() for s in f.steps for k in KINDS}
+    assert planned <= referenced
+    for stage in {c.stage for c in MANIFEST.contracts if not c.active}:
+        assert stage not in AGENT_MODULES and stage not in BUILDERS
+
+
+def test_workflow_named_by_a_contract_default_is_runnable():
+    scan = MANIFEST.by_name("discovery-scan.requested")
+    payload = next(f for f in scan.schema["fields"] if f["name"] == "payload")["type"]
+    default = next(f for f in payload["fields"] if f["name"] == "workflow")["default"]
+    assert wf.runnable(default).status == "active"
+
+
+def _lost(sent, read, path: str = "") -> list[str]:
+    """Paths of `sent` that do not come back from Avro unchanged: fields the contract does not
+    have (fastavro's writer silently drops them, even with strict validation), or altered values."""
+    if isinstance(sent, dict):
+        if not isinstance(read, dict):
+            return [path or "."]
+        return [p for k, v in sent.items()
+                for p in ([f"{path}.{k}"] if k not in read else _lost(v, read[k], f"{path}.{k}"))]
+    if isinstance(sent, (list, tuple)):
+        if not isinstance(read, list) or len(read) != len(sent):
+            return [path]
+        return [p for i, (a, b) in enumerate(zip(sent, read)) for p in _lost(a, b, f"{path}[{i}]")]
+    if isinstance(read, datetime) and isinstance(sent, int):  # timestamp-millis comes back as a datetime
+        read = round(read.timestamp() * 1000)
+    return [] if sent == read else [f"{path}: {sent!r} -> {read!r}"]
+
+
+def _encode_losslessly(contract, record: dict) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, contract.parsed_schema, record)
+    lost = _lost(record, fastavro.schemaless_reader(io.BytesIO(buf.getvalue()), contract.parsed_schema))
+    assert not lost, f"{contract.name}: not in the contract or altered by it: {lost}"
+    return buf.getvalue()
+
+
+# -- a recording Faust app: what each agent consumes --------------------------------------------
+
+@dataclass
+class FakeApp:
+    agents: dict = field(default_factory=dict)   # agent name -> (contract names, agent function)
+    tables: dict = field(default_factory=dict)   # table name -> (table, kwargs)
+    timers: list = field(default_factory=list)
+
+    def agent(self, topic, name):
+        def decorate(fn):
+            self.agents[name] = (topic, fn)
+            return fn
+        return decorate
+
+    def timer(self, interval, **kwargs):
+        def decorate(fn):
+            self.timers.append((interval, fn))
+            return fn
+        return decorate
+
+    def Table(self, name, **kwargs):  # noqa: N802 - Faust's name
+        table = JsonTable()
+        self.tables[name] = (table, kwargs)
+        return table
+
+
+class JsonTable(dict):
+    """The orchestrator's table as Faust keeps it: values go through JSON (value_type=None)."""
+
+    def __setitem__(self, key, value):
+        assert isinstance(key, bytes)
+        super().__setitem__(key, json.dumps(value))
+
+    def get(self, key, default=None):
+        raw = super().get(key)
+        return default if raw is None else json.loads(raw)
+
+
+@dataclass
+class FakeEvent:  # weak-referenceable, like faust's Event
+    message: SimpleNamespace
+
+
+class StageError(Exception):
+    def __init__(self, code: str, retryable: bool):
+        super().__init__(f"{code} (simulated)")
+        self.code, self.retryable = code, retryable
+
+
+class FakeRuntime:
+    """Enough of streams.runtime.Runtime to run the real handlers in memory."""
+
+    def __init__(self, objects, results):
+        self.manifest = MANIFEST
+        self.settings = Settings()
+        self.app = FakeApp()
+        self.handlers: dict[str, object] = {}
+        self.objects, self.results = objects, results
+        self.queue: list[tuple[str, str, bytes]] = []
+        self.sent: list[tuple[str, str, dict]] = []        # every decoded event, in order
+        self.produced: dict[tuple[str, str], dict] = {}  # (stage, run id) -> what work() returned
+        for module in AGENT_MODULES.values():
+            importlib.import_module(module).register(self.app, self)
+        for name, (_, fn) in self.app.agents.items():
+            asyncio.run(fn(name))  # the agent body hands its handler to consume()
+
+    # Runtime API used by the agents
+    def topic(self, *names: str) -> tuple[str, ...]:
+        return names
+
+    async def consume(self, stream, stage: str, handle) -> None:
+        assert stream == stage
+        self.handlers[stage] = handle
+
+    def encode(self, name: str, record: dict) -> bytes:
+        contract = MANIFEST.by_name(name)
+        assert contract.active, f"produced to {contract.status} contract {name}"
+        check_record(contract.schema, record)
+        validate(record, contract.parsed_schema, strict=True)
+        if contract.event == "completed" and contract.stage in BUILDERS:
+            # streams.stage.register_stage: <stage>.completed = request identity + work's result
+            p = record["payload"]
+            assert p == {"run_id": p["run_id"], "model_id": p["model_id"],
+                         **self.produced[(contract.stage, p["run_id"])]}
+        return _encode_losslessly(contract, record)
+
+    async def send(self, name: str, key: str, payload: dict, env: dict) -> None:
+        await self.send_encoded(name, key, self.encode(name, {"envelope": env, "payload": payload}))
+
+    async def send_encoded(self, name: str, key: str, value: bytes) -> None:
+        self.queue.append((name, key, value))
+
+    async def run_blocking(self, fn, *args):
+        if fn is discovery_agent._discover:
+            return group_models(self.objects)
+        ctx, payload = args
+        result = self.results[ctx.stage](payload)  # may raise StageError
+        self.produced[(ctx.stage, payload["run_id"])] = result
+        return result
+
+    # delivery
+    def consumers(self, name: str) -> list[str]:
+        return [agent for agent, (topics, _) in self.app.agents.items() if name in topics]
+
+    async def pump(self) -> None:
+        while self.queue:
+            name, key, value = self.queue.pop(0)
+            contract = MANIFEST.by_name(name)
+            record = fastavro.schemaless_reader(io.BytesIO(value), contract.parsed_schema)
+            check_record(contract.schema, record)  # consumers check the constraints too
+            self.sent.append((name, key, record))
+            partition = zlib.crc32(key.encode()) % contract.partitions  # any stable key -> partition map
+            event = FakeEvent(SimpleNamespace(topic=contract.topic, partition=partition, offset=len(self.sent),
+                                              key=key.encode(), value=value))
+            token = faust.streams._current_event.set(weakref.ref(event))  # what faust.current_event() reads
+            try:
+                for agent in self.consumers(name):
+                    await self.handlers[agent](self, contract, record)
+            finally:
+                faust.streams._current_event.reset(token)
+
+    def run_scan(self, scan_id: str, workflow: str) -> None:
+        payload = {"scan_id": scan_id, "storage": "default", "bucket": "models", "prefix": "incoming/",
+                   "workflow": workflow, "owner_id": "owner-1", "provider": "s3", "objects_manifest": None}
+        self.queue.append(("discovery-scan.requested", scan_id,
+                           self.encode("discovery-scan.requested", {"envelope": envelope("test", scan_id),
+                                                                    "payload": payload})))
+        asyncio.run(self.pump())
+
+
+def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
+    rt = FakeRuntime([], {})
+    consumed = {agent: topics for agent, (topics, _) in rt.app.agents.items()}
+    assert set(consumed) == set(AGENT_MODULES)
+    for agent, names in consumed.items():
+        contracts = [MANIFEST.by_name(n) for n in names]
+        assert all(c.active for c in contracts), agent
+        assert all(c.subject == f"{c.topic}-value" for c in contracts)
+        assert len({c.partitions for c in contracts}) == 1, f"{agent} co-consumes different partition counts"
+    assert consumed["discovery"] == ("discovery-scan.requested",)
+    for stage in STAGE_AGENTS:
+        assert consumed[stage] == (f"{stage}.requested",)
+    # The orchestrator: discovered + every active workflow stage's outcomes, all co-partitioned
+    # with its table (runs are keyed by run id on every one of these topics).
+    assert consumed["orchestrator"] == ("discovery.discovered", *_stage_result_topics(rt))
+    expected = {"discovery.discovered"} | {f"{s}.{k}" for s in STAGE_AGENTS for k in ("completed", "failed")}
+    assert set(consumed["orchestrator"]) == expected
+    (table, kwargs), = rt.app.tables.values()
+    source = MANIFEST.by_name("discovery.discovered").partitions
+    assert kwargs["partitions"] == source
+    assert {MANIFEST.by_name(n).partitions for n in consumed["orchestrator"]} == {source}
+
+
+def test_contracts_nobody_consumes_are_planned_or_external():
+    rt = FakeRuntime([], {})
+    consumed = {n for topics, _ in rt.app.agents.values() for n in topics}
+    used = {f"{s.stage}.{k}" for f in ACTIVE_FLOWS.values() for s in f.steps for k in KINDS}
+    idle = {c.name for c in MANIFEST.contracts} - consumed - used
+    assert idle == set(UNCONSUMED)
+    for name in idle:
+        assert (MANIFEST.by_name(name).status == "planned") == (UNCONSUMED[name] == "planned"), name
+    assert all(c.subject == f"{c.topic}-value" for c in MANIFEST.contracts)
+
+
+# -- the pipeline in memory ---------------------------------------------------------------------
+
+SHA = "3f" * 32
+OBJECTS = [StoredObject("incoming/dragon/dragon_base.stl", '"9b2cf535f27731c974343645a3985328"', 48_284),
+           StoredObject("incoming/dragon/dragon_top.stl", '"0cc175b9c0f1b6a831c399e269772661"', 102_484),
+           StoredObject("incoming/cube.stl", '"92eb5ffee6ae2fec3ad71c777531578f"', 684)]
+MESH = {"format": "stl", "vertices": 1_442, "triangles": 2_880, "bbox_min": [-10.0, -12.5, 0.0],
+        "bbox_max": [10.0, 12.5, 35.5], "volume": 9_876.5, "surface_area": 3_456.75, "watertight": True,
+        "winding_consistent": True, "bodies": 1, "degenerate_faces": 0, "content_sha256": SHA}
+
+
+def _doc(p: dict, stage: str, name: str) -> dict:
+    return {"storage": "default", "bucket": "meshstream-results", "key": f"{p['model_id']}/{stage}/{name}",
+            "etag": '"d41d8cd98f00b204e9800998ecf8427e"', "size_bytes": 2_048}
+
+
+def _thumbnails(p: dict) -> dict:
+    views = [("front", 0.0, 0.0), ("isometric", 45.0, 35.264), ("top", 0.0, 90.0)]
+    images = [{"view": v, "size": s, "azimuth_deg": az, "elevation_deg": el, "content_type": "image/png",
+               "image": _doc(p, "thumbnails", f"{v}_{s}.png")} for v, az, el in views for s in p["sizes"]]
+    if p["generate_360_views"]:
+        images += [{"view": f"turntable_{i:02d}", "size": min(p["sizes"]), "azimuth_deg": 360.0 * i / p["turntable_frames"],
+                    "elevation_deg": 20.0, "content_type": "image/png",
+                    "image": _doc(p, "thumbnails", f"turntable_{i:02d}.png")} for i in range(p["turntable_frames"])]
+    return {"files": p["files"], "images": images}
+
+
+def _print_analysis(p: dict) -> dict:
+    printers = p["printers"] or ["prusa-mk4"]
+    return {"files": p["files"], "units_assumed": "mm", "scale_to_mm": 1.0, "extents_mm": [20.0, 25.0, 35.5],
+            "overhang_area_mm2": 120.5, "overhang_fraction": 0.035, "support_volume_mm3": 310.0,
+            "needs_supports": True, "min_wall_thickness_mm": 1.2, "thin_wall_fraction": 0.01,
+            "bed_fit": [{"printer": name, "build_volume_mm": [250.0, 210.0, 220.0], "fits": True,
+                         "fits_reoriented": True} for name in printers],
+            "issues": [{"code": "degenerate_faces", "count": 0, "repairable": True, "fix": "merge vertices"}],
+            "printability_score": 82,
+            "reasons": [{"code": "supports", "delta": -10, "reason": "3.5% of the area overhangs beyond 45 degrees"}],
+            "result": _doc(p, "print-analysis", "print-analysis.json")}
+
+
+RESULTS = {
+    "download": lambda p: {"files": [
+        {"source": f, "cached": {**f, "bucket": "meshstream-cache", "key": f"sha256/{SHA}"}, "sha256": SHA,
+         "size_bytes": f["size_bytes"] or 0, "cache_hit": False} for f in p["files"]]},
+    "technical-metadata": lambda p: {"files": p["files"], "metadata": MESH,
+                                     "result": _doc(p, "technical-metadata", "metadata.json")},
+    "thumbnails": _thumbnails,
+    "metamodel": lambda p: {"folder": p["folder"], "groups": [{
+        "group_id": f"g-{p['model_id'][:8]}", "name": "dragon", "confidence": 0.85, "reasons": ["shared stem dragon"],
+        "parts": [{"file": f, "body_index": None, "role": f"part_{i:02d}"} for i, f in enumerate(p["files"])]}],
+        "ungrouped": [], "result": _doc(p, "metamodel", "metamodel.json")},
+    "print-analysis": _print_analysis,
+    "sellability": lambda p: {"score": 71.5, "processor_version": "0.1.0", "factors": [
+        {"name": "printability", "weight": 0.4, "value": (p["printability_score"] or 0) / 100, "reason": "printability 82/100"},
+        {"name": "presentation", "weight": 0.3, "value": min(1.0, p["thumbnail_count"] / 10), "reason": "thumbnails"},
+        {"name": "parts", "weight": 0.3, "value": 1.0 / p["part_count"], "reason": f"{p['part_count']} parts"}]},
+    "etsy-listing": lambda p: {"files": p["files"], "listing": {
+        "title": f"{p['name'].title()} - 3D Printable Model, STL File", "description": f"{p['name']}: print-ready STL.",
+        "tags": ["3d print", "stl file", "tabletop"], "materials": ["digital file"], "who_made": p["who_made"],
+        "when_made": p["when_made"], "is_supply": False, "taxonomy_id": p["taxonomy_id"] or 6844,
+        "price": p["price"] or {"amount": 450, "divisor": 100, "currency_code": "USD"}, "quantity": 1,
+        "listing_type": p["listing_type"], "images": p["images"]}},
+}
+
+
+def _optional(flow: str) -> set[str]:
+    return {s.stage for s in FLOWS[flow].steps if not s.blocking}
+
+
+def _results(flow: str, fail_optional=False, fail_blocking=None, retry_once=False) -> dict:
+    """Each stage's work: the hand-made result, or the scenario's failure."""
+    optional = _optional(flow)
+    attempts: dict[tuple[str, str], int] = {}
+
+    def wrap(stage, make):
+        def work(p):
+            n = attempts[(stage, p["run_id"])] = attempts.get((stage, p["run_id"]), 0) + 1
+            if stage == fail_blocking:
+                raise StageError("corrupt_mesh", retryable=False)
+            if fail_optional and stage in optional:
+                raise StageError("render_failed", retryable=False)
+            if retry_once and n == 1:
+                raise StageError("storage_unavailable", retryable=True)
+            return make(p)
+        return work
+    return {stage: wrap(stage, make) for stage, make in RESULTS.items()}
+
+
+def _simulate(flow: str, **scenario) -> FakeRuntime:
+    rt = FakeRuntime(OBJECTS, _results(flow, **scenario))
+    rt.run_scan(f"scan-{flow}", flow)
+    return rt
+
+
+def _events(rt: FakeRuntime, name: str) -> list[dict]:
+    return [record for n, _, record in rt.sent if n == name]
+
+
+def _models() -> int:
+    return len(group_models(OBJECTS))
+
+
+@pytest.mark.parametrize("flow", sorted(ACTIVE_FLOWS))
+def test_every_message_of_a_successful_run_encodes_against_its_contract(flow):
+    rt = _simulate(flow)
+    assert len(_events(rt, "discovery.discovered")) == _models() == 2
+    terminal = _events(rt, "processing.completed")
+    assert len(terminal) == _models() and not _events(rt, "processing.failed")
+    for stage in (s.stage for s in FLOWS[flow].steps):
+        assert len(_events(rt, f"{stage}.requested")) == _models(), stage
+        assert len(_events(rt, f"{stage}.completed")) == _models(), stage
+    for name, key, record in rt.sent:  # everything is keyed by run id: co-partitioned with the table
+        if name != "discovery-scan.requested":
+            assert key == record["payload"]["run_id"], name
+    for t in terminal:
+        p = t["payload"]
+        assert {s["stage"] for s in p["stages"]} == {s.stage for s in FLOWS[flow].steps}
+        assert {s["status"] for s in p["stages"]} == {wf.COMPLETED}
+        assert p["metadata"] == MESH
+    if flow != "minimal":  # later stages read the cached copies, not the source objects
+        cached = {f["key"] for r in _events(rt, "technical-metadata.requested") for f in r["payload"]["files"]}
+        assert cached == {f"sha256/{SHA}"}
+    rt.run_scan(f"scan-{flow}", flow)  # a replayed scan maps onto the same runs: no second terminal event
+    assert len(_events(rt, "processing.completed")) == _models()
+
+
+@pytest.mark.parametrize("flow", sorted(f for f in ACTIVE_FLOWS if any(not s.blocking for s in FLOWS[f].steps)))
+def test_requests_still_encode_when_optional_steps_failed(flow):
+    rt = _simulate(flow, fail_optional=True)
+    optional = _optional(flow)
+    assert len(_events(rt, "processing.completed")) == _models()
+    for t in _events(rt, "processing.completed"):
+        statuses = {s["stage"]: s["status"] for s in t["payload"]["stages"]}
+        for stage in optional:  # failed when it ran, skipped when an optional step it needs failed
+            needs_failed = any(statuses[n] in (wf.FAILED, wf.SKIPPED) for n in FLOWS[flow].step(stage).needs)
+            assert statuses[stage] == (wf.SKIPPED if needs_failed else wf.FAILED), (stage, statuses)
+        assert all(statuses[s.stage] == wf.COMPLETED for s in FLOWS[flow].steps if s.blocking)
+    for stage in optional:
+        failed = _events(rt, f"{stage}.failed")
+        assert len(failed) == len(_events(rt, f"{stage}.requested"))
+        assert {f["payload"]["error"]["code"] for f in failed} <= {"render_failed"}
+    # (marketplace-listing: sellability and etsy-listing are built and encoded without a metamodel result)
+
+
+@pytest.mark.parametrize("flow", sorted(ACTIVE_FLOWS))
+def test_retried_and_failed_stages_encode_against_their_contracts(flow):
+    rt = _simulate(flow, retry_once=True)
+    assert len(_events(rt, "processing.completed")) == _models()
+    for step in FLOWS[flow].steps:
+        assert len(_events(rt, f"{step.stage}.failed")) == _models()
+        assert len(_events(rt, f"{step.stage}.requested")) == 2 * _models()
+    first = FLOWS[flow].steps[0].stage
+    rt = _simulate(flow, fail_blocking=first)
+    failed = _events(rt, "processing.failed")
+    assert len(failed) == _models() and not _events(rt, "processing.completed")
+    assert {f["payload"]["failed_stage"] for f in failed} == {first}
+    assert {f["payload"]["error"]["code"] for f in failed} == {"corrupt_mesh"}
+
+
+@pytest.mark.parametrize("stage", sorted(BUILDERS))
+def test_each_builder_encodes_for_a_fresh_run(stage):
+    """Directly from streams.workflow.new_run, before any step produced anything (the builder's
+    fall-backs: source files, no metadata, no images)."""
+    flow = wf.Workflow("t", "active", "", (wf.Step(stage),))
+    model = {"run_id": "run-1", "model_id": "model-1", "scan_id": "scan-1", "name": "dragon",
+             "folder": "incoming/dragon", "owner_id": None,
+             "files": [{"storage": "default", "bucket": "models", "key": o.key, "etag": o.etag, "size_bytes": o.size}
+                       for o in OBJECTS[:2]]}
+    run = json.loads(json.dumps(wf.new_run(flow, model, 0)))
+    contract = MANIFEST.stage(stage, "requested")
+    record = {"envelope": envelope("orchestrator", "run-1"), "payload": BUILDERS[stage](run)}
+    check_record(contract.schema, record)
+    validate(record, contract.parsed_schema, strict=True)
+    _encode_losslessly(contract, record)
+    assert {k: record["payload"][k] for k in IDENTITY} == {"run_id": "run-1", "model_id": "model-1"}
