@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 
 from meshstream.settings import Settings
 from meshstream.worker_process import WorkerProcess
@@ -19,7 +18,8 @@ def _line(contract: str, p: dict) -> str:
     if contract == "processing.completed":
         md = p.get("metadata") or {}
         vol = md.get("volume")
-        where = ", ".join(f"s3://{r['bucket']}/{r['key']}" for r in p.get("results", [])) or "-"
+        results = p.get("results", [])
+        where = f"s3://{results[0]['bucket']}/{p['model_id']}/ ({len(results)} objects)" if results else "-"
         return (f"{p['model_id'][:16]:16}  {p['name'][:28]:28}  {md.get('triangles', 0):>9}  "
                 f"{(f'{vol:.3f}' if vol is not None else 'n/a'):>12}  {str(md.get('watertight')):10}  completed  {where}")
     err = p["error"]

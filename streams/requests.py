@@ -30,7 +30,7 @@ def _analyses(run: dict) -> list[dict]:
 
 def _images(run: dict) -> list[dict]:
     images = _result(run, "thumbnails").get("images") or []
-    best = sorted(images, key=lambda i: (i["view"] != "isometric", i["view"] == "turntable", -i["size"]))
+    best = sorted(images, key=lambda i: (i["view"] != "isometric", i["view"].startswith("turntable"), -i["size"]))
     return [i["image"] for i in best]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from schemas import SCHEMAS_DIR
@@ -70,10 +69,11 @@ def register(subparsers) -> None:
 
 
 def _version() -> str:
-    try:
-        return metadata.version("meshstream")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
+    # the source's own version, not installed-package metadata: generated files must not depend
+    # on how (or whether) the checkout was installed
+    from meshstream import __version__
+
+    return __version__
 
 
 def _load(args):

@@ -14,11 +14,11 @@
 2. registry.registration.ensure_registered is idempotent and sets each subject's level.
 3. The registry refuses (409) an incompatible version of a FULL_TRANSITIVE contract.
 4. `meshstream contracts diff` right after ensure_registered (a worker's start-up) and after
-   `contracts register` on fresh subjects; the gap between the two is pinned by a strict xfail.
+   `contracts register` on fresh subjects reports no drift; `contracts register` after a worker
+   is a no-op.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -32,7 +32,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from registry import live
 from registry.compatibility import load_releases
-from registry.manifest import Manifest, default_manifest
+from registry.manifest import default_manifest
 from registry.registration import ensure_registered
 from tests.unit.contracts.evolution_cases import CASES, LEVELS
 
@@ -197,50 +197,27 @@ def test_full_transitive_subject_refuses_an_incompatible_version(stack):
     assert len(client.get_versions(copy)) == 2
 
 
-def _prefixed(manifest: Manifest, prefix: str) -> Manifest:
-    """The manifest with every subject under `prefix` (as `--subject-prefix` sees them): the session
-    stack is shared with other test modules, and a fresh prefix makes the subjects exactly ours."""
-    return Manifest(tuple(dataclasses.replace(c, topic=prefix + c.topic) for c in manifest.contracts),
-                    manifest.root)
-
-
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "meshstream.cli", "contracts", *args,
                            "--registry-url", stack.config.registry_url],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-def _history_not_registered_by_a_worker() -> list[str]:
-    """ensure_registered (worker start-up) registers each subject's *current* schema only; the
-    earlier released versions of a subject with several releases are not in the registry."""
-    releases = load_releases(default_manifest().root)
-    out = []
-    for c in default_manifest().active:
-        history = releases.history(c.subject)
-        out += [f"{c.subject}: missing-version - released v{n} is not in the registry" for n, _ in history[:-1]]
-    return out
-
-
 @pytest.fixture(scope="module")
 def worker_registered(stack) -> str:
     """A fresh subject prefix holding what a worker's start-up (ensure_registered) registers."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    ensure_registered(_client(stack), _prefixed(default_manifest(), prefix))
+    ensure_registered(_client(stack), default_manifest(), prefix=prefix)
     return prefix
 
 
-def test_diff_after_ensure_registered_reports_only_the_missing_history(stack, worker_registered):
-    prefix = worker_registered
-    done = _cli(stack, "diff", "--subject-prefix", prefix)
-    lines = done.stdout.strip().splitlines()
-    # Legitimate drift, and nothing else: the registry holds the current schema of every active
-    # contract with the manifest's level, but not the earlier released versions of the subjects
-    # released twice, so it cannot enforce *_TRANSITIVE levels against v1 data.
-    missing = [prefix + line for line in _history_not_registered_by_a_worker()]
-    assert len(missing) == 4, missing  # scan requested, discovered, sellability/etsy requests: v1
-    assert sorted(lines[:-1]) == sorted(missing), done.stdout + done.stderr
-    assert lines[-1] == f"{len(missing)} difference(s) between the repository and {stack.config.registry_url}"
-    assert done.returncode == 1
+def test_diff_after_ensure_registered_reports_no_drift(stack, worker_registered):
+    # a worker's start-up registers the released history of new subjects too, so the registry
+    # can enforce *_TRANSITIVE levels against v1 data of subjects released twice
+    done = _cli(stack, "diff", "--subject-prefix", worker_registered)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines() == [
+        f"0 difference(s) between the repository and {stack.config.registry_url}"]
 
 
 def test_diff_after_contracts_register_on_fresh_subjects_reports_no_drift(stack):
@@ -256,11 +233,9 @@ def test_diff_after_contracts_register_on_fresh_subjects_reports_no_drift(stack)
     assert {a.what for a in again} == {"set-compatibility", "already-registered"}
 
 
-@pytest.mark.xfail(strict=True, reason="`contracts register` backfills released history only for subjects the "
-                                       "registry does not know yet; after a worker's ensure_registered the "
-                                       "earlier versions stay missing and diff keeps reporting them")
-def test_contracts_register_repairs_history_after_a_worker_registered(stack, worker_registered):
+def test_contracts_register_after_a_worker_changes_nothing(stack, worker_registered):
     client, releases = _client(stack), load_releases(default_manifest().root)
     actions = live.register(client, default_manifest(), releases, prefix=worker_registered)
     assert all(a.ok for a in actions), [str(a) for a in actions]
+    assert {a.what for a in actions} == {"set-compatibility", "already-registered"}
     assert live.diff(client, default_manifest(), releases, prefix=worker_registered) == []
