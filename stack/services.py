@@ -26,6 +26,17 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+def new_cluster_id() -> str:
+    """16 random bytes, base64url without padding, as Kafka's own tool makes them; never starting
+    with '-' (the storage tool's argument parser would take it for an option)."""
+    import base64
+
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 @dataclass
 class Service:
     """Base: a named server with a managed process under the stack's data dir."""
@@ -99,15 +110,15 @@ class Kafka(Service):
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id_file = self.home / "cluster.id"
             if not cluster_id_file.exists():
-                # Kafka cluster ids are 16 random bytes, base64url without padding (22 chars)
-                import base64
-                cluster_id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-            subprocess.run(
+                cluster_id_file.write_text(new_cluster_id())
+            done = subprocess.run(
                 [self.java, "-cp", f"{self.lib}/*", f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
                  "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
                  "-c", str(self.home / "server.properties")],
-                check=True, capture_output=True, text=True,
+                capture_output=True, text=True,
             )
+            if done.returncode != 0:
+                raise fetch.StackSetupError(f"kafka storage format failed: {done.stdout}{done.stderr}")
 
     def argv(self) -> list[str]:
         return [self.java, f"-Xmx{self.config.kafka_heap}", f"-Xms{self.config.kafka_heap}",
