@@ -49,16 +49,37 @@ class Publisher:
         return env["event_id"]
 
     def scan(self, bucket: str, prefix: str = "", workflow: str | None = None, storage: str = "default",
-             scan_id: str | None = None, owner_id: str | None = None) -> str:
-        """Publish a scan request; returns its scan id (the correlation id of everything it causes)."""
+             scan_id: str | None = None, owner_id: str | None = None, objects_manifest: dict | None = None) -> str:
+        """Publish a scan request; returns its scan id (the correlation id of everything it causes).
+        `objects_manifest` (an ObjectRef) hands discovery a listing by reference instead of letting it
+        list bucket/prefix: see `write_objects_manifest`."""
         from streams.workflow import default_workflow_name
 
         scan_id = scan_id or str(uuid.uuid4())
         workflow = workflow or default_workflow_name()
         self.publish("discovery-scan.requested", scan_id,
                      {"scan_id": scan_id, "storage": storage, "bucket": bucket, "prefix": prefix,
-                      "workflow": workflow, "owner_id": owner_id}, correlation_id=scan_id)
+                      "workflow": workflow, "owner_id": owner_id, "objects_manifest": objects_manifest},
+                     correlation_id=scan_id)
         return scan_id
+
+
+def write_objects_manifest(settings: Settings, bucket: str, prefix: str, models=None, storage: str = "default") -> dict:
+    """List bucket/prefix (or take the given models), store the listing as a manifest object in the
+    results bucket, and return its ObjectRef for `Publisher.scan(objects_manifest=...)`.
+    Large folders travel by reference: the event stays small whatever the folder holds."""
+    import hashlib
+
+    from processors.discovery import build_manifest, group_models
+    from processors.storage import connect, list_objects, put_bytes
+
+    conn = settings.storage(storage)
+    client = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure)
+    models = models if models is not None else group_models(list_objects(client, bucket, prefix))
+    data = build_manifest(models, bucket=bucket, prefix=prefix)
+    key = f"scans/manifests/{hashlib.sha256(data).hexdigest()[:32]}.json"
+    etag = put_bytes(client, settings.results_bucket, key, data, "application/json")
+    return {"storage": storage, "bucket": settings.results_bucket, "key": key, "etag": etag, "size_bytes": len(data)}
 
 
 @dataclass(frozen=True)

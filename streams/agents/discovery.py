@@ -1,8 +1,8 @@
 """Stage agent: discovery. Lists a scan's bucket/prefix and emits one event per model found."""
 from __future__ import annotations
 
-from processors.discovery import group_models
-from processors.storage import list_objects
+from processors.discovery import group_models, read_manifest
+from processors.storage import get_bytes, list_objects
 from streams.envelope import derived_id, envelope
 from streams.workflow import runnable
 
@@ -17,6 +17,12 @@ def register(app, rt) -> None:
 
 
 def _discover(rt, scan: dict):
+    """Models from the scan's objects manifest when it has one (large folders: the listing was
+    published by reference), otherwise from listing bucket/prefix."""
+    ref = scan.get("objects_manifest")
+    if ref:
+        return read_manifest(get_bytes(rt.storage(ref["storage"]), ref["bucket"], ref["key"],
+                                       rt.settings.max_object_bytes))
     client = rt.storage(scan["storage"])
     return group_models(list_objects(client, scan["bucket"], scan["prefix"]))
 

@@ -80,3 +80,20 @@ def test_standard_confluent_consumer_reads_the_completion_topic(settings, s3, wo
     assert value is not None
     assert value["payload"]["metadata"]["volume"] == pytest.approx(1000.0, rel=1e-6)
     assert value["envelope"]["producer"]["service"] == "orchestrator"
+
+
+def test_large_folder_scan_travels_by_manifest_reference(settings, s3, worker, serde):
+    """A scan can carry a manifest object's reference instead of letting discovery list the
+    folder: discovery then processes exactly the manifest's models (two of the three here)."""
+    from processors.discovery import group_models
+    from processors.storage import list_objects
+    from streams.client import write_objects_manifest
+
+    bucket, prefix = "models", f"manifest-{uuid.uuid4().hex[:8]}/"
+    samples = sample_models()
+    upload(s3, bucket, {prefix + k: samples[k] for k in ("cube_10mm.stl", "sphere_r5.stl", "torus.obj")})
+    models = [m for m in group_models(list_objects(s3, bucket, prefix)) if "torus" not in m.name]
+    ref = write_objects_manifest(settings, bucket, prefix, models=models)
+    scan_id = Publisher(settings).scan(bucket, prefix, objects_manifest=ref)
+    completed, failed = terminal_events(settings, serde, scan_id, expected=2)
+    assert sorted(r["payload"]["name"] for r in completed) == ["cube_10mm", "sphere_r5"] and not failed
