@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Callable
 
 
-def _result(run: dict, stage: str) -> dict:
+def result_of(run: dict, stage: str) -> dict:
+    """The completed payload a step left in the run state ({} if none)."""
     step = run["steps"].get(stage) or {}
     return step.get("result") or {}
 
 
 def _files(run: dict) -> list[dict]:
-    cached = _result(run, "download").get("files")
+    cached = result_of(run, "download").get("files")
     return [f["cached"] for f in cached] if cached else run["files"]
 
 
@@ -25,17 +26,17 @@ def _ids(run: dict) -> dict:
 
 
 def _analyses(run: dict) -> list[dict]:
-    return [r for r in (_result(run, "technical-metadata").get("result"), _result(run, "print-analysis").get("result")) if r]
+    return [r for r in (result_of(run, "technical-metadata").get("result"), result_of(run, "print-analysis").get("result")) if r]
 
 
 def _images(run: dict) -> list[dict]:
-    images = _result(run, "thumbnails").get("images") or []
+    images = result_of(run, "thumbnails").get("images") or []
     best = sorted(images, key=lambda i: (i["view"] != "isometric", i["view"].startswith("turntable"), -i["size"]))
     return [i["image"] for i in best]
 
 
 def _part_count(run: dict) -> int:
-    groups = _result(run, "metamodel").get("groups") or []
+    groups = result_of(run, "metamodel").get("groups") or []
     return max([len(g["parts"]) for g in groups] + [len(run["files"])])
 
 
@@ -51,15 +52,15 @@ BUILDERS: dict[str, Callable[[dict], dict]] = {
     "print-analysis": lambda run: {**_ids(run), "files": _files(run), "overhang_angle_deg": 45.0, "printers": [],
                                    "enable_expensive_analysis": False, "skip_cache": False},
     "sellability": lambda run: {**_ids(run), "name": run["name"], "files": _files(run),
-                                "metadata": _result(run, "technical-metadata").get("metadata"),
-                                "printability_score": _result(run, "print-analysis").get("printability_score"),
-                                "needs_supports": _result(run, "print-analysis").get("needs_supports"),
+                                "metadata": result_of(run, "technical-metadata").get("metadata"),
+                                "printability_score": result_of(run, "print-analysis").get("printability_score"),
+                                "needs_supports": result_of(run, "print-analysis").get("needs_supports"),
                                 "thumbnail_count": len(_images(run)), "part_count": _part_count(run),
                                 "analyses": _analyses(run)},
     "etsy-listing": lambda run: {**_ids(run), "name": run["name"], "files": _files(run),
-                                 "metadata": _result(run, "technical-metadata").get("metadata"),
-                                 "printability_score": _result(run, "print-analysis").get("printability_score"),
-                                 "sellability_score": _result(run, "sellability").get("score"),
+                                 "metadata": result_of(run, "technical-metadata").get("metadata"),
+                                 "printability_score": result_of(run, "print-analysis").get("printability_score"),
+                                 "sellability_score": result_of(run, "sellability").get("score"),
                                  "images": _images(run)[:10], "analyses": _analyses(run)},
 }
 

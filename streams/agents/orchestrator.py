@@ -14,7 +14,7 @@ import faust
 
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
-from streams.requests import build_request
+from streams.requests import build_request, result_of
 from streams.runtime import log
 
 STAGE = "orchestrator"
@@ -150,12 +150,10 @@ async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str | No
     common = {"run_id": run["run_id"], "model_id": run["model_id"], "scan_id": run["scan_id"],
               "name": run["name"], "workflow": run["workflow"], "files": run["files"]}
     if decision.terminal == wf.COMPLETED:
-        md_step = run["steps"].get("technical-metadata") or {}
-        md = (md_step.get("result") or {}).get("metadata")
+        md = result_of(run, "technical-metadata").get("metadata")
         results = [s["result"]["result"] for s in run["steps"].values()
                    if s.get("result") and isinstance(s["result"].get("result"), dict)]
-        thumbs = (run["steps"].get("thumbnails") or {}).get("result") or {}
-        results += [img["image"] for img in thumbs.get("images", [])]
+        results += [img["image"] for img in result_of(run, "thumbnails").get("images", [])]
         stages = [{"stage": name, "status": s["status"], "processor_version": s["processor_version"]}
                   for name, s in run["steps"].items()]
         await rt.send("processing.completed", run["run_id"],
