@@ -30,8 +30,8 @@ export interface ScanRequestedPayload {
    */
   prefix: string;
   /**
-   * Workflow to run for each discovered model (see schemas/workflows.yaml).
-   * @default "minimal"
+   * Workflow to run for each discovered model; the default is workflows.yaml's `default` (a test keeps them equal).
+   * @default "standard"
    */
   workflow: string;
   /**

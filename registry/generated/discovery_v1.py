@@ -31,7 +31,7 @@ class ScanRequested:
     TOPIC: ClassVar[str] = 'model.discovery-scan.requested.v1'
     SUBJECT: ClassVar[str] = 'model.discovery-scan.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '544a1739f8ffc48a4afc135219a19f4faeaa4f13c1abe8f2567b10e1aa4a6286'
+    SCHEMA_SHA256: ClassVar[str] = 'b7702e553e64cd8d98f1959a738dbf465010f89a370433eb33dc7e4a389ed60e'
 
     envelope: _common.Envelope
     payload: ScanRequestedPayload
@@ -65,8 +65,8 @@ class ScanRequestedPayload:
     # Name of a storage connection configured on the workers. Never credentials.
     bucket: str
     prefix: str = ''
-    workflow: str = 'minimal'
-    # Workflow to run for each discovered model (see schemas/workflows.yaml).
+    workflow: str = 'standard'
+    # Workflow to run for each discovered model; the default is workflows.yaml's `default` (a test keeps them equal).
     owner_id: str | None = None
     provider: StorageProvider = StorageProvider('s3')
     # Added after v1: readers of v1 events see s3.

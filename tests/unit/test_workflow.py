@@ -88,3 +88,15 @@ def test_a_step_needing_an_unknown_stage_is_rejected(tmp_path):
     path.write_text("workflows:\n  bad:\n    steps:\n      - stage: a\n        needs: [b]\n")
     with pytest.raises(wf.WorkflowError, match="unknown stages"):
         wf.load_workflows(path)
+
+
+def test_the_scan_contract_defaults_to_the_default_workflow():
+    """A scan published without a workflow (by any client) runs the same workflow the CLI and
+    Publisher choose: the Avro default and workflows.yaml's `default` must agree."""
+    from registry.manifest import default_manifest
+
+    payload = next(f for f in default_manifest().by_name("discovery-scan.requested").schema["fields"]
+                   if f["name"] == "payload")["type"]
+    field = next(f for f in payload["fields"] if f["name"] == "workflow")
+    assert field["default"] == wf.default_workflow_name()
+    assert wf.runnable(field["default"]).status == "active"
