@@ -40,10 +40,7 @@ def run_demo(keep: bool = False, timeout: float = 300.0) -> int:
     print("starting the local stack (first run fetches Kafka and the registry; later runs reuse the cache) ...", flush=True)
     started = stack.up()
     print(f"stack: {', '.join(started) or 'already running'}", flush=True)
-    settings = Settings(**{k: v for k, v in {
-        "kafka_bootstrap": config.kafka_bootstrap, "registry_url": config.registry_url,
-        "s3_endpoint": config.s3_endpoint, "s3_access_key": config.s3_access_key,
-        "s3_secret_key": config.s3_secret_key}.items()})
+    settings = Settings.from_env(config.client_env())
     worker = None
     try:
         prepare(settings)

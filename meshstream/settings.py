@@ -6,7 +6,8 @@ finds the local stack, a test's private stack or a production cluster the same w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -27,30 +28,47 @@ class UnknownStorageError(LookupError):
     retryable = False
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+def _bool(text: str) -> bool:
+    return text.lower() == "true"
+
+
+def _setting(name: str, default: str | None, cast=str):
+    """A field read from environment variable `name`; the name is kept in the field's metadata so
+    `Settings.from_env` can read the same variables from any mapping."""
+
+    def read(env: Mapping[str, str] = os.environ):
+        raw = env.get(name) or default
+        return None if raw is None else cast(raw)
+
+    return field(default_factory=read, metadata={"read": read})
 
 
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str = field(default_factory=lambda: _env("MESHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    registry_url: str = field(default_factory=lambda: _env("MESHSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"))
-    registry_user: str | None = field(default_factory=lambda: os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_USER"))
-    registry_password: str | None = field(default_factory=lambda: os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_PASSWORD"))
-    s3_endpoint: str = field(default_factory=lambda: _env("MESHSTREAM_S3_ENDPOINT", "127.0.0.1:8333"))
-    s3_access_key: str = field(default_factory=lambda: _env("MESHSTREAM_S3_ACCESS_KEY", "meshstream"))
-    s3_secret_key: str = field(default_factory=lambda: _env("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret"))
-    s3_secure: bool = field(default_factory=lambda: _env("MESHSTREAM_S3_SECURE", "false").lower() == "true")
-    results_bucket: str = field(default_factory=lambda: _env("MESHSTREAM_RESULTS_BUCKET", "meshstream-results"))
-    cache_bucket: str = field(default_factory=lambda: _env("MESHSTREAM_CACHE_BUCKET", "meshstream-cache"))
-    app_id: str = field(default_factory=lambda: _env("MESHSTREAM_APP_ID", "meshstream"))
-    web_port: int = field(default_factory=lambda: int(_env("MESHSTREAM_WEB_PORT", "6066")))
-    max_object_bytes: int = field(default_factory=lambda: int(_env("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024))))
-    timeout_check_seconds: float = field(default_factory=lambda: float(_env("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5")))
+    kafka_bootstrap: str = _setting("MESHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    registry_url: str = _setting("MESHSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
+    registry_user: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_USER", None)
+    registry_password: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_PASSWORD", None)
+    s3_endpoint: str = _setting("MESHSTREAM_S3_ENDPOINT", "127.0.0.1:8333")
+    s3_access_key: str = _setting("MESHSTREAM_S3_ACCESS_KEY", "meshstream")
+    s3_secret_key: str = _setting("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret")
+    s3_secure: bool = _setting("MESHSTREAM_S3_SECURE", "false", _bool)
+    results_bucket: str = _setting("MESHSTREAM_RESULTS_BUCKET", "meshstream-results")
+    cache_bucket: str = _setting("MESHSTREAM_CACHE_BUCKET", "meshstream-cache")
+    app_id: str = _setting("MESHSTREAM_APP_ID", "meshstream")
+    web_port: int = _setting("MESHSTREAM_WEB_PORT", "6066", int)
+    max_object_bytes: int = _setting("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024), int)
+    timeout_check_seconds: float = _setting("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5", float)
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
-    step_timeout_cap: float | None = field(default_factory=lambda: float(os.environ["MESHSTREAM_STEP_TIMEOUT_CAP"])
-                                           if os.environ.get("MESHSTREAM_STEP_TIMEOUT_CAP") else None)
-    session_timeout: float = field(default_factory=lambda: float(_env("MESHSTREAM_SESSION_TIMEOUT", "10")))
+    step_timeout_cap: float | None = _setting("MESHSTREAM_STEP_TIMEOUT_CAP", None, float)
+    session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Settings as a process whose environment is ours plus `env` would read them
+        (e.g. `Settings.from_env(StackConfig().client_env())`)."""
+        merged = {**os.environ, **env}
+        return cls(**{f.name: f.metadata["read"](merged) for f in fields(cls)})
 
     def registry_config(self) -> dict[str, str]:
         """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""

@@ -24,6 +24,10 @@ class ObjectTooLargeError(ProcessingError):
     code = "too_large"
 
 
+class AccessDeniedError(ProcessingError):
+    code = "access_denied"
+
+
 class StorageUnavailableError(ProcessingError):
     code = "storage_unavailable"
     retryable = True
@@ -42,9 +46,7 @@ def _translate(exc: Exception, what: str) -> ProcessingError:
         if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
             return ObjectMissingError(f"{what}: {exc.code}")
         if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            err = ProcessingError(f"{what}: access denied ({exc.code})")
-            err.code = "access_denied"
-            return err
+            return AccessDeniedError(f"{what}: access denied ({exc.code})")
         return StorageUnavailableError(f"{what}: S3 error {exc.code}: {exc.message}")
     return StorageUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
 

@@ -48,7 +48,7 @@ class StageContext:
 
     def store_result(self, model_id: str, name: str, document: dict) -> dict:
         """Write a JSON result next to the model's other results; returns its ObjectRef."""
-        key = f"{model_id}/{self.stage}/{name}"
+        key = result_key(model_id, self.stage, name)
         etag, size = put_json(self.rt.storage("default"), self.settings.results_bucket, key,
                               {"processor_version": PROCESSOR_VERSION, **document})
         return self._ref(self.settings.results_bucket, key, etag, size)
@@ -56,6 +56,16 @@ class StageContext:
     def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
         etag = put_bytes(self.rt.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
+
+
+def result_key(model_id: str, stage: str, name: str) -> str:
+    """Where a stage stores a result document of a model: `<model_id>/<stage>/<name>`."""
+    return f"{model_id}/{stage}/{name}"
+
+
+def stage_of_result(ref: dict) -> str:
+    """The stage that stored the result document `ref` points at (inverse of result_key)."""
+    return ref["key"].split("/")[-2]
 
 
 def sha256(data: bytes) -> str:

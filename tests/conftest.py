@@ -41,13 +41,7 @@ def settings(stack_env):
     from meshstream.settings import Settings
 
     os.environ.update(stack_env)
-    return Settings(**{
-        "kafka_bootstrap": stack_env["MESHSTREAM_KAFKA_BOOTSTRAP"],
-        "registry_url": stack_env["MESHSTREAM_SCHEMA_REGISTRY_URL"],
-        "s3_endpoint": stack_env["MESHSTREAM_S3_ENDPOINT"],
-        "s3_access_key": stack_env["MESHSTREAM_S3_ACCESS_KEY"],
-        "s3_secret_key": stack_env["MESHSTREAM_S3_SECRET_KEY"],
-    })
+    return Settings.from_env(stack_env)
 
 
 @pytest.fixture(scope="session")

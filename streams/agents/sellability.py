@@ -5,7 +5,7 @@ import json
 
 from processors.documents import metadata_from_dict, print_analysis_from_dict
 from processors.sellability import sellability
-from streams.stage import StageContext, register_stage
+from streams.stage import StageContext, register_stage, stage_of_result
 
 STAGE = "sellability"
 
@@ -14,11 +14,11 @@ def analyses(ctx: StageContext, payload: dict):
     """(TechnicalMetadata, PrintAnalysis or None) from the documents the request references."""
     meta = prints = None
     for ref in payload.get("analyses", []):
-        doc = json.loads(ctx.read(ref))
-        if "/technical-metadata/" in ref["key"]:
-            meta = metadata_from_dict(doc)
-        elif "/print-analysis/" in ref["key"]:
-            prints = print_analysis_from_dict(doc)
+        stage = stage_of_result(ref)
+        if stage == "technical-metadata":
+            meta = metadata_from_dict(json.loads(ctx.read(ref)))
+        elif stage == "print-analysis":
+            prints = print_analysis_from_dict(json.loads(ctx.read(ref)))
     if meta is None:
         raise LookupError("the request references no technical-metadata document")
     return meta, prints
