@@ -1,3 +1,5 @@
 """meshstream: contract-first event-streaming pipeline for 3D models on Apache Kafka."""
 
-__version__ = "0.1.0"
+from streams.version import __version__
+
+__all__ = ["__version__"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from meshstream.settings import Settings
+from streams.settings import Settings
 from meshstream.worker_process import WorkerProcess
 from stack.config import StackConfig
 from stack.manager import LocalStack

@@ -2,7 +2,7 @@
 
 Every value can be overridden by a MESHSTREAM_* environment variable so tests can run a private
 stack on free ports beside a developer's own. The same names configure the workers
-(`meshstream.settings`) and docker-compose.yml.
+(`streams.settings`) and docker-compose.yml.
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ class StackConfig:
         return f"{HOST}:{self.ports.s3}"
 
     def client_env(self) -> dict[str, str]:
-        """The environment a worker or CLI needs to talk to this stack (see meshstream.settings)."""
+        """The environment a worker or CLI needs to talk to this stack (see streams.settings)."""
         return {
             "MESHSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "MESHSTREAM_SCHEMA_REGISTRY_URL": self.registry_url,

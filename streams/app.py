@@ -11,7 +11,7 @@ import logging
 
 import faust
 
-from meshstream.settings import Settings
+from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime

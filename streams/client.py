@@ -12,8 +12,8 @@ from typing import Iterator
 
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from meshstream import __version__
-from meshstream.settings import Settings
+from streams.version import __version__
+from streams.settings import Settings
 from registry.manifest import Manifest, default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.envelope import envelope

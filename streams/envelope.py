@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from meshstream import __version__
+from streams.version import __version__
 
 NAMESPACE = uuid.UUID("6f1b5a0e-8c1d-4f7e-9a53-2f3d8c0e7b11")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from meshstream.settings import Settings
+from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.client import producer_config

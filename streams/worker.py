@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from meshstream.settings import Settings
+from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.registration import ensure_registered
 from registry.serde import registry_client

@@ -38,7 +38,7 @@ def stack_env(stack) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(stack_env):
     """Settings pointing at the test stack (and the env set for child processes)."""
-    from meshstream.settings import Settings
+    from streams.settings import Settings
 
     os.environ.update(stack_env)
     return Settings.from_env(stack_env)

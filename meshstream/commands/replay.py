@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from meshstream.settings import Settings
+    from streams.settings import Settings
     from streams.replay import replay_dead_letters
 
     done = replay_dead_letters(Settings(), stage=args.stage, code=args.code, key=args.key, dry_run=args.dry_run)

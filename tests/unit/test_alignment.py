@@ -33,7 +33,7 @@ import pytest
 from fastavro.validation import validate
 
 from processors.discovery import StoredObject, group_models
-from meshstream.settings import Settings
+from streams.settings import Settings
 from registry.constraints import check_record
 from registry.manifest import default_manifest
 from streams import workflow as wf
