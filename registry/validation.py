@@ -11,8 +11,9 @@ bad topic names, unknown levels, invalid Avro). These rules catch what loads but
 * record names are unique: no two contracts share a top-level record, and a named type defined
   in two contracts has one definition;
 * declared `meshstream.*` constraints are well-formed (registry.constraints);
-* every stage a workflow names has requested/completed/failed contracts, active when the
-  workflow is active.
+* workflows.yaml is runnable: no cycles, unknown or unreachable steps, and every stage a workflow
+  names has requested/completed/failed contracts, active when the workflow is active
+  (registry.workflows, the same check the worker runs at start-up).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import yaml
 
 from registry.constraints import constraint_problems
 from registry.manifest import Manifest, collect_named_types
+from registry.workflows import validate_workflows
 
 ENVELOPE = "dev.meshstream.common.Envelope"
 
@@ -96,17 +98,7 @@ def manifest_problems(manifest: Manifest) -> list[str]:
     # -- workflows ------------------------------------------------------------------------------
     wf_path = root / "workflows.yaml"
     if wf_path.exists():
-        flows = (yaml.safe_load(wf_path.read_text()) or {}).get("workflows", {}) or {}
-        names = {c.name: c for c in manifest.contracts}
-        for wname, spec in flows.items():
-            active = (spec or {}).get("status", "active") == "active"
-            for stage in workflow_stages(spec):
-                for event in ("requested", "completed", "failed"):
-                    c = names.get(f"{stage}.{event}")
-                    if c is None:
-                        problems.append(f"workflow {wname}: stage {stage} has no contract {stage}.{event}")
-                    elif active and not c.active:
-                        problems.append(f"workflow {wname} is active but contract {c.name} is {c.status}")
+        problems += validate_workflows(wf_path, manifest)
     return problems
 
 

@@ -15,19 +15,10 @@ from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
+from streams.stages import agent_modules
 
-# Agent modules, each with register(app, runtime). Stage name -> module.
-AGENT_MODULES = {
-    "discovery": "streams.agents.discovery",
-    "download": "streams.agents.download",
-    "technical-metadata": "streams.agents.technical_metadata",
-    "thumbnails": "streams.agents.thumbnails",
-    "metamodel": "streams.agents.metamodel",
-    "print-analysis": "streams.agents.print_analysis",
-    "sellability": "streams.agents.sellability",
-    "etsy-listing": "streams.agents.etsy_listing",
-    "orchestrator": "streams.agents.orchestrator",
-}
+# Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
+AGENT_MODULES = agent_modules(default_manifest())
 
 
 def create_app(settings: Settings | None = None, stages: set[str] | None = None) -> tuple[faust.App, Runtime]:

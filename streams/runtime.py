@@ -13,24 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from registry.manifest import Contract, Manifest
-from registry.serde import AvroSerde, SerdeError
+from registry.serde import AvroSerde
 from streams.envelope import derived_id, envelope
+from streams.policy import InPlaceRetry, error_info
 from streams.topics import faust_topic
 
 log = logging.getLogger("meshstream")
 
+__all__ = ["DEAD_LETTER", "Runtime", "error_info", "log"]
+
 DEAD_LETTER = "pipeline.dead-lettered"
-
-
-def error_info(exc: BaseException) -> dict:
-    """The ErrorInfo record for an exception: typed processing errors keep their code and
-    retryability; anything else is an internal error (a bug), logged with its traceback."""
-    code = getattr(exc, "code", None)
-    if not isinstance(code, str):
-        log.exception("unexpected error", exc_info=exc)
-        code = "internal_error"
-    return {"code": code, "error_class": type(exc).__name__, "message": str(exc)[:4000],
-            "retryable": bool(getattr(exc, "retryable", False))}
 
 
 class Runtime:
@@ -67,17 +59,8 @@ class Runtime:
     def contract_of(self, event) -> Contract:
         return self.manifest.by_topic(event.message.topic)
 
-    async def decode(self, event, stage: str) -> dict | None:
-        """The decoded record, or None after routing the undecodable record to the DLQ."""
-        contract = self.contract_of(event)
-        try:
-            return self.serde.decode(event.message.value, contract)
-        except SerdeError as exc:
-            await self.dead_letter(event, stage, exc.code, exc, retryable=exc.retryable)
-            return None
-
     async def consume(self, stream, stage: str, handle: Callable) -> None:
-        """The loop every agent runs: decode, handle, dead-letter whatever fails, then ack.
+        """The loop every agent runs: decode, handle, then ack; the policy routes what fails.
 
         Acks are manual: Faust's automatic ack fires in a `finally` around the agent body, so an
         agent cancelled mid-event (worker shutdown, rebalance) would commit an offset it never
@@ -86,14 +69,35 @@ class Runtime:
         """
         manual = stream.noack()
         async for event in manual.events():
-            record = await self.decode(event, stage)
-            if record is not None:
-                try:
-                    await handle(self, self.contract_of(event), record)
-                except Exception as exc:  # noqa: BLE001 - kept with its reason on the DLQ
-                    info = error_info(exc)
-                    await self.dead_letter(event, stage, info["code"], exc, retryable=info["retryable"])
+            await self.process(event, stage, handle)
             await manual.ack(event)
+
+    async def process(self, event, stage: str, handle: Callable) -> None:
+        """Decode and handle one record. A deterministic failure (bad bytes, unknown schema id,
+        constraint violation, a bug) dead-letters it at once with the reason. A transient one
+        (registry, storage or broker unavailable) keeps the record in place and tries again with
+        backoff, so an outage dead-letters nothing; only after `transient_retry_seconds` of
+        failures does the record go to the dead-letter topic, with the true attempt count."""
+        contract = self.contract_of(event)
+        retry = InPlaceRetry()
+        deadline = time.monotonic() + self.settings.transient_retry_seconds
+        while True:
+            try:
+                record = self.serde.decode(event.message.value, contract)
+                await handle(self, contract, record)
+                return
+            except Exception as exc:  # noqa: BLE001 - routed by the policy, never raised into Faust
+                info = error_info(exc)
+                if info["retryable"] and time.monotonic() < deadline:
+                    delay = retry.next_delay()
+                    log.warning("%s: %s[%s]@%s transient %s (attempt %d), retrying in %.1fs: %s", stage,
+                                event.message.topic, event.message.partition, event.message.offset,
+                                info["code"], retry.failures, delay, info["message"][:200])
+                    await asyncio.sleep(delay)
+                    continue
+                await self.dead_letter(event, stage, info["code"], exc, retryable=info["retryable"],
+                                       attempts=retry.failures + 1)
+                return
 
     async def dead_letter(self, event, stage: str, code: str, exc: BaseException | str,
                           retryable: bool = False, attempts: int = 1) -> None:

@@ -62,6 +62,11 @@ class Settings:
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
     step_timeout_cap: float | None = _setting("MESHSTREAM_STEP_TIMEOUT_CAP", None, float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
+    # how long a record that meets a transient failure (registry, storage, broker down) is tried
+    # again in place before it is dead-lettered anyway (streams.policy)
+    transient_retry_seconds: float = _setting("MESHSTREAM_TRANSIENT_RETRY_SECONDS", "600", float)
+    # finished runs leave the run table after this long (their terminal events stay on the topics)
+    run_retention_seconds: float = _setting("MESHSTREAM_RUN_RETENTION_SECONDS", str(7 * 24 * 3600), float)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":

@@ -6,15 +6,19 @@ import logging
 from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.registration import ensure_registered
+from registry.workflows import WORKFLOWS_PATH, WorkflowError, validate_workflows
 from registry.serde import registry_client
 from streams.app import create_app
 from streams.topics import ensure_topics
 
 
 def prepare(settings: Settings) -> None:
-    """Idempotent start-up: subjects registered with their compatibility, topics created with
+    """Idempotent start-up: workflows validated, subjects registered with their compatibility, topics created with
     the manifest's partition counts (the tables co-partition on them)."""
     manifest = default_manifest()
+    problems = validate_workflows(WORKFLOWS_PATH, manifest)
+    if problems:  # the same check as `contracts check`: a bad workflows.yaml never starts a worker
+        raise WorkflowError("schemas/workflows.yaml: " + "; ".join(problems))
     ensure_registered(registry_client(settings), manifest)
     ensure_topics(settings.kafka_bootstrap, manifest)
 

@@ -32,6 +32,21 @@ export interface ProcessingCompletedPayload {
    * @default []
    */
   results: Array<ObjectRef>;
+  /**
+   * Optional steps that failed: the run completed degraded, without their results. Empty for a clean run. Added in v2.
+   * @default []
+   */
+  degraded: Array<StepDegradation>;
+  /**
+   * The scan's owner, so a backend can show its users their models. Added in v2.
+   * @default null
+   */
+  owner_id: null | string;
+  /**
+   * Folder-aware workflows: models of one scan folder share it. Added in v2.
+   * @default null
+   */
+  collection_id: null | string;
 }
 
 /**
@@ -40,13 +55,34 @@ export interface ProcessingCompletedPayload {
 export interface StageOutcome {
   stage: string;
   /**
-   * completed, failed, skipped or timed_out.
+   * completed, failed or skipped.
    */
   status: string;
   /**
    * @default null
    */
   processor_version: null | string;
+  /**
+   * Requests sent for this step (retries included). Added in v2.
+   * @default 0
+   */
+  attempts: number;
+}
+
+/**
+ * Avro record dev.meshstream.processing.v1.StepDegradation.
+ */
+export interface StepDegradation {
+  stage: string;
+  /**
+   * The optional step's error code (e.g. timeout, corrupt_mesh).
+   */
+  code: string;
+  message: string;
+  /**
+   * @default 1
+   */
+  attempts: number;
 }
 
 /**
@@ -71,4 +107,19 @@ export interface ProcessingFailedPayload {
   files: Array<ObjectRef>;
   failed_stage: string;
   error: ErrorInfo;
+  /**
+   * The scan's owner. Added in v2.
+   * @default null
+   */
+  owner_id: null | string;
+  /**
+   * Folder-aware workflows: models of one scan folder share it. Added in v2.
+   * @default null
+   */
+  collection_id: null | string;
+  /**
+   * Every step of the run and how far it got. Added in v2.
+   * @default []
+   */
+  stages: Array<StageOutcome>;
 }

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from registry.generated import common as _common
 
-__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'ProcessingFailed', 'ProcessingFailedPayload']
+__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'ProcessingFailed', 'ProcessingFailedPayload']
 
 
 @dataclass(kw_only=True)
@@ -19,7 +19,7 @@ class ProcessingCompleted:
     TOPIC: ClassVar[str] = 'model.processing.completed.v1'
     SUBJECT: ClassVar[str] = 'model.processing.completed.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'b6c602475db485368f9ad9a03faeddd3576f7f08a0d8a70e138fc7889ecaac3b'
+    SCHEMA_SHA256: ClassVar[str] = 'd041fed01208617003c722c8c44fde8ed9c8f5f369fff75848a1d809a039748f'
 
     envelope: _common.Envelope
     payload: ProcessingCompletedPayload
@@ -57,6 +57,12 @@ class ProcessingCompletedPayload:
     stages: list[StageOutcome]
     results: list[_common.ObjectRef] = field(default_factory=lambda: [_common.ObjectRef.from_avro(v1) for v1 in []])
     # Where the stages stored their outputs.
+    degraded: list[StepDegradation] = field(default_factory=lambda: [StepDegradation.from_avro(v2) for v2 in []])
+    # Optional steps that failed: the run completed degraded, without their results. Empty for a clean run. Added in v2.
+    owner_id: str | None = None
+    # The scan's owner, so a backend can show its users their models. Added in v2.
+    collection_id: str | None = None
+    # Folder-aware workflows: models of one scan folder share it. Added in v2.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -65,10 +71,13 @@ class ProcessingCompletedPayload:
             'scan_id': self.scan_id,
             'name': self.name,
             'workflow': self.workflow,
-            'files': [v2.to_avro() for v2 in self.files],
+            'files': [v3.to_avro() for v3 in self.files],
             'metadata': (None if self.metadata is None else self.metadata.to_avro()),
-            'stages': [v3.to_avro() for v3 in self.stages],
-            'results': [v4.to_avro() for v4 in self.results],
+            'stages': [v4.to_avro() for v4 in self.stages],
+            'results': [v5.to_avro() for v5 in self.results],
+            'degraded': [v6.to_avro() for v6 in self.degraded],
+            'owner_id': self.owner_id,
+            'collection_id': self.collection_id,
         }
 
     @classmethod
@@ -79,10 +88,13 @@ class ProcessingCompletedPayload:
             scan_id=d['scan_id'],
             name=d['name'],
             workflow=d['workflow'],
-            files=[_common.ObjectRef.from_avro(v5) for v5 in d['files']],
+            files=[_common.ObjectRef.from_avro(v7) for v7 in d['files']],
             metadata=(None if d['metadata'] is None else _common.MeshSummary.from_avro(d['metadata'])),
-            stages=[StageOutcome.from_avro(v6) for v6 in d['stages']],
-            results=[_common.ObjectRef.from_avro(v7) for v7 in d['results']],
+            stages=[StageOutcome.from_avro(v8) for v8 in d['stages']],
+            results=[_common.ObjectRef.from_avro(v9) for v9 in d['results']],
+            degraded=[StepDegradation.from_avro(v10) for v10 in d['degraded']],
+            owner_id=d['owner_id'],
+            collection_id=d['collection_id'],
         )
 
 
@@ -90,14 +102,17 @@ class ProcessingCompletedPayload:
 class StageOutcome:
     stage: str
     status: str
-    # completed, failed, skipped or timed_out.
+    # completed, failed or skipped.
     processor_version: str | None = None
+    attempts: int = 0
+    # Requests sent for this step (retries included). Added in v2.
 
     def to_avro(self) -> dict[str, Any]:
         return {
             'stage': self.stage,
             'status': self.status,
             'processor_version': self.processor_version,
+            'attempts': self.attempts,
         }
 
     @classmethod
@@ -106,6 +121,33 @@ class StageOutcome:
             stage=d['stage'],
             status=d['status'],
             processor_version=d['processor_version'],
+            attempts=d['attempts'],
+        )
+
+
+@dataclass(kw_only=True)
+class StepDegradation:
+    stage: str
+    code: str
+    # The optional step's error code (e.g. timeout, corrupt_mesh).
+    message: str
+    attempts: int = 1
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'stage': self.stage,
+            'code': self.code,
+            'message': self.message,
+            'attempts': self.attempts,
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "StepDegradation":
+        return cls(
+            stage=d['stage'],
+            code=d['code'],
+            message=d['message'],
+            attempts=d['attempts'],
         )
 
 
@@ -116,7 +158,7 @@ class ProcessingFailed:
     TOPIC: ClassVar[str] = 'model.processing.failed.v1'
     SUBJECT: ClassVar[str] = 'model.processing.failed.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'e364d6e99efdace6752d1a4ac9fe01264acf1281ffaa53715882ff89463dd3b2'
+    SCHEMA_SHA256: ClassVar[str] = '2e6a5047584417e294e30de1196a393838f706385d0de6fa8012ac12e84af722'
 
     envelope: _common.Envelope
     payload: ProcessingFailedPayload
@@ -152,6 +194,12 @@ class ProcessingFailedPayload:
     files: list[_common.ObjectRef]
     failed_stage: str
     error: _common.ErrorInfo
+    owner_id: str | None = None
+    # The scan's owner. Added in v2.
+    collection_id: str | None = None
+    # Folder-aware workflows: models of one scan folder share it. Added in v2.
+    stages: list[StageOutcome] = field(default_factory=lambda: [StageOutcome.from_avro(v11) for v11 in []])
+    # Every step of the run and how far it got. Added in v2.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -160,9 +208,12 @@ class ProcessingFailedPayload:
             'scan_id': self.scan_id,
             'name': self.name,
             'workflow': self.workflow,
-            'files': [v8.to_avro() for v8 in self.files],
+            'files': [v12.to_avro() for v12 in self.files],
             'failed_stage': self.failed_stage,
             'error': self.error.to_avro(),
+            'owner_id': self.owner_id,
+            'collection_id': self.collection_id,
+            'stages': [v13.to_avro() for v13 in self.stages],
         }
 
     @classmethod
@@ -173,7 +224,10 @@ class ProcessingFailedPayload:
             scan_id=d['scan_id'],
             name=d['name'],
             workflow=d['workflow'],
-            files=[_common.ObjectRef.from_avro(v9) for v9 in d['files']],
+            files=[_common.ObjectRef.from_avro(v14) for v14 in d['files']],
             failed_stage=d['failed_stage'],
             error=_common.ErrorInfo.from_avro(d['error']),
+            owner_id=d['owner_id'],
+            collection_id=d['collection_id'],
+            stages=[StageOutcome.from_avro(v15) for v15 in d['stages']],
         )

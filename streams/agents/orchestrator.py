@@ -1,163 +1,204 @@
-"""The orchestrator: owns every workflow run, in a changelog-backed table keyed by run id.
+"""The orchestrator agent: interprets the workflow state machine's effects, nothing more.
 
 It consumes model-discovered events and every stage's completed/failed events (all keyed by run
-id and co-partitioned with the table), applies streams.workflow transitions, requests the next
-stages, and emits exactly one terminal event per run. Transitions are idempotent, so redelivered
-or replayed events change nothing.
+id and co-partitioned with the run table), turns each into a state-machine event, applies
+`streams.workflow.apply`, and carries out the effects: send a stage request, emit the run's one
+terminal event, wake the run at a time (retry backoff, step timeout). Every transition rule lives
+in streams/workflow/machine.py; this module holds no policy.
+
+Ordering that makes crashes harmless: effects are sent (and acked) before the new state is
+written to the changelog-backed table; a crash in between replays the same event on the old
+state, which yields the same effects with the same deterministic event ids.
 """
 from __future__ import annotations
 
-import copy
+import asyncio
+import heapq
 import time
 
 import faust
 
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
-from streams.requests import build_request, result_of
+from streams.requests import build_request, terminal_payload
 from streams.runtime import log
 
 STAGE = "orchestrator"
+TABLE = "workflow-runs"
 
 
-def _stage_result_topics(rt) -> list[str]:
-    stages = sorted({s.stage for f in wf.default_workflows().values() if f.status == "active" for s in f.steps})
+def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
+    """Contract names of every active workflow stage's outcomes (what the orchestrator consumes
+    besides discoveries)."""
+    flows = flows or wf.default_workflows()
+    stages = sorted({s for f in flows.values() if f.active for s in f.stages})
     return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")]
 
 
-def register(app, rt) -> None:
-    discovered = rt.manifest.by_name("discovery.discovered")
-    runs = app.Table("workflow-runs", default=None, partitions=discovered.partitions,
-                     # Faust derives the changelog serializers from these types (bytes -> raw,
-                     # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
-                     key_type=bytes, value_type=None,
-                     # the changelog partition comes from the key (murmur2, like every producer
-                     # of our run-keyed topics), so the timeout timer may update runs too
-                     use_partitioner=True)
-    source = rt.topic("discovery.discovered", *_stage_result_topics(rt))
+_stage_result_topics = stage_result_topics  # the alignment test's older name
 
-    @app.timer(interval=rt.settings.timeout_check_seconds)
-    async def step_timeouts():
-        """Re-request a step whose answer is overdue (a lost or stuck request must not strand a
-        run), and fail it after max_attempts. Only runs in partitions this worker owns."""
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == discovered.topic}
-        now = _now()
-        for key, run in list(runs.items()):
-            if run is None or run["terminal"] is not None or run.get("partition") not in owned:
+
+class Wakeups:
+    """When runs next need a Tick: a heap of (time ms, run key), fed by ScheduleCheck effects and
+    re-seeded by the periodic sweep (after a rebalance this worker may own runs it never saw)."""
+
+    def __init__(self):
+        self._heap: list[tuple[int, bytes]] = []
+        self._queued: set[tuple[int, bytes]] = set()
+
+    def add(self, at: int, key: bytes) -> None:
+        if (at, key) not in self._queued:
+            self._queued.add((at, key))
+            heapq.heappush(self._heap, (at, key))
+
+    def due(self, now: int) -> list[bytes]:
+        keys = []
+        while self._heap and self._heap[0][0] <= now:
+            item = heapq.heappop(self._heap)
+            self._queued.discard(item)
+            keys.append(item[1])
+        return list(dict.fromkeys(keys))
+
+
+class Orchestrator:
+    """The orchestrator of one worker: the run table, the wake-up heap and the effect interpreter."""
+
+    def __init__(self, app, rt, flows: wf.Workflows | None = None):
+        self.app, self.rt = app, rt
+        self.flows = flows or wf.default_workflows()
+        discovered = rt.manifest.by_name("discovery.discovered")
+        self.partitions_topic = discovered.topic
+        self.runs = app.Table(TABLE, default=None, partitions=discovered.partitions,
+                              # Faust derives the changelog serializers from these types (bytes -> raw,
+                              # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
+                              key_type=bytes, value_type=None,
+                              # the changelog partition comes from the key (murmur2, like every producer
+                              # of our run-keyed topics), so the timers may update runs too
+                              use_partitioner=True)
+        self.wakeups = Wakeups()
+        # the agent and the timers share the event loop: one run is changed by one of them at a time
+        self.lock = asyncio.Lock()
+        self.cap = rt.settings.step_timeout_cap
+        self.clock = _now  # ms; the in-memory pipeline test drives time itself
+
+    # -- inputs ------------------------------------------------------------------------------
+    async def handle(self, rt, contract, record: dict) -> None:
+        payload, env_in = record["payload"], record["envelope"]
+        key = payload["run_id"].encode()
+        async with self.lock:
+            if contract.name == "discovery.discovered":
+                if self.runs.get(key) is not None:
+                    return  # a redelivered or replayed discovery: the run exists already
+                now = self.clock()
+                transition = wf.start(self.flows, payload, now, cause=env_in["event_id"],
+                                      partition=faust.current_event().message.partition, timeout_cap=self.cap)
+                await self.execute(key, transition, env_in["event_id"])
+                return
+            state = self._state(key)
+            if state is None or state.finished:
+                return
+            if contract.event == "completed":
+                event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},
+                                         env_in["producer"]["version"], env_in.get("causation_id"))
+            else:
+                event = wf.StepFailed(contract.stage, payload["error"], env_in.get("causation_id"))
+            await self.execute(key, wf.apply(self.flows[state.workflow], state, event, self.clock(), timeout_cap=self.cap),
+                               env_in["event_id"])
+
+    async def wake_due(self) -> None:
+        """Tick every run whose retry or timeout is due (in partitions this worker owns)."""
+        owned = self._owned()
+        for key in self.wakeups.due(self.clock()):
+            async with self.lock:
+                state = self._state(key)
+                if state is None or state.finished or state.partition not in owned:
+                    continue
+                try:
+                    transition = wf.apply(self.flows[state.workflow], state, wf.Tick(), self.clock(), timeout_cap=self.cap)
+                    if transition.effects:
+                        await self.execute(key, transition, None)
+                except Exception:  # noqa: BLE001 - one bad run must not stop the others
+                    log.exception("tick failed for run %s", state.run_id)
+                    self.wakeups.add(self.clock() + 5000, key)
+
+    async def sweep(self) -> None:
+        """Re-seed wake-ups of every live run this worker owns, and drop finished runs past the
+        retention (a tombstone on the changelog; their history stays on the terminal topics)."""
+        owned = self._owned()
+        now = self.clock()
+        retention_ms = int(self.rt.settings.run_retention_seconds * 1000)
+        expired = []
+        for key, raw in list(self.runs.items()):
+            if raw is None or raw.get("partition") not in owned:
                 continue
-            try:
-                await on_timeouts(rt, runs, key, copy.deepcopy(run), now)
-            except Exception:  # noqa: BLE001 - one bad run must not stop the sweep
-                log.exception("timeout sweep failed for run %s", run.get("run_id"))
+            state = wf.RunState.from_dict(raw)
+            if state.finished:
+                if state.finished_at is not None and now - state.finished_at > retention_ms:
+                    expired.append(key)
+                continue
+            at = wf.next_check(state)
+            if at is not None:
+                self.wakeups.add(at, key)
+        for key in expired:
+            async with self.lock:
+                raw = self.runs.get(key)
+                if raw is not None and raw.get("terminal") is not None:
+                    del self.runs[key]
+        if expired:
+            log.info("run table: %d finished run(s) past retention removed", len(expired))
 
-    async def handle(rt, contract, record):
-        if contract.name == "discovery.discovered":
-            await on_discovered(rt, runs, record)
-        else:
-            await on_stage_result(rt, runs, contract, record)
+    # -- effects -----------------------------------------------------------------------------
+    async def execute(self, key: bytes, transition: wf.Transition, cause: str | None) -> None:
+        state = transition.state
+        for effect in transition.effects:
+            if isinstance(effect, wf.RequestStep):
+                step = self.flows[state.workflow].step(effect.stage)
+                env = envelope(STAGE, state.run_id, cause, event_id=effect.request_id)
+                await self.rt.send(f"{effect.stage}.requested", state.run_id,
+                                   build_request(effect.stage, state, step.options), env)
+                if effect.attempt > 1:
+                    log.info("run %s: %s attempt %d (%s)", state.run_id, effect.stage, effect.attempt,
+                             (state.steps[effect.stage].error or {}).get("code", "timeout"))
+            elif isinstance(effect, wf.EmitTerminal):
+                await self._terminal(state, cause)
+            elif isinstance(effect, wf.ScheduleCheck):
+                self.wakeups.add(effect.at, key)
+        self.runs[key] = state.to_dict()  # after the effects were acked: see the module docstring
 
-    @app.agent(source, name=STAGE)
-    async def orchestrator(stream):
-        await rt.consume(stream, STAGE, handle)
+    async def _terminal(self, state: wf.RunState, cause: str | None) -> None:
+        degraded = f" degraded={[d['stage'] for d in state.degraded]}" if state.degraded else ""
+        log.info("run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
+        env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
+        contract = "processing.completed" if state.terminal == wf.COMPLETED else "processing.failed"
+        await self.rt.send(contract, state.run_id, terminal_payload(state), env)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _state(self, key: bytes) -> wf.RunState | None:
+        raw = self.runs.get(key)
+        return None if raw is None else wf.RunState.from_dict(raw)
+
+    def _owned(self) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.partitions_topic}
 
 
 def _now() -> int:
     return int(time.time() * 1000)
 
 
-async def _request(rt, run: dict, stages, causation_id: str | None) -> None:
-    for stage in stages:
-        attempt = run["steps"][stage]["attempts"]
-        env = envelope(STAGE, run["run_id"], causation_id,
-                       event_id=derived_id(STAGE, run["run_id"], stage, str(attempt)))
-        await rt.send(f"{stage}.requested", run["run_id"], build_request(stage, run), env)
+def register(app, rt) -> Orchestrator:
+    orch = Orchestrator(app, rt)
+    source = rt.topic("discovery.discovered", *stage_result_topics(orch.flows))
 
+    @app.timer(interval=0.2)
+    async def wake_due_runs():
+        await orch.wake_due()
 
-async def on_discovered(rt, runs, record: dict) -> None:
-    p, env_in = record["payload"], record["envelope"]
-    run_id = p["run_id"]
-    if runs.get(run_id.encode()) is not None:
-        return  # replayed or redelivered discovery: the run already exists
-    try:
-        flow = wf.runnable(p["workflow"])
-    except wf.WorkflowError as exc:
-        run = {**p, "workflow": p["workflow"], "steps": {}, "terminal": wf.FAILED}
-        await _terminal(rt, run, wf.Decision(terminal=wf.FAILED, failed_stage=STAGE, error={
-            "code": exc.code, "error_class": type(exc).__name__, "message": str(exc), "retryable": False}),
-            env_in["event_id"])
-        runs[run_id.encode()] = run
-        return
-    run = wf.new_run(flow, {k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "folder", "files", "owner_id")}, _now())
-    run["partition"] = faust.current_event().message.partition
-    decision = wf.start(flow, run, _now())
-    await _request(rt, run, decision.requests, env_in["event_id"])
-    runs[run_id.encode()] = run
+    @app.timer(interval=rt.settings.timeout_check_seconds)
+    async def sweep_runs():
+        await orch.sweep()
 
+    @app.agent(source, name=STAGE)
+    async def orchestrator(stream):
+        await rt.consume(stream, STAGE, orch.handle)
 
-async def on_stage_result(rt, runs, contract, record: dict) -> None:
-    p, env_in = record["payload"], record["envelope"]
-    key = p["run_id"].encode()
-    run = copy.deepcopy(runs.get(key))  # the store's own dict changes only through runs[key] = ...
-    if run is None or run["terminal"] is not None:
-        return
-    flow = wf.runnable(run["workflow"])
-    ok = contract.event == "completed"
-    error = p.get("error")
-    stage = contract.stage
-    step_state = run["steps"].get(stage)
-    if (not ok and error and error.get("retryable") and step_state
-            and step_state["status"] == wf.REQUESTED and step_state["attempts"] < flow.step(stage).max_attempts):
-        step_state["attempts"] += 1
-        step_state["requested_at"] = _now()
-        await _request(rt, run, [stage], env_in["event_id"])
-        runs[key] = run
-        return
-    result = {k: v for k, v in p.items() if k not in ("run_id", "model_id", "error")} if ok else None
-    decision = wf.record(flow, run, stage, ok, _now(), result=result, error=error,
-                         processor_version=env_in["producer"]["version"])
-    await _request(rt, run, decision.requests, env_in["event_id"])
-    if decision.terminal:
-        await _terminal(rt, run, decision, env_in["event_id"])
-    runs[key] = run  # after the terminal event is acked: a crash in between re-emits the same event id
-
-
-async def on_timeouts(rt, runs, key: bytes, run: dict, now: int) -> None:
-    flow = wf.runnable(run["workflow"])
-    expired = wf.expired(flow, run, now, cap_seconds=rt.settings.step_timeout_cap)
-    if not expired:
-        return
-    for stage in expired:
-        state = run["steps"][stage]
-        if state["attempts"] < flow.step(stage).max_attempts:
-            log.warning("run %s: %s overdue after attempt %d; requesting again", run["run_id"], stage, state["attempts"])
-            state["attempts"] += 1
-            state["requested_at"] = now
-            await _request(rt, run, [stage], causation_id=None)
-            continue
-        error = {"code": "timeout", "error_class": "StepTimeout", "retryable": False,
-                 "message": f"{stage} did not answer after {state['attempts']} attempts"}
-        decision = wf.record(flow, run, stage, False, now, error=error)
-        await _request(rt, run, decision.requests, causation_id=None)
-        if decision.terminal:
-            await _terminal(rt, run, decision, causation_id=None)
-            break
-    runs[key] = run
-
-
-async def _terminal(rt, run: dict, decision: wf.Decision, causation_id: str | None) -> None:
-    log.info("run %s %s model=%s name=%s", run["run_id"], decision.terminal, run["model_id"], run["name"])
-    env = envelope(STAGE, run["run_id"], causation_id, event_id=derived_id("terminal", run["run_id"]))
-    common = {"run_id": run["run_id"], "model_id": run["model_id"], "scan_id": run["scan_id"],
-              "name": run["name"], "workflow": run["workflow"], "files": run["files"]}
-    if decision.terminal == wf.COMPLETED:
-        md = result_of(run, "technical-metadata").get("metadata")
-        results = [s["result"]["result"] for s in run["steps"].values()
-                   if s.get("result") and isinstance(s["result"].get("result"), dict)]
-        results += [img["image"] for img in result_of(run, "thumbnails").get("images", [])]
-        stages = [{"stage": name, "status": s["status"], "processor_version": s["processor_version"]}
-                  for name, s in run["steps"].items()]
-        await rt.send("processing.completed", run["run_id"],
-                      {**common, "metadata": md, "stages": stages, "results": results}, env)
-    else:
-        await rt.send("processing.failed", run["run_id"],
-                      {**common, "failed_stage": decision.failed_stage, "error": decision.error}, env)
+    return orch

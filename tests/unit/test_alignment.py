@@ -38,7 +38,7 @@ from registry.constraints import check_record
 from registry.manifest import default_manifest
 from streams import workflow as wf
 from streams.agents import discovery as discovery_agent
-from streams.agents.orchestrator import _stage_result_topics
+from streams.agents.orchestrator import Orchestrator, stage_result_topics
 from streams.app import AGENT_MODULES
 from streams.envelope import envelope
 from streams.requests import BUILDERS
@@ -160,6 +160,12 @@ class FakeApp:
             return fn
         return decorate
 
+    @property
+    def assignor(self):
+        """One worker owns every partition of every consumed topic."""
+        owned = [SimpleNamespace(topic=c.topic, partition=p) for c in MANIFEST.active for p in range(c.partitions)]
+        return SimpleNamespace(assigned_actives=lambda: owned)
+
     def Table(self, name, **kwargs):  # noqa: N802 - Faust's name
         table = JsonTable()
         self.tables[name] = (table, kwargs)
@@ -201,8 +207,13 @@ class FakeRuntime:
         self.queue: list[tuple[str, str, bytes]] = []
         self.sent: list[tuple[str, str, dict]] = []        # every decoded event, in order
         self.produced: dict[tuple[str, str], dict] = {}  # (stage, run id) -> what work() returned
+        self.clock = 1_700_000_000_000  # ms; time moves only when the simulation says so
+        self.orchestrator = None
         for module in AGENT_MODULES.values():
-            importlib.import_module(module).register(self.app, self)
+            registered = importlib.import_module(module).register(self.app, self)
+            if isinstance(registered, Orchestrator):
+                self.orchestrator = registered
+                registered.clock = lambda: self.clock
         for name, (_, fn) in self.app.agents.items():
             asyncio.run(fn(name))  # the agent body hands its handler to consume()
 
@@ -267,7 +278,16 @@ class FakeRuntime:
         self.queue.append(("discovery-scan.requested", scan_id,
                            self.encode("discovery-scan.requested", {"envelope": envelope("test", scan_id),
                                                                     "payload": payload})))
-        asyncio.run(self.pump())
+        asyncio.run(self.drive())
+
+    async def drive(self) -> None:
+        """Deliver everything; then let time pass to the next wake-up (a retry's backoff) and
+        tick the due runs, as the orchestrator's timer does, until nothing is left to do."""
+        await self.pump()
+        while self.orchestrator.wakeups._heap:
+            self.clock = max(self.clock, self.orchestrator.wakeups._heap[0][0])
+            await self.orchestrator.wake_due()
+            await self.pump()
 
 
 def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
@@ -284,7 +304,7 @@ def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
         assert consumed[stage] == (f"{stage}.requested",)
     # The orchestrator: discovered + every active workflow stage's outcomes, all co-partitioned
     # with its table (runs are keyed by run id on every one of these topics).
-    assert consumed["orchestrator"] == ("discovery.discovered", *_stage_result_topics(rt))
+    assert consumed["orchestrator"] == ("discovery.discovered", *stage_result_topics())
     expected = {"discovery.discovered"} | {f"{s}.{k}" for s in STAGE_AGENTS for k in ("completed", "failed")}
     assert set(consumed["orchestrator"]) == expected
     (table, kwargs), = rt.app.tables.values()
@@ -465,14 +485,13 @@ def test_retried_and_failed_stages_encode_against_their_contracts(flow):
 
 @pytest.mark.parametrize("stage", sorted(BUILDERS))
 def test_each_builder_encodes_for_a_fresh_run(stage):
-    """Directly from streams.workflow.new_run, before any step produced anything (the builder's
+    """Directly from a fresh run state, before any step produced anything (the builder's
     fall-backs: source files, no metadata, no images)."""
-    flow = wf.Workflow("t", "active", "", (wf.Step(stage),))
     model = {"run_id": "run-1", "model_id": "model-1", "scan_id": "scan-1", "name": "dragon",
              "folder": "incoming/dragon", "owner_id": None,
              "files": [{"storage": "default", "bucket": "models", "key": o.key, "etag": o.etag, "size_bytes": o.size}
                        for o in OBJECTS[:2]]}
-    run = json.loads(json.dumps(wf.new_run(flow, model, 0)))
+    run = wf.RunState.from_dict(json.loads(json.dumps(wf.RunState.from_discovered(model, 0).to_dict())))
     contract = MANIFEST.stage(stage, "requested")
     record = {"envelope": envelope("orchestrator", "run-1"), "payload": BUILDERS[stage](run)}
     check_record(contract.schema, record)

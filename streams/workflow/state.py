@@ -1,0 +1,104 @@
+"""The typed, versioned state of one workflow run, as stored in the changelog-backed run table.
+
+The table holds plain JSON (Faust's json serializer, value_type=None), so a run survives a worker
+restart and a change of owner; `RunState.from_dict` also reads the version-1 layout that earlier
+releases wrote, so a rolling upgrade recovers old runs instead of stranding them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+STATE_VERSION = 2
+
+# step statuses
+PENDING, REQUESTED, RETRY_WAIT = "pending", "requested", "retry_wait"
+COMPLETED, FAILED, SKIPPED = "completed", "failed", "skipped"
+DONE = (COMPLETED, FAILED, SKIPPED)
+# run outcomes (`terminal`); a completed run with failed optional steps is degraded
+TERMINALS = (COMPLETED, FAILED)
+
+
+@dataclass
+class StepState:
+    status: str = PENDING
+    attempts: int = 0                      # requests sent so far (the true count)
+    requested_at: int | None = None        # ms, last request
+    due_at: int | None = None              # ms: retry_wait -> next request; requested -> timeout
+    request_id: str | None = None          # event id of the current attempt's request
+    processor_version: str | None = None
+    result: dict | None = None
+    error: dict | None = None
+    finished_at: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+
+@dataclass
+class RunState:
+    run_id: str
+    model_id: str
+    scan_id: str
+    workflow: str
+    name: str = ""
+    folder: str = ""
+    owner_id: str | None = None
+    collection_id: str | None = None
+    files: list = field(default_factory=list)
+    files_manifest: dict | None = None
+    options: dict = field(default_factory=dict)      # the scan's per-request options
+    started_at: int = 0
+    cause: str | None = None                          # event id that started the run
+    partition: int | None = None                      # of the run key (the timer sweeps owned ones)
+    steps: dict[str, StepState] = field(default_factory=dict)
+    terminal: str | None = None                       # None | completed | failed
+    finished_at: int | None = None
+    failed_stage: str | None = None
+    error: dict | None = None
+    degraded: list = field(default_factory=list)      # [{stage, code, message, attempts}]
+    v: int = STATE_VERSION
+
+    @classmethod
+    def from_discovered(cls, model: dict, now: int, cause: str | None = None,
+                        partition: int | None = None) -> "RunState":
+        """A fresh run (no steps yet) for a model-discovered payload."""
+        return cls(run_id=model["run_id"], model_id=model["model_id"], scan_id=model.get("scan_id") or "",
+                   workflow=model.get("workflow") or "", name=model.get("name") or "",
+                   folder=model.get("folder") or "", owner_id=model.get("owner_id"),
+                   collection_id=model.get("collection_id"), files=list(model.get("files") or []),
+                   files_manifest=model.get("files_manifest"), options=dict(model.get("options") or {}),
+                   started_at=now, cause=cause, partition=partition)
+
+    @property
+    def finished(self) -> bool:
+        return self.terminal is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunState":
+        raw = dict(raw)
+        if raw.get("v", 1) == 1:
+            raw = _from_v1(raw)
+        known = {f.name for f in fields(cls)}
+        step_known = {f.name for f in fields(StepState)}
+        steps = {k: StepState(**{a: b for a, b in v.items() if a in step_known}) for k, v in (raw.get("steps") or {}).items()}
+        return cls(**{**{k: v for k, v in raw.items() if k in known}, "steps": steps})
+
+
+def _from_v1(raw: dict) -> dict:
+    """Version 1 (before the effects redesign): steps had no due_at/request_id, terminal held
+    the outcome, and the run carried nothing about degradation."""
+    steps = {}
+    for stage, st in (raw.get("steps") or {}).items():
+        st = dict(st)
+        st.setdefault("due_at", None)
+        steps[stage] = st
+    raw["steps"] = steps
+    raw["v"] = STATE_VERSION
+    for key in ("scan_id", "workflow", "name", "folder"):
+        raw.setdefault(key, "")
+    return raw
