@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 
+from processors.errors import ProcessingError
 from processors.loading import LoadedMesh
 from processors.metadata import TechnicalMetadata, technical_metadata
 
@@ -275,10 +277,22 @@ def wall_thickness(tri: np.ndarray, normals: np.ndarray, areas: np.ndarray, max_
     return result
 
 
-def bed_fit(extents_mm) -> tuple[PrinterFit, ...]:
+class UnknownPrinterError(ProcessingError):
+    """A request names a printer the bed-fit table does not know (a caller's mistake: not retried)."""
+
+    code = "unknown_printer"
+
+
+def bed_fit(extents_mm, printers: Sequence[str] = ()) -> tuple[PrinterFit, ...]:
+    """Fit against the named printers (all known ones when none are named)."""
+    unknown = sorted(set(printers) - set(PRINTERS))
+    if unknown:
+        raise UnknownPrinterError(f"unknown printers {unknown}; known: {sorted(PRINTERS)}")
     ex = tuple(float(e) for e in extents_mm)
     out = []
     for name, vol in PRINTERS.items():
+        if printers and name not in printers:
+            continue
         as_placed = (ex[0] <= vol[0] and ex[1] <= vol[1]) or (ex[1] <= vol[0] and ex[0] <= vol[1])
         fits = as_placed and ex[2] <= vol[2]
         fits_any = all(a <= b for a, b in zip(sorted(ex), sorted(vol)))
@@ -303,8 +317,11 @@ def _issues(meta: TechnicalMetadata) -> tuple[Issue, ...]:
     return tuple(out)
 
 
-def analyze_print(loaded: LoadedMesh, meta: TechnicalMetadata | None = None, max_samples: int = 1024) -> PrintAnalysis:
-    """Printability of a loaded mesh. Pass `meta` if you already have it to save a pass."""
+def analyze_print(loaded: LoadedMesh, meta: TechnicalMetadata | None = None, max_samples: int = 1024,
+                  overhang_angle_deg: float = OVERHANG_ANGLE_DEG, printers: Sequence[str] = ()) -> PrintAnalysis:
+    """Printability of a loaded mesh. Pass `meta` if you already have it to save a pass;
+    `max_samples` is the wall-thickness sampling density (expensive analysis raises it),
+    `printers` limits bed fit to those printers."""
     meta = meta or technical_metadata(loaded)
     unit = loaded.units or "mm"
     scale = UNIT_TO_MM.get(unit, 1.0)
@@ -313,7 +330,7 @@ def analyze_print(loaded: LoadedMesh, meta: TechnicalMetadata | None = None, max
     tri, normals, areas = _face_data(vertices, faces)
     total_area = float(areas.sum())
 
-    over_area, support = overhangs(tri, normals, areas)
+    over_area, support = overhangs(tri, normals, areas, overhang_angle_deg)
     thickness = wall_thickness(tri, normals, areas, max_samples=max_samples)
     measured = thickness[np.isfinite(thickness)] * scale
     # Robust minimum: the 5th percentile. Axis-aligned rays from points near the edge of a
@@ -322,7 +339,7 @@ def analyze_print(loaded: LoadedMesh, meta: TechnicalMetadata | None = None, max
     min_wall = float(np.percentile(measured, 5)) if measured.size else None
     thin_fraction = float((measured < THIN_WALL_MM).mean()) if measured.size else 0.0
     extents = tuple(float(e) * scale for e in meta.extents)
-    fits = bed_fit(extents)
+    fits = bed_fit(extents, printers)
     issues = _issues(meta)
     overhang_fraction = over_area / total_area if total_area > 0 else 0.0
     support_mm3 = support * scale**3
@@ -344,7 +361,7 @@ def analyze_print(loaded: LoadedMesh, meta: TechnicalMetadata | None = None, max
         penalty("degenerate_faces", 5, f"{meta.degenerate_faces} degenerate faces (>1%)")
     if overhang_fraction > 0.02:
         d = int(round(min(20.0, overhang_fraction * 60)))
-        penalty("overhangs", d, f"{overhang_fraction:.0%} of the surface overhangs beyond {OVERHANG_ANGLE_DEG:.0f} degrees: needs supports")
+        penalty("overhangs", d, f"{overhang_fraction:.0%} of the surface overhangs beyond {overhang_angle_deg:.0f} degrees: needs supports")
     if min_wall is not None and min_wall < THIN_WALL_MM:
         d = int(round(min(20.0, 8 + thin_fraction * 40)))
         penalty("thin_walls", d, f"walls down to {min_wall:.2f} mm ({thin_fraction:.0%} of samples under {THIN_WALL_MM} mm)")

@@ -49,19 +49,34 @@ class Publisher:
         return env["event_id"]
 
     def scan(self, bucket: str, prefix: str = "", workflow: str | None = None, storage: str = "default",
-             scan_id: str | None = None, owner_id: str | None = None, objects_manifest: dict | None = None) -> str:
+             scan_id: str | None = None, owner_id: str | None = None, objects_manifest: dict | None = None,
+             options: dict | None = None) -> str:
         """Publish a scan request; returns its scan id (the correlation id of everything it causes).
         `objects_manifest` (an ObjectRef) hands discovery a listing by reference instead of letting it
-        list bucket/prefix: see `write_objects_manifest`."""
+        list bucket/prefix: see `write_objects_manifest`. `options` (ProcessingOptions: skip_cache,
+        enable_expensive_analysis, overhang_angle_deg, printers, listing) reach every stage whose
+        request has those fields."""
         from streams.workflow import default_workflow_name
 
         scan_id = scan_id or str(uuid.uuid4())
         workflow = workflow or default_workflow_name()
         self.publish("discovery-scan.requested", scan_id,
                      {"scan_id": scan_id, "storage": storage, "bucket": bucket, "prefix": prefix,
-                      "workflow": workflow, "owner_id": owner_id, "objects_manifest": objects_manifest},
+                      "workflow": workflow, "owner_id": owner_id, "objects_manifest": objects_manifest,
+                      "options": processing_options(options)},
                      correlation_id=scan_id)
         return scan_id
+
+
+def processing_options(options: dict | None) -> dict | None:
+    """A full ProcessingOptions record from the options given (the rest take their defaults)."""
+    if not options:
+        return None
+    listing = options.get("listing")
+    return {"skip_cache": False, "enable_expensive_analysis": False, "overhang_angle_deg": None, "printers": [],
+            **options,
+            "listing": None if not listing else {"who_made": None, "when_made": None, "taxonomy_id": None,
+                                                 "price": None, "listing_type": None, **listing}}
 
 
 def write_objects_manifest(settings: Settings, bucket: str, prefix: str, models=None, storage: str = "default") -> dict:

@@ -11,7 +11,33 @@ def register(subparsers) -> None:
     p.add_argument("--scan-id", help="re-using an id replays that scan onto the same runs")
     p.add_argument("--via-manifest", action="store_true",
                    help="list here, store the listing as a manifest object and publish its reference (large folders)")
+    p.add_argument("--owner-id", help="who the models belong to (carried to the terminal events)")
+    o = p.add_argument_group("processing options (reach every stage that understands them)")
+    o.add_argument("--skip-cache", action="store_true", help="download and compute again, ignoring caches")
+    o.add_argument("--expensive", action="store_true", help="denser print analysis (enable_expensive_analysis)")
+    o.add_argument("--overhang-angle", type=float, metavar="DEG", help="overhang threshold (default 45)")
+    o.add_argument("--printer", action="append", default=[], metavar="NAME",
+                   help="check bed fit against this printer only (repeatable; default: all known)")
+    o.add_argument("--listing-price", metavar="AMOUNT CUR", nargs=2, help="Etsy price, e.g. 12.50 USD")
+    o.add_argument("--who-made", choices=("i_did", "someone_else", "collective"))
+    o.add_argument("--listing-type", choices=("physical", "download", "both"))
+    o.add_argument("--taxonomy-id", type=int)
     p.set_defaults(func=run)
+
+
+def options_from(args) -> dict | None:
+    """ProcessingOptions from the command line (None when nothing was set)."""
+    listing = {k: v for k, v in (("who_made", args.who_made), ("listing_type", args.listing_type),
+                                 ("taxonomy_id", args.taxonomy_id)) if v is not None}
+    if args.listing_price:
+        from decimal import Decimal
+
+        amount, currency = args.listing_price
+        listing["price"] = {"amount": int(Decimal(amount) * 100), "divisor": 100, "currency_code": currency.upper()}
+    options = {k: v for k, v in (("skip_cache", args.skip_cache or None), ("enable_expensive_analysis", args.expensive or None),
+                                 ("overhang_angle_deg", args.overhang_angle), ("printers", args.printer or None),
+                                 ("listing", listing or None)) if v is not None}
+    return options or None
 
 
 def run(args) -> int:
@@ -21,6 +47,6 @@ def run(args) -> int:
     manifest = (write_objects_manifest(publisher.settings, args.bucket, args.prefix, storage=args.storage)
                 if args.via_manifest else None)
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
-                             objects_manifest=manifest)
+                             owner_id=args.owner_id, objects_manifest=manifest, options=options_from(args))
     print(scan_id)
     return 0

@@ -8,8 +8,9 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from registry.generated import etsy as _etsy
 
-__all__ = ['Envelope', 'Producer', 'ObjectRef', 'MeshSummary', 'ErrorInfo']
+__all__ = ['Envelope', 'Producer', 'ObjectRef', 'ProcessingOptions', 'ListingOptions', 'MeshSummary', 'ErrorInfo']
 
 
 def _ts(value: Any, per_second: int) -> datetime.datetime:
@@ -100,6 +101,70 @@ class ObjectRef:
             key=d['key'],
             etag=d['etag'],
             size_bytes=d['size_bytes'],
+        )
+
+
+@dataclass(kw_only=True)
+class ProcessingOptions:
+    """Per-scan options. They travel with the scan to every run it causes, and each stage's request takes the ones its contract has a field for (streams/requests.py); unset values keep the workflow's defaults."""
+    skip_cache: bool = False
+    # Recompute: download again and ignore cached parses and results.
+    enable_expensive_analysis: bool = False
+    # Denser sampling in print analysis (wall thickness).
+    overhang_angle_deg: float | None = None
+    # Overhang threshold for print analysis (default 45).
+    # constraints: {"minimum": 0, "maximum": 90}
+    printers: list[str] = field(default_factory=lambda: list([]))
+    # Printers to check bed fit against (names from print analysis' table); empty = all.
+    listing: ListingOptions | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'skip_cache': self.skip_cache,
+            'enable_expensive_analysis': self.enable_expensive_analysis,
+            'overhang_angle_deg': self.overhang_angle_deg,
+            'printers': list(self.printers),
+            'listing': (None if self.listing is None else self.listing.to_avro()),
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "ProcessingOptions":
+        return cls(
+            skip_cache=d['skip_cache'],
+            enable_expensive_analysis=d['enable_expensive_analysis'],
+            overhang_angle_deg=d['overhang_angle_deg'],
+            printers=list(d['printers']),
+            listing=(None if d['listing'] is None else ListingOptions.from_avro(d['listing'])),
+        )
+
+
+@dataclass(kw_only=True)
+class ListingOptions:
+    """A scan's choices for Etsy listing drafts; null fields keep the stage's defaults."""
+    who_made: _etsy.EtsyWhoMade | None = None
+    when_made: str | None = None
+    taxonomy_id: int | None = None
+    # constraints: {"minimum": 1}
+    price: _etsy.EtsyMoney | None = None
+    listing_type: _etsy.EtsyListingType | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'who_made': (None if self.who_made is None else self.who_made.value),
+            'when_made': self.when_made,
+            'taxonomy_id': self.taxonomy_id,
+            'price': (None if self.price is None else self.price.to_avro()),
+            'listing_type': (None if self.listing_type is None else self.listing_type.value),
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "ListingOptions":
+        return cls(
+            who_made=(None if d['who_made'] is None else _etsy.EtsyWhoMade(d['who_made'])),
+            when_made=d['when_made'],
+            taxonomy_id=d['taxonomy_id'],
+            price=(None if d['price'] is None else _etsy.EtsyMoney.from_avro(d['price'])),
+            listing_type=(None if d['listing_type'] is None else _etsy.EtsyListingType(d['listing_type'])),
         )
 
 

@@ -31,7 +31,7 @@ class ScanRequested:
     TOPIC: ClassVar[str] = 'model.discovery-scan.requested.v1'
     SUBJECT: ClassVar[str] = 'model.discovery-scan.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'b7702e553e64cd8d98f1959a738dbf465010f89a370433eb33dc7e4a389ed60e'
+    SCHEMA_SHA256: ClassVar[str] = 'f66a2f66a6168205a6358c7df48c018e76058f77062537682292f64cc9491afe'
 
     envelope: _common.Envelope
     payload: ScanRequestedPayload
@@ -72,6 +72,8 @@ class ScanRequestedPayload:
     # Added after v1: readers of v1 events see s3.
     objects_manifest: _common.ObjectRef | None = None
     # Large folders: a JSON object in storage listing the objects to process (instead of listing the bucket); payload size is part of the API. Added after v1.
+    options: _common.ProcessingOptions | None = None
+    # Per-scan processing options, passed to every run and stage that understands them. Added in v4.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -83,6 +85,7 @@ class ScanRequestedPayload:
             'owner_id': self.owner_id,
             'provider': self.provider.value,
             'objects_manifest': (None if self.objects_manifest is None else self.objects_manifest.to_avro()),
+            'options': (None if self.options is None else self.options.to_avro()),
         }
 
     @classmethod
@@ -96,6 +99,7 @@ class ScanRequestedPayload:
             owner_id=d['owner_id'],
             provider=StorageProvider(d['provider']),
             objects_manifest=(None if d['objects_manifest'] is None else _common.ObjectRef.from_avro(d['objects_manifest'])),
+            options=(None if d['options'] is None else _common.ProcessingOptions.from_avro(d['options'])),
         )
 
 
@@ -106,7 +110,7 @@ class ModelDiscovered:
     TOPIC: ClassVar[str] = 'model.discovery.discovered.v1'
     SUBJECT: ClassVar[str] = 'model.discovery.discovered.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'e6beddf3448d9474cde6bcaabfcf4ce49a05f7007739b6dca65c76116bccc6dd'
+    SCHEMA_SHA256: ClassVar[str] = '50e6295e709612e99f615cd6c83ae2ade56c9023e48fbbdf0f305814389f631b'
 
     envelope: _common.Envelope
     payload: ModelDiscoveredPayload
@@ -146,6 +150,10 @@ class ModelDiscoveredPayload:
     owner_id: str | None = None
     files_manifest: _common.ObjectRef | None = None
     # Set when the model has more files than fit an event: a JSON object in storage listing them all; files then holds the first ones only. Added after v1.
+    options: _common.ProcessingOptions | None = None
+    # The scan's processing options. Added in v3.
+    collection_id: str | None = None
+    # Folder-aware workflows: models under one collection folder of the scan (the first folder below its prefix) share it; stable across scans of the same storage path. Added in v3.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -158,6 +166,8 @@ class ModelDiscoveredPayload:
             'files': [v1.to_avro() for v1 in self.files],
             'owner_id': self.owner_id,
             'files_manifest': (None if self.files_manifest is None else self.files_manifest.to_avro()),
+            'options': (None if self.options is None else self.options.to_avro()),
+            'collection_id': self.collection_id,
         }
 
     @classmethod
@@ -172,4 +182,6 @@ class ModelDiscoveredPayload:
             files=[_common.ObjectRef.from_avro(v2) for v2 in d['files']],
             owner_id=d['owner_id'],
             files_manifest=(None if d['files_manifest'] is None else _common.ObjectRef.from_avro(d['files_manifest'])),
+            options=(None if d['options'] is None else _common.ProcessingOptions.from_avro(d['options'])),
+            collection_id=d['collection_id'],
         )

@@ -5,6 +5,7 @@ from processors.discovery import group_models, read_manifest
 from processors.storage import get_bytes, list_objects
 from streams.envelope import derived_id, envelope
 from streams.workflow import runnable
+from registry.workflows import Workflow
 
 STAGE = "discovery"
 
@@ -29,17 +30,29 @@ def _discover(rt, scan: dict):
 
 async def handle(rt, contract, record: dict) -> None:
     env_in, scan = record["envelope"], record["payload"]
-    runnable(scan["workflow"])  # refuse unknown/planned workflows before doing any work
+    flow = runnable(scan["workflow"])  # refuse unknown/planned workflows before doing any work
     models = await rt.run_blocking(_discover, rt, scan)
     for model in models:
         run_id = derived_id(scan["scan_id"], model.model_id, scan["workflow"])
         payload = {
             "scan_id": scan["scan_id"], "run_id": run_id, "model_id": model.model_id,
             "name": model.name, "folder": model.folder, "workflow": scan["workflow"],
-            "owner_id": scan.get("owner_id"),
+            "owner_id": scan.get("owner_id"), "options": scan.get("options"),
+            "collection_id": collection_id(flow, scan, model.folder),
             "files": [{"storage": scan["storage"], "bucket": scan["bucket"], "key": f.key,
                        "etag": f.etag, "size_bytes": f.size} for f in model.files],
         }
         env = envelope(STAGE, correlation_id=run_id, causation_id=env_in["event_id"],
                        event_id=derived_id(STAGE, env_in["event_id"], run_id))
         await rt.send("discovery.discovered", run_id, payload, env)
+
+
+def collection_id(flow: Workflow, scan: dict, folder: str) -> str | None:
+    """Folder-aware workflows: the collection a model belongs to is the first folder below the
+    scan's prefix (a library's `dragons/` holding `dragons/red/`, `dragons/blue/`); its id is
+    derived from the storage path, so every scan of the same library agrees on it."""
+    if flow.context.get("collection") != "folder":
+        return None
+    rest = folder[len(scan["prefix"]):] if folder.startswith(scan["prefix"]) else folder
+    top = rest.strip("/").split("/", 1)[0]
+    return derived_id("collection", scan["storage"], scan["bucket"], scan["prefix"] + top)

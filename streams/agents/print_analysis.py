@@ -6,11 +6,14 @@ from processors.print_analysis import analyze_print
 from streams.stage import StageContext, register_stage
 
 STAGE = "print-analysis"
+EXPENSIVE_SAMPLES = 8192  # wall-thickness samples with enable_expensive_analysis (default 1024)
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
     assembly, _ = load_assembly(ctx.read_files(payload["files"]), ctx.limits)
-    pa = analyze_print(assembly)
+    pa = analyze_print(assembly, max_samples=EXPENSIVE_SAMPLES if payload.get("enable_expensive_analysis") else 1024,
+                       overhang_angle_deg=payload.get("overhang_angle_deg") or 45.0,
+                       printers=tuple(payload.get("printers") or ()))
     result = ctx.store_result(payload["model_id"], "print-analysis.json", {"model_id": payload["model_id"], **pa.to_dict()})
     return {
         "files": payload["files"], "units_assumed": pa.units_assumed, "scale_to_mm": pa.scale_to_mm,

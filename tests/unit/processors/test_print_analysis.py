@@ -114,3 +114,20 @@ def test_contract_fields_match_the_avro_payload():
     names = {f["name"] for f in payload["fields"]} - {"run_id", "model_id", "files", "result"}
     fields = analyze(M.box()).contract_fields()
     assert set(fields) == names
+
+
+def test_request_options_take_effect():
+    """printers, overhang_angle_deg and the sampling density are honoured, not ignored."""
+    from processors.print_analysis import UnknownPrinterError
+
+    loaded = load_mesh(M.stl(M.box()), "m.bin")
+    only = analyze_print(loaded, printers=("Prusa MK4",))
+    assert [f.printer for f in only.bed_fit] == ["Prusa MK4"]
+    with pytest.raises(UnknownPrinterError) as exc:
+        analyze_print(loaded, printers=("Printomatic 9000",))
+    assert exc.value.code == "unknown_printer" and not exc.value.retryable
+    sphere = load_mesh(M.stl(trimesh.creation.icosphere(subdivisions=3, radius=10)), "s.bin")
+    steep, shallow = analyze_print(sphere, overhang_angle_deg=30), analyze_print(sphere, overhang_angle_deg=60)
+    assert steep.overhang_area_mm2 > 0 and shallow.overhang_area_mm2 > 0
+    assert steep.overhang_area_mm2 != pytest.approx(shallow.overhang_area_mm2, rel=0.1)
+    assert "beyond 30 degrees" in steep.reasons[0].reason
