@@ -11,6 +11,7 @@ import sys
 
 # Sub-command modules, in the order `meshstream --help` lists them.
 COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "subscribe", "replay", "demo")
+# commands registered by another command's module (replay also registers `reprocess`)
 
 
 def build_parser() -> argparse.ArgumentParser:
