@@ -61,7 +61,16 @@ def s3(settings):
 
 
 @pytest.fixture(scope="session")
-def worker(prepared, stack_env, tmp_path_factory):
+def flaky_storage_port() -> int:
+    """The port of storage connection `flaky` (MESHSTREAM_STORAGE_FLAKY_*): the S3 server behind a
+    fault-injection proxy that tests open and close (tests/integration/faults.py)."""
+    from meshstream.worker_process import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def worker(prepared, stack_env, tmp_path_factory, flaky_storage_port):
     """One worker process (all stages) for the session, in one consumer group, like a deployment.
 
     Tests publish scans with unique ids and filter the terminal events by scan id; the group's
@@ -71,7 +80,10 @@ def worker(prepared, stack_env, tmp_path_factory):
     env = {**stack_env, "MESHSTREAM_APP_ID": f"meshstream-test-{uuid.uuid4().hex[:8]}",
            "MESHSTREAM_SESSION_TIMEOUT": "6",
            # overdue steps are requested again after a minute (production: workflows.yaml's 300 s)
-           "MESHSTREAM_STEP_TIMEOUT_CAP": "60", "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2"}
+           "MESHSTREAM_STEP_TIMEOUT_CAP": "60", "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2",
+           "MESHSTREAM_STORAGE_FLAKY_ENDPOINT": f"127.0.0.1:{flaky_storage_port}",
+           "MESHSTREAM_STORAGE_FLAKY_ACCESS_KEY": stack_env["MESHSTREAM_S3_ACCESS_KEY"],
+           "MESHSTREAM_STORAGE_FLAKY_SECRET_KEY": stack_env["MESHSTREAM_S3_SECRET_KEY"]}
     w = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log").start()
     yield w
     w.stop()
