@@ -1,0 +1,129 @@
+"""Replay on the real stack: a completed range replayed as new runs (linked by causation_id)
+whose results equal the originals, a dry run that changes nothing, a second replay of the same
+range that creates no work, and reprocess touching only models whose results are stale."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from processors.model import PROCESSOR_VERSION
+from processors.samples import sample_models
+from registry.serde import AvroSerde, registry_client
+from streams.client import Publisher
+from streams.replay import replay_topic, reprocess
+from tests.integration.helpers import read_topics, terminal_events, upload
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def serde(settings):
+    return AvroSerde(registry_client(settings))
+
+
+def _terminals_of(settings, serde, run_ids, expected, timeout=120.0, settle=3.0):
+    return [r for _, r in read_topics(settings, ("processing.completed", "processing.failed"), serde,
+                                      lambda r: r["payload"]["run_id"] in run_ids, expected,
+                                      timeout=timeout, settle=settle)]
+
+
+def _comparable(payload: dict) -> dict:
+    md = dict(payload["metadata"])
+    return {"model_id": payload["model_id"], "metadata": md, "workflow": payload["workflow"],
+            "stages": sorted((s["stage"], s["status"], s["processor_version"]) for s in payload["stages"])}
+
+
+def test_replaying_a_completed_range_makes_equal_new_runs_once(settings, s3, worker, serde):
+    prefix = f"replay-{uuid.uuid4().hex[:8]}/"
+    samples = sample_models()
+    upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "torus.obj")})
+    t0 = int(time.time() * 1000)
+    scan_id = Publisher(settings).scan("models", prefix, workflow="minimal")
+    originals, failed = terminal_events(settings, serde, scan_id, expected=2, settle=1)
+    assert len(originals) == 2 and not failed
+    t1 = int(time.time() * 1000) + 1
+    by_model = {r["payload"]["model_id"]: r for r in originals}
+
+    dry = replay_topic(settings, "processing.completed", start=("time", t0), end=("time", t1), dry_run=True)
+    assert dry.matched == 2 and dry.published == 0 and len(dry.runs) == 2
+    new_ids = {new for new, _ in dry.runs}
+    assert not _terminals_of(settings, serde, new_ids, expected=1, timeout=5, settle=0), "a dry run changes nothing"
+
+    done = replay_topic(settings, "model.processing.completed.v1", start=("time", t0), end=("time", t1))
+    assert done.published == 2 and {new for new, _ in done.runs} == new_ids
+    replayed = _terminals_of(settings, serde, new_ids, expected=2)
+    assert len(replayed) == 2
+    for record in replayed:
+        original = by_model[record["payload"]["model_id"]]
+        assert record["payload"]["run_id"] != original["payload"]["run_id"]
+        assert _comparable(record["payload"]) == _comparable(original["payload"])
+    # the new runs are linked to the originals: the discovered event's causation is the original terminal event
+    discovered = read_topics(settings, ("discovery.discovered",), serde, lambda r: r["payload"]["run_id"] in new_ids,
+                             2, timeout=30, settle=0)
+    assert {r["envelope"]["causation_id"] for _, r in discovered} == {r["envelope"]["event_id"] for r in originals}
+
+    again = replay_topic(settings, "processing.completed", start=("time", t0), end=("time", t1))
+    assert {new for new, _ in again.runs} == new_ids
+    after = _terminals_of(settings, serde, new_ids, expected=3, timeout=15, settle=0)
+    assert len(after) == 2, "replaying the same range twice starts no second run"
+
+
+def test_reprocess_touches_only_models_with_stale_results(settings, s3, worker, serde):
+    prefix = f"reprocess-{uuid.uuid4().hex[:8]}/"
+    samples = sample_models()
+    upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "sphere_r5.stl")})
+    since = int(time.time() * 1000)
+    scan_id = Publisher(settings).scan("models", prefix, workflow="minimal")
+    current, _ = terminal_events(settings, serde, scan_id, expected=2, settle=1)
+    assert len(current) == 2
+    # an older deployment's result for the sphere: the same run, made by processor version 0.0.1
+    sphere = next(r for r in current if "sphere" in r["payload"]["name"])
+    old = {**sphere["payload"], "run_id": str(uuid.uuid4()),
+           "stages": [{**s, "processor_version": "0.0.1"} for s in sphere["payload"]["stages"]]}
+    Publisher(settings).publish("processing.completed", old["run_id"], old, correlation_id=old["run_id"])
+
+    plan = reprocess(settings, since=("time", since), dry_run=True)
+    assert [(s.model_id, s.versions) for s, _ in plan] == [(sphere["payload"]["model_id"], ("0.0.1",))]
+    (stale, new_run), = reprocess(settings, since=("time", since))
+    (result,) = _terminals_of(settings, serde, {new_run}, expected=1)
+    assert result["payload"]["model_id"] == stale.model_id
+    assert {s["processor_version"] for s in result["payload"]["stages"]} == {PROCESSOR_VERSION}
+    assert reprocess(settings, since=("time", since), dry_run=True) == [], "nothing is stale any more"
+
+
+def test_reset_group_rewinds_a_stopped_group_and_refuses_a_live_one(prepared, settings, serde):
+    from confluent_kafka import Consumer, TopicPartition
+
+    from registry.manifest import default_manifest
+    from streams.replay import ReplayError, reset_group
+
+    topic = default_manifest().by_name("discovery-scan.requested").topic
+    group = f"reset-{uuid.uuid4().hex[:8]}"
+    before = int(time.time() * 1000)
+    scan_id = Publisher(settings).scan("models", "nothing-here/", workflow="minimal")
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error() and msg.key() == scan_id.encode():
+            consumer.commit(msg, asynchronous=False)
+            break
+    partition, offset = msg.partition(), msg.offset()
+    try:
+        with pytest.raises(ReplayError, match="live member"):
+            reset_group(settings, group, before)
+    finally:
+        consumer.close()
+    targets = reset_group(settings, group, before)
+    moved = {(tp.topic, tp.partition): tp.offset for tp in targets}
+    assert moved[(topic, partition)] <= offset  # rewound to (at most) our scan's record
+    check = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    try:
+        (committed,) = check.committed([TopicPartition(topic, partition)], timeout=10)
+    finally:
+        check.close()
+    assert committed.offset == moved[(topic, partition)]
