@@ -205,7 +205,7 @@ def discovered_from(payload: dict, run_id: str, workflow: str) -> dict:
         folder = _common_folder(keys)
     return {"scan_id": payload.get("scan_id") or run_id, "run_id": run_id, "model_id": payload["model_id"],
             "name": payload.get("name") or payload["model_id"], "folder": folder, "workflow": workflow,
-            "files": files, "owner_id": payload.get("owner_id"), "files_manifest": payload.get("files_manifest"),
+            "files": files, "owner_id": payload.get("owner_id"),
             "options": payload.get("options"), "collection_id": payload.get("collection_id")}
 
 

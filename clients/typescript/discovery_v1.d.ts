@@ -93,11 +93,6 @@ export interface ModelDiscoveredPayload {
    */
   owner_id: null | string;
   /**
-   * Set when the model has more files than fit an event: a JSON object in storage listing them all; files then holds the first ones only. Added after v1.
-   * @default null
-   */
-  files_manifest: null | ObjectRef;
-  /**
    * The scan's processing options. Added in v3.
    * @default null
    */

@@ -110,7 +110,7 @@ class ModelDiscovered:
     TOPIC: ClassVar[str] = 'model.discovery.discovered.v1'
     SUBJECT: ClassVar[str] = 'model.discovery.discovered.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '50e6295e709612e99f615cd6c83ae2ade56c9023e48fbbdf0f305814389f631b'
+    SCHEMA_SHA256: ClassVar[str] = '93d4fa61615d04762f81e5d0fe1ca65bbcade5206e1f92c74b29517aa89b963f'
 
     envelope: _common.Envelope
     payload: ModelDiscoveredPayload
@@ -148,8 +148,6 @@ class ModelDiscoveredPayload:
     workflow: str
     files: list[_common.ObjectRef]
     owner_id: str | None = None
-    files_manifest: _common.ObjectRef | None = None
-    # Set when the model has more files than fit an event: a JSON object in storage listing them all; files then holds the first ones only. Added after v1.
     options: _common.ProcessingOptions | None = None
     # The scan's processing options. Added in v3.
     collection_id: str | None = None
@@ -165,7 +163,6 @@ class ModelDiscoveredPayload:
             'workflow': self.workflow,
             'files': [v1.to_avro() for v1 in self.files],
             'owner_id': self.owner_id,
-            'files_manifest': (None if self.files_manifest is None else self.files_manifest.to_avro()),
             'options': (None if self.options is None else self.options.to_avro()),
             'collection_id': self.collection_id,
         }
@@ -181,7 +178,6 @@ class ModelDiscoveredPayload:
             workflow=d['workflow'],
             files=[_common.ObjectRef.from_avro(v2) for v2 in d['files']],
             owner_id=d['owner_id'],
-            files_manifest=(None if d['files_manifest'] is None else _common.ObjectRef.from_avro(d['files_manifest'])),
             options=(None if d['options'] is None else _common.ProcessingOptions.from_avro(d['options'])),
             collection_id=d['collection_id'],
         )

@@ -8,6 +8,15 @@ from streams.workflow import runnable
 from registry.workflows import Workflow
 
 STAGE = "discovery"
+# providers whose listing API is S3's (the minio SDK); GCS through its S3-interoperable XML API
+S3_COMPATIBLE = ("s3", "minio", "seaweedfs", "gcs")
+
+
+class UnsupportedProviderError(ValueError):
+    """A scan names a storage provider discovery cannot list (deterministic: dead-lettered)."""
+
+    code = "unsupported_provider"
+    retryable = False
 
 
 def register(app, rt) -> None:
@@ -31,6 +40,9 @@ def _discover(rt, scan: dict):
 async def handle(rt, contract, record: dict) -> None:
     env_in, scan = record["envelope"], record["payload"]
     flow = runnable(scan["workflow"])  # refuse unknown/planned workflows before doing any work
+    if scan.get("provider", "s3") not in S3_COMPATIBLE:
+        raise UnsupportedProviderError(f"storage provider {scan['provider']!r} is not supported; "
+                                       f"S3-compatible providers are {', '.join(S3_COMPATIBLE)}")
     models = await rt.run_blocking(_discover, rt, scan)
     for model in models:
         run_id = derived_id(scan["scan_id"], model.model_id, scan["workflow"])

@@ -47,7 +47,6 @@ class RunState:
     owner_id: str | None = None
     collection_id: str | None = None
     files: list = field(default_factory=list)
-    files_manifest: dict | None = None
     options: dict = field(default_factory=dict)      # the scan's per-request options
     started_at: int = 0
     cause: str | None = None                          # event id that started the run
@@ -68,7 +67,7 @@ class RunState:
                    workflow=model.get("workflow") or "", name=model.get("name") or "",
                    folder=model.get("folder") or "", owner_id=model.get("owner_id"),
                    collection_id=model.get("collection_id"), files=list(model.get("files") or []),
-                   files_manifest=model.get("files_manifest"), options=dict(model.get("options") or {}),
+                   options=dict(model.get("options") or {}),
                    started_at=now, cause=cause, partition=partition)
 
     @property

@@ -65,6 +65,18 @@ def test_the_planned_workflow_is_refused_with_a_clear_dead_letter(settings, s3, 
     assert error["code"] == "unknown_workflow" and "planned" in error["message"] and not error["retryable"]
 
 
+def test_an_unsupported_storage_provider_is_refused_not_ignored(settings, worker, serde):
+    scan_id = str(uuid.uuid4())
+    Publisher(settings).publish("discovery-scan.requested", scan_id, {
+        "scan_id": scan_id, "storage": "default", "bucket": "models", "prefix": "x/", "workflow": "minimal",
+        "owner_id": None, "provider": "azure_blob", "objects_manifest": None, "options": None}, correlation_id=scan_id)
+    (letter,) = [r for _, r in read_topics(settings, ("pipeline.dead-lettered",), serde,
+                                           lambda r: r["payload"]["original_key"] == scan_id.encode(), 1,
+                                           timeout=60, settle=1)]
+    assert letter["payload"]["error"]["code"] == "unsupported_provider"
+    assert "azure_blob" in letter["payload"]["error"]["message"]
+
+
 def test_a_transient_storage_outage_is_retried_with_backoff(settings, s3, worker, serde, flaky_storage_port):
     """Download reads through a proxy that refuses connections (storage down): two failed
     attempts, retried after ~1 s and ~2 s; the third, after the storage is back, succeeds."""
