@@ -32,6 +32,10 @@ class WorkerProcess:
         self._offset = 0
 
     def start(self, timeout: float = 120.0) -> "WorkerProcess":
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "WorkerProcess":
+        """Start the process without waiting (several workers can then start at the same instant)."""
         argv = [sys.executable, "-m", "meshstream.cli", "worker"]
         if self.stages:
             argv += ["--stages", self.stages]
@@ -42,6 +46,9 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 120.0) -> "WorkerProcess":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

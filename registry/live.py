@@ -93,12 +93,15 @@ def register(client: SchemaRegistryClient, manifest: Manifest, releases: Release
                 if current != c.compatibility:
                     actions.append(Action(subject, "would-set-compatibility", f"{current or 'unset'} -> {c.compatibility}"))
             else:
-                client.set_compatibility(subject, c.compatibility)
+                _ensure_level(client, subject, c.compatibility)
                 actions.append(Action(subject, "set-compatibility", c.compatibility))
             fresh = not _versions(client, subject)
             wanted = _wanted(c, releases)
             if not fresh:
-                wanted = wanted[-1:]  # never append old versions after newer ones
+                # go on after the newest wanted schema the registry holds: another worker may be
+                # midway through the history right now; never append old versions after newer ones
+                held = [i for i, (_, text) in enumerate(wanted) if _lookup(client, subject, text) is not None]
+                wanted = wanted[held[-1]:] if held else wanted[-1:]
             for label, text in wanted:
                 found = None if (fresh and dry_run) else _lookup(client, subject, text)
                 if found is not None:
@@ -111,11 +114,32 @@ def register(client: SchemaRegistryClient, manifest: Manifest, releases: Release
                     sid = client.register_schema(subject, Schema(text, "AVRO"))
                     actions.append(Action(subject, "registered", f"{label}, id {sid}"))
                 except SchemaRegistryError as exc:
+                    # another worker starting at the same instant may have registered it meanwhile
+                    # (registries answer that race differently): present now means success
+                    found = _lookup(client, subject, text)
+                    if found is not None:
+                        actions.append(Action(subject, "already-registered", f"{label} = version {found.version}, id {found.schema_id}"))
+                        continue
                     actions.append(Action(subject, "refused", f"{label}: HTTP {exc.http_status_code} {exc.error_message}", ok=False))
                     break
         except SchemaRegistryError as exc:
             actions.append(Action(subject, "error", f"HTTP {exc.http_status_code} {exc.error_message}", ok=False))
     return actions
+
+
+def _ensure_level(client: SchemaRegistryClient, subject: str, level: str, attempts: int = 3) -> None:
+    """Set the subject's compatibility level; an error is success when the level is now the one
+    wanted. Several workers starting at once race here: Apicurio answers the loser with 409 "A
+    rule named 'COMPATIBILITY' already exists", Confluent with 200; neither is a failure."""
+    for attempt in range(attempts):
+        try:
+            client.set_compatibility(subject, level)
+            return
+        except SchemaRegistryError:
+            if _level(client, subject) == level:
+                return
+            if attempt == attempts - 1:
+                raise
 
 
 @dataclass(frozen=True)
