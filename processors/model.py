@@ -55,13 +55,22 @@ def load_assembly(files: list[tuple[str, bytes]], limits: Limits = Limits()) -> 
     """Load every file and concatenate them into one LoadedMesh (parts keep their placement)."""
     if not files:
         raise ValueError("a model needs at least one file")
-    loaded: list[tuple[str, LoadedMesh]] = []
-    total_triangles = 0
+    parts = []
     for key, data in sorted(files, key=lambda kv: kv[0]):
         try:
-            part = load_mesh(data, key, limits)
+            parts.append((key, load_mesh(data, key, limits)))
         except ProcessingError as exc:
             raise _reraise_with_key(exc, key) from exc
+    return assemble(parts, limits)
+
+
+def assemble(parts: list[tuple[str, LoadedMesh]], limits: Limits = Limits()) -> tuple[LoadedMesh, list[tuple[str, LoadedMesh]]]:
+    """One LoadedMesh of a model's already loaded files (sorted by key), and the parts."""
+    if not parts:
+        raise ValueError("a model needs at least one file")
+    loaded = sorted(parts, key=lambda kp: kp[0])
+    total_triangles = 0
+    for _, part in loaded:
         total_triangles += len(part.mesh.faces)
         if total_triangles > limits.max_triangles:
             from processors.errors import MeshTooLargeError
@@ -69,7 +78,6 @@ def load_assembly(files: list[tuple[str, bytes]], limits: Limits = Limits()) -> 
             raise MeshTooLargeError(
                 f"model has {total_triangles:,} triangles across its files, over the limit of {limits.max_triangles:,} triangles"
             )
-        loaded.append((key, part))
     if len(loaded) == 1:
         return loaded[0][1], loaded
     vertices, faces, offset = [], [], 0
@@ -92,12 +100,17 @@ def load_assembly(files: list[tuple[str, bytes]], limits: Limits = Limits()) -> 
     return assembly, loaded
 
 
-def measure_model(files: list[tuple[str, bytes]], limits: Limits = Limits()) -> ModelMetadata:
-    """Technical metadata of a model from its (key, bytes) files; typed errors name the file."""
-    assembly, parts = load_assembly(files, limits)
+def measure_parts(parts: list[tuple[str, LoadedMesh]], limits: Limits = Limits()) -> ModelMetadata:
+    """Technical metadata of a model from its loaded files."""
+    assembly, parts = assemble(parts, limits)
     part_meta = tuple(PartMetadata(k, technical_metadata(p)) for k, p in parts)
     meta = part_meta[0].metadata if len(parts) == 1 else technical_metadata(assembly)
     return ModelMetadata(meta, part_meta, assembly)
 
 
-__all__ = ["PROCESSOR_VERSION", "PartMetadata", "ModelMetadata", "load_assembly", "measure_model"]
+def measure_model(files: list[tuple[str, bytes]], limits: Limits = Limits()) -> ModelMetadata:
+    """Technical metadata of a model from its (key, bytes) files; typed errors name the file."""
+    return measure_parts(load_assembly(files, limits)[1], limits)
+
+
+__all__ = ["PROCESSOR_VERSION", "PartMetadata", "ModelMetadata", "assemble", "load_assembly", "measure_model", "measure_parts"]

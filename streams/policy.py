@@ -69,7 +69,8 @@ def error_info(exc: BaseException) -> dict:
         if code is None:
             log.error("unexpected error", exc_info=exc)
             code = "internal_error"
-    return {"code": code, "error_class": type(exc).__name__, "message": str(exc)[:4000], "retryable": retryable}
+    error_class = getattr(exc, "error_class", None) or type(exc).__name__  # a pool process's report keeps its class
+    return {"code": code, "error_class": error_class, "message": str(exc)[:4000], "retryable": retryable}
 
 
 def spread(*parts: str) -> float:

@@ -1,5 +1,5 @@
 """What every agent needs, in one place: decoding with dead-lettering, encoding and sending,
-storage clients, and a thread pool for CPU-bound processors.
+storage clients, a thread pool for blocking I/O and the processor pool for CPU-bound stages.
 
 Agents stay thin: decode -> call a processor -> send an event. Anything that goes wrong with a
 record ends up on the dead-letter topic with its original bytes, topic, partition and offset.
@@ -16,6 +16,7 @@ from registry.manifest import Contract, Manifest
 from registry.serde import AvroSerde
 from streams.envelope import derived_id, envelope
 from streams.policy import InPlaceRetry, error_info
+from streams.storages import Storages
 from streams.topics import faust_topic
 
 log = logging.getLogger("meshstream")
@@ -32,8 +33,9 @@ class Runtime:
         self.manifest = manifest
         self.serde = serde
         self._topics: dict[str, Any] = {}
-        self._storage: dict[str, Any] = {}
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="processor")
+        self.storage = Storages(settings)          # connection name -> S3 client
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="io")
+        self._pool = None
 
     # -- topics and sending -------------------------------------------------------------
     def topic(self, *names: str):
@@ -118,13 +120,26 @@ class Runtime:
         await self.send(DEAD_LETTER, key=f"{msg.topic}:{msg.partition}:{msg.offset}", payload=payload, env=env)
 
     # -- work ---------------------------------------------------------------------------
-    async def run_blocking(self, fn: Callable, *args):
-        """Run CPU- or I/O-bound processor code off the event loop, so heartbeats keep flowing."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    @property
+    def pool(self):
+        """The processor pool, started on first use (a worker that runs no stage never starts it)."""
+        if self._pool is None:
+            from streams.pool import ProcessorPool
 
-    def storage(self, name: str):
-        if name not in self._storage:
-            from processors.storage import connect
-            conn = self.settings.storage(name)
-            self._storage[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure)
-        return self._storage[name]
+            self._pool = ProcessorPool(self.settings)
+        return self._pool
+
+    @property
+    def stage_concurrency(self) -> int:
+        """Requests each stage agent handles at once: enough to keep every pool process busy."""
+        from streams.pool import pool_size
+
+        return self.settings.stage_concurrency or pool_size(self.settings)
+
+    async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
+        """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop)."""
+        return await self.pool.run(module, stage, payload)
+
+    async def run_blocking(self, fn: Callable, *args):
+        """Run blocking I/O (listing a bucket) off the event loop, so heartbeats keep flowing."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)

@@ -65,6 +65,10 @@ class Settings:
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.policy)
     transient_retry_seconds: float = _setting("MESHSTREAM_TRANSIENT_RETRY_SECONDS", "600", float)
+    # processes in a worker's processor pool (default: one per core) and requests each stage
+    # agent handles at once (default: the pool size)
+    processor_processes: int | None = _setting("MESHSTREAM_PROCESSOR_PROCESSES", None, int)
+    stage_concurrency: int | None = _setting("MESHSTREAM_STAGE_CONCURRENCY", None, int)
     # finished runs leave the run table after this long (their terminal events stay on the topics)
     run_retention_seconds: float = _setting("MESHSTREAM_RUN_RETENTION_SECONDS", str(7 * 24 * 3600), float)
 

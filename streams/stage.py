@@ -1,61 +1,108 @@
 """The shape every processing stage shares, so each stage module is only its own work.
 
-A stage consumes `<stage>.requested`, runs a blocking `work(ctx, payload) -> dict` in the
-processor pool, and emits `<stage>.completed` (request identity + the dict) or `<stage>.failed`
-(request identity + ErrorInfo). The output's event id is derived from the input's id and the
-processor version, so a redelivered request yields the same event, which the orchestrator
-ignores the second time.
+A stage consumes `<stage>.requested`, runs its blocking `work(ctx, payload) -> dict` in the
+processor pool (streams/pool.py: other processes, all cores), and emits `<stage>.completed`
+(request identity + the dict) or `<stage>.failed` (request identity + ErrorInfo). The output's
+event id is derived from the input's id and the processor version, so a redelivered request
+yields the same event, which the orchestrator ignores the second time.
+
+`StageContext` is what `work` may use: settings, storage by connection name, and the parsed
+meshes of a model's files, parsed once per pipeline run (processors/meshcache.py): the first
+stage that loads a file stores the parsed form beside the cached copy; later stages decode it.
 """
 from __future__ import annotations
 
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Callable
 
-from processors.loading import Limits
-from processors.model import PROCESSOR_VERSION
+from processors import meshcache
+from processors.errors import ProcessingError
+from processors.loading import Limits, LoadedMesh, load_mesh
+from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
 from streams.envelope import derived_id, envelope
-from streams.runtime import error_info, log
+from streams.policy import error_info
+from streams.runtime import log
+from streams.settings import Settings
+from streams.stages import agent_module
 
 IDENTITY = ("run_id", "model_id")
+PARSED_PREFIX = "parsed"
 
 
 @dataclass
 class StageContext:
-    """What a stage's blocking work may use: storage I/O and settings, no Kafka."""
+    """What a stage's blocking work may use: storage I/O and settings, no Kafka. One per stage
+    and process (the worker's, or a processor pool process)."""
 
-    rt: object
+    settings: Settings
     stage: str
-
-    @property
-    def settings(self):
-        return self.rt.settings
+    storage: object  # streams.storages.Storages: connection name -> S3 client
 
     @property
     def limits(self) -> Limits:
         return Limits(max_bytes=self.settings.max_object_bytes)
 
-    def read(self, ref: dict) -> bytes:
-        return get_bytes(self.rt.storage(ref["storage"]), ref["bucket"], ref["key"], self.settings.max_object_bytes)
+    def read(self, ref: dict, max_bytes: int | None = None) -> bytes:
+        limit = self.settings.max_object_bytes if max_bytes is None else min(max_bytes, self.settings.max_object_bytes)
+        return get_bytes(self.storage(ref["storage"]), ref["bucket"], ref["key"], limit)
 
     def read_files(self, refs: list[dict]) -> list[tuple[str, bytes]]:
         return [(ref["key"], self.read(ref)) for ref in refs]
 
+    # -- parsed meshes, once per run -------------------------------------------------------
+    def load_files(self, refs: list[dict], skip_cache: bool = False) -> list[tuple[str, LoadedMesh]]:
+        """Every file of a model, parsed: from its stored parsed form when one exists, else
+        parsed from the bytes (typed errors name the file) and stored for the stages after."""
+        return [(ref["key"], self.load(ref, skip_cache)) for ref in refs]
+
+    def load_model(self, refs: list[dict], skip_cache: bool = False):
+        """(assembly, parts) of a model's files, as processors.model.load_assembly gives."""
+        return assemble(self.load_files(refs, skip_cache), self.limits)
+
+    def load(self, ref: dict, skip_cache: bool = False) -> LoadedMesh:
+        key = parsed_key(ref)
+        bucket = self.settings.cache_bucket
+        if key is not None and not skip_cache:
+            try:
+                return meshcache.decode(get_bytes(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4),
+                                        self.limits)
+            except ProcessingError as exc:
+                if exc.code not in ("object_missing", "corrupt_mesh"):
+                    raise
+        try:
+            loaded = load_mesh(self.read(ref), ref["key"], self.limits)
+        except ProcessingError as exc:
+            raise _reraise_with_key(exc, ref["key"]) from exc
+        if key is not None:
+            put_bytes(self.storage("default"), bucket, key, meshcache.encode(loaded), "application/octet-stream")
+        return loaded
+
+    # -- results ---------------------------------------------------------------------------
     def _ref(self, bucket: str, key: str, etag: str, size: int) -> dict:
         return {"storage": "default", "bucket": bucket, "key": key, "etag": etag, "size_bytes": size}
 
     def store_result(self, model_id: str, name: str, document: dict) -> dict:
         """Write a JSON result next to the model's other results; returns its ObjectRef."""
         key = result_key(model_id, self.stage, name)
-        etag, size = put_json(self.rt.storage("default"), self.settings.results_bucket, key,
+        etag, size = put_json(self.storage("default"), self.settings.results_bucket, key,
                               {"processor_version": PROCESSOR_VERSION, **document})
         return self._ref(self.settings.results_bucket, key, etag, size)
 
     def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
-        etag = put_bytes(self.rt.storage("default"), bucket, key, data, content_type, metadata)
+        etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
+
+
+def parsed_key(ref: dict) -> str | None:
+    """Where the parsed form of a file is stored: content (ETag and size) and loader version.
+    None for an object without an ETag (nothing identifies its content)."""
+    etag = (ref.get("etag") or "").strip('"')
+    if not etag:
+        return None
+    ext = ref["key"].rsplit(".", 1)[-1].lower() if "." in ref["key"] else "bin"
+    return f"{PARSED_PREFIX}/v{meshcache.FORMAT_VERSION}/{etag}-{ref.get('size_bytes', 0)}.{ext}.mesh"
 
 
 def result_key(model_id: str, stage: str, name: str) -> str:
@@ -72,12 +119,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def register_stage(stage: str, work: Callable[[StageContext, dict], dict]) -> Callable:
-    """Build the `register(app, rt)` function of a stage module."""
+def register_stage(stage: str):
+    """Build the `register(app, rt)` function of a stage module (its `work` runs in the pool)."""
+    module = agent_module(stage)
 
     def register(app, rt) -> None:
-        ctx = StageContext(rt, stage)
-
         async def handle(rt, contract, record: dict) -> None:
             env_in, payload = record["envelope"], record["payload"]
             identity = {k: payload[k] for k in IDENTITY}
@@ -85,7 +131,7 @@ def register_stage(stage: str, work: Callable[[StageContext, dict], dict]) -> Ca
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
             try:
-                result = await rt.run_blocking(work, ctx, payload)
+                result = await rt.run_stage(module, stage, payload)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
@@ -101,7 +147,9 @@ def register_stage(stage: str, work: Callable[[StageContext, dict], dict]) -> Ca
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
 
-        @app.agent(rt.topic(f"{stage}.requested"), name=stage)
+        # several requests at once: a slow model does not hold up the small ones behind it (acks
+        # stay safe: Faust commits only up to the first unacked offset of a partition)
+        @app.agent(rt.topic(f"{stage}.requested"), name=stage, concurrency=rt.stage_concurrency)
         async def agent(stream):
             await rt.consume(stream, stage, handle)
 

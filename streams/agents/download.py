@@ -2,7 +2,11 @@
 source and ETag, so later stages read a stable copy and a re-run does not download again."""
 from __future__ import annotations
 
-from streams.stage import StageContext, register_stage, sha256
+from processors import meshcache
+from processors.errors import ProcessingError
+from processors.loading import load_mesh
+from processors.storage import put_bytes, stat
+from streams.stage import StageContext, parsed_key, register_stage, sha256
 
 STAGE = "download"
 
@@ -12,10 +16,9 @@ def _cache_key(ref: dict) -> str:
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    from processors.storage import stat
-
     bucket = ctx.settings.cache_bucket
-    cache = ctx.rt.storage("default")
+    cache = ctx.storage("default")
+    max_bytes = payload.get("max_bytes")
     files = []
     for ref in payload["files"]:
         key = _cache_key(ref)
@@ -25,11 +28,26 @@ def work(ctx: StageContext, payload: dict) -> dict:
             files.append({"source": ref, "cached": cached, "sha256": hit["metadata"]["sha256"],
                           "size_bytes": hit["size"], "cache_hit": True})
             continue
-        data = ctx.read(ref)
+        data = ctx.read(ref, max_bytes)
         digest = sha256(data)
         cached = ctx.store_bytes(bucket, key, data, "application/octet-stream", {"sha256": digest})
+        parse_once(ctx, cached, data, skip_cache=bool(payload.get("skip_cache")))
         files.append({"source": ref, "cached": cached, "sha256": digest, "size_bytes": len(data), "cache_hit": False})
     return {"files": files}
 
 
-register = register_stage(STAGE, work)
+def parse_once(ctx: StageContext, cached: dict, data: bytes, skip_cache: bool) -> None:
+    """The download is the first stage to read a model: parse each file now and store the parsed
+    form for every later stage (processors/meshcache.py). A file that does not parse is left to
+    the stages that measure it, which report the error as before."""
+    key = parsed_key(cached)
+    if key is None or (not skip_cache and stat(ctx.storage("default"), ctx.settings.cache_bucket, key)):
+        return
+    try:
+        loaded = load_mesh(data, cached["key"], ctx.limits)
+    except ProcessingError:
+        return
+    put_bytes(ctx.storage("default"), ctx.settings.cache_bucket, key, meshcache.encode(loaded), "application/octet-stream")
+
+
+register = register_stage(STAGE)

@@ -25,4 +25,4 @@ def work(ctx: StageContext, payload: dict) -> dict:
     }}
 
 
-register = register_stage(STAGE, work)
+register = register_stage(STAGE)

@@ -1,7 +1,6 @@
 """Stage agent: metamodel detection (multi-part grouping across files and bodies in a file)."""
 from __future__ import annotations
 
-from processors.loading import load_mesh
 from processors.metamodel import PartInfo, detect_bodies, detect_file_groups
 from streams.stage import StageContext, register_stage
 
@@ -11,8 +10,7 @@ STAGE = "metamodel"
 def work(ctx: StageContext, payload: dict) -> dict:
     refs = {ref["key"]: ref for ref in payload["files"]}
     parts, body_groups = [], []
-    for key, data in ctx.read_files(payload["files"]):
-        loaded = load_mesh(data, key, ctx.limits)
+    for key, loaded in ctx.load_files(payload["files"]):
         bounds = loaded.mesh.bounds
         parts.append(PartInfo(key, tuple(map(float, bounds[0])), tuple(map(float, bounds[1])), None,
                               loaded.format, loaded.units))
@@ -32,4 +30,4 @@ def work(ctx: StageContext, payload: dict) -> dict:
             "ungrouped": [refs[p.key] for p in ungrouped], "result": result}
 
 
-register = register_stage(STAGE, work)
+register = register_stage(STAGE)

@@ -1,7 +1,6 @@
 """Stage agent: print analysis (overhangs, supports, wall thickness, bed fit, score)."""
 from __future__ import annotations
 
-from processors.model import load_assembly
 from processors.print_analysis import analyze_print
 from streams.stage import StageContext, register_stage
 
@@ -10,7 +9,7 @@ EXPENSIVE_SAMPLES = 8192  # wall-thickness samples with enable_expensive_analysi
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    assembly, _ = load_assembly(ctx.read_files(payload["files"]), ctx.limits)
+    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False))
     pa = analyze_print(assembly, max_samples=EXPENSIVE_SAMPLES if payload.get("enable_expensive_analysis") else 1024,
                        overhang_angle_deg=payload.get("overhang_angle_deg") or 45.0,
                        printers=tuple(payload.get("printers") or ()))
@@ -30,4 +29,4 @@ def work(ctx: StageContext, payload: dict) -> dict:
     }
 
 
-register = register_stage(STAGE, work)
+register = register_stage(STAGE)

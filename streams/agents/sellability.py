@@ -35,4 +35,4 @@ def work(ctx: StageContext, payload: dict) -> dict:
             "factors": [{"name": f.name, "weight": f.weight, "value": f.value, "reason": f.reason} for f in score.factors]}
 
 
-register = register_stage(STAGE, work)
+register = register_stage(STAGE)

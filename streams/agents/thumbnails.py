@@ -1,7 +1,6 @@
 """Stage agent: thumbnails (standard views, and a 360-degree turntable when asked)."""
 from __future__ import annotations
 
-from processors.model import load_assembly
 from processors.thumbnails import standard_views, turntable
 from streams.stage import StageContext, register_stage
 
@@ -10,7 +9,7 @@ VIEWS_BY_PREVIEW = {"hero": ("isometric",), "standard": ("front", "isometric", "
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    assembly, _ = load_assembly(ctx.read_files(payload["files"]), ctx.limits)
+    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False))
     sizes = tuple(payload.get("sizes") or (256, 512))
     shots = standard_views(assembly, views=VIEWS_BY_PREVIEW[payload.get("preview_type") or "standard"], sizes=sizes)
     if payload.get("generate_360_views", True):
@@ -28,4 +27,4 @@ def work(ctx: StageContext, payload: dict) -> dict:
     return {"files": payload["files"], "images": images}
 
 
-register = register_stage(STAGE, work)
+register = register_stage(STAGE)

@@ -148,7 +148,7 @@ class FakeApp:
     tables: dict = field(default_factory=dict)   # table name -> (table, kwargs)
     timers: list = field(default_factory=list)
 
-    def agent(self, topic, name):
+    def agent(self, topic, name, **options):
         def decorate(fn):
             self.agents[name] = (topic, fn)
             return fn
@@ -243,12 +243,16 @@ class FakeRuntime:
     async def send_encoded(self, name: str, key: str, value: bytes) -> None:
         self.queue.append((name, key, value))
 
+    stage_concurrency = 2
+
     async def run_blocking(self, fn, *args):
-        if fn is discovery_agent._discover:
-            return group_models(self.objects)
-        ctx, payload = args
-        result = self.results[ctx.stage](payload)  # may raise StageError
-        self.produced[(ctx.stage, payload["run_id"])] = result
+        assert fn is discovery_agent._discover
+        return group_models(self.objects)
+
+    async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
+        assert module == AGENT_MODULES[stage]
+        result = self.results[stage](payload)  # may raise StageError
+        self.produced[(stage, payload["run_id"])] = result
         return result
 
     # delivery

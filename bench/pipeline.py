@@ -1,0 +1,261 @@
+"""Pipeline efficiency: how much of the machine goes to geometry, measured in one run.
+
+Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--tiny 200]
+
+1. Builds N varied models (600-12,000 triangles, one per folder) and measures the processors'
+   own CPU on them, serially, in this process (`meshstream analyze --thumbnails --turntable 8`'s
+   code path per file): the work. Ideal wall on C cores = that / C.
+2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
+   metamodel, print analysis, sellability) on a fresh private stack, from the scan to the last
+   terminal event, with: one worker limited to one pool process (its single-core figure), one
+   worker with its default pool (one process per core), and two workers with one pool process
+   each. Prints wall, efficiency = ideal wall / wall, worker CPU / pure CPU, and the speed-ups.
+3. The minimal workflow on tiny models with the orchestrator in its own worker: events per
+   second and the orchestrator's CPU per model; and a plain confluent-kafka consume->produce
+   loop on the same broker as the event-path ceiling.
+
+Every figure is a ratio to something measured in the same run (these machines are noisy).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import trimesh  # noqa: E402
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+def build_models(n: int, seed: int = 7) -> dict[str, bytes]:
+    """N closed meshes of 600-12,000 triangles in several shapes, each in its own folder."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n):
+        target = int(rng.integers(600, 12_001))
+        kind = ("sphere", "torus", "cylinder", "capsule", "box")[i % 5]
+        if kind == "sphere":
+            mesh = trimesh.creation.icosphere(subdivisions=int(np.clip(np.log(target / 20) / np.log(4), 2, 4)),
+                                              radius=float(rng.uniform(5, 40)))
+        elif kind == "torus":
+            sections = max(8, int(np.sqrt(target / 2)))
+            mesh = trimesh.creation.torus(float(rng.uniform(15, 40)), float(rng.uniform(3, 10)),
+                                          major_sections=sections, minor_sections=sections)
+        elif kind == "cylinder":
+            mesh = trimesh.creation.cylinder(radius=float(rng.uniform(5, 30)), height=float(rng.uniform(10, 80)),
+                                             sections=max(16, target // 4))
+        elif kind == "capsule":
+            count = max(8, int(np.sqrt(target / 2)))
+            mesh = trimesh.creation.capsule(height=float(rng.uniform(10, 60)), radius=float(rng.uniform(4, 15)),
+                                            count=[count, count])
+        else:
+            mesh = trimesh.creation.box(extents=rng.uniform(5, 80, 3))
+            while len(mesh.faces) < target / 4:
+                mesh = mesh.subdivide()
+        mesh.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))
+        out[f"m{i:03d}-{kind}/{kind}_{i:03d}.stl"] = mesh.export(file_type="stl")
+    return out
+
+
+def serial_cpu(models: dict[str, bytes]) -> float:
+    """The processors' own CPU seconds for every model, one after the other, in this process."""
+    from meshstream.commands.analyze import analyze_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for key, data in models.items():
+            path = Path(tmp) / key.replace("/", "__")
+            path.write_bytes(data)
+            paths.append(path)
+        analyze_file(paths[0], thumbnails=Path(tmp) / "warm", turntable=8)  # imports and caches warm
+        start = time.process_time()
+        for path in paths:
+            analyze_file(path, thumbnails=Path(tmp) / "thumbs", turntable=8)
+        return time.process_time() - start
+
+
+# -- processes' CPU ---------------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every live descendant (pool processes included)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
+        todo += _children(p)
+    return total
+
+
+# -- the pipeline on a private stack ----------------------------------------------------------------
+
+@contextmanager
+def private_stack():
+    from stack.config import StackConfig
+    from stack.manager import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix="meshstream-bench-") as tmp:
+        local = LocalStack(StackConfig().with_free_ports(Path(tmp)))
+        try:
+            local.up()
+            yield local
+        finally:
+            local.down()
+
+
+def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], log_dir: Path) -> dict:
+    """Wall (scan -> last terminal event) and the workers' CPU for one configuration."""
+    from meshstream.worker_process import WorkerProcess
+    from processors.storage import connect
+    from registry.serde import AvroSerde, registry_client
+    from streams.client import Publisher, Subscriber
+    from streams.settings import Settings
+    from tests.integration.helpers import upload
+
+    with private_stack() as stack:
+        env = {**stack.config.client_env(), "MESHSTREAM_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
+        settings = Settings.from_env(env)
+        procs = [WorkerProcess({**env, **extra.get("env", {})}, log_dir / f"{env['MESHSTREAM_APP_ID']}-{i}.log",
+                               stages=extra.get("stages")) for i, extra in enumerate(workers)]
+        for p in procs:
+            p.launch()
+        for p in procs:
+            p.wait_ready(300)
+        s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
+        prefix = "bench/"
+        upload(s3, "models", {prefix + k: v for k, v in models.items()})
+        expected = len({k.split("/")[0] for k in models})
+        sub = Subscriber(settings=settings, from_beginning=True)
+        AvroSerde(registry_client(settings))
+        time.sleep(2.0)  # let the group settle after the last join
+        cpu0 = [tree_cpu(p.proc.pid) for p in procs]
+        t0 = time.monotonic()
+        scan_id = Publisher(settings).scan("models", prefix, workflow=workflow)
+        done, failed, last = 0, 0, t0
+        try:
+            for ev in sub.events(timeout=1800):
+                if ev.payload["scan_id"] != scan_id:
+                    continue
+                done += 1
+                failed += ev.contract == "processing.failed"
+                last = time.monotonic()
+                if done >= expected:
+                    break
+        finally:
+            sub.close()
+        cpu = [tree_cpu(p.proc.pid) - c for p, c in zip(procs, cpu0)]
+        for p in procs:
+            p.stop()
+    if done < expected:
+        raise RuntimeError(f"only {done}/{expected} runs finished")
+    return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done}
+
+
+def raw_ceiling(n: int = 20_000) -> float:
+    """Events per second of a plain confluent-kafka consume -> produce loop on a fresh broker."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    with private_stack() as stack:
+        bootstrap = stack.config.kafka_bootstrap
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for f in admin.create_topics([NewTopic("bench-in", 4, 1), NewTopic("bench-out", 4, 1)]).values():
+            f.result()
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True, "acks": "all"})
+        payload = os.urandom(300)
+        for i in range(n):
+            producer.produce("bench-in", key=str(i).encode(), value=payload)
+            if i % 1000 == 0:
+                producer.poll(0)
+        producer.flush(60)
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "auto.offset.reset": "earliest",
+                             "enable.auto.commit": True})
+        consumer.subscribe(["bench-in"])
+        seen, t0 = 0, None
+        while seen < n:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            t0 = t0 or time.monotonic()
+            producer.produce("bench-out", key=msg.key(), value=msg.value())
+            producer.poll(0)
+            seen += 1
+        producer.flush(60)
+        elapsed = time.monotonic() - t0
+        consumer.close()
+    return n / elapsed
+
+
+def tiny_models(n: int) -> dict[str, bytes]:
+    cube = trimesh.creation.box(extents=(10, 10, 10)).export(file_type="stl")
+    # distinct bytes per model (different names would not change the content hash)
+    return {f"t{i:04d}/cube.stl": cube[:80 - len(str(i))] + str(i).encode() + cube[80:] for i in range(n)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=int, default=40)
+    ap.add_argument("--workflow", default="complete")
+    ap.add_argument("--tiny", type=int, default=200, help="tiny models for the event-path figures (0: skip)")
+    ap.add_argument("--skip-two", action="store_true", help="skip the two-worker configuration")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    models = build_models(args.models)
+    tris = [len(trimesh.load(trimesh.util.wrap_as_stream(v), file_type="stl").faces) for v in models.values()]
+    print(f"{len(models)} models, {min(tris):,}-{max(tris):,} triangles, workflow {args.workflow}, {cores} cores")
+    pure = serial_cpu(models)
+    ideal = pure / cores
+    print(f"processors' own CPU, serial        {pure:8.1f} s   ideal wall on {cores} cores {ideal:.1f} s")
+    log_dir = Path(tempfile.mkdtemp(prefix="meshstream-bench-logs-"))
+    one = {"env": {"MESHSTREAM_PROCESSOR_PROCESSES": "1"}}
+    configs = [("1 worker, 1 pool process", [one]), ("1 worker, default pool", [{}])]
+    if not args.skip_two:
+        configs.append(("2 workers, 1 pool process each", [one, one]))
+    results = {}
+    for name, workers in configs:
+        r = results[name] = run_pipeline(models, args.workflow, workers, log_dir)
+        cpu = sum(r["cpu"])
+        print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {ideal / r['wall']:.2f}  "
+              f"worker CPU / pure {cpu / pure:.2f}  ({r['runs']} runs, {r['failed']} failed)")
+    single = results["1 worker, 1 pool process"]["wall"]
+    print(f"1 worker default pool vs its single-core figure: {single / results['1 worker, default pool']['wall']:.2f}x")
+    if not args.skip_two:
+        print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 pool process each']['wall']:.2f}x")
+    if args.tiny:
+        tiny = tiny_models(args.tiny)
+        r = run_pipeline(tiny, "minimal", [{"stages": "discovery,download,technical-metadata,thumbnails"},
+                                          {"stages": "orchestrator"}], log_dir)
+        events = args.tiny * 8  # discovered, 3 x (requested + completed), terminal
+        ceiling = raw_ceiling()
+        print(f"minimal workflow, {args.tiny} tiny models: {events / r['wall']:.0f} events/s "
+              f"(raw consume->produce ceiling {ceiling:.0f}/s, ratio {events / r['wall'] / ceiling:.3f}); "
+              f"orchestrator CPU {r['cpu'][1] / args.tiny * 1000:.1f} ms per model")
+    print(f"worker logs: {log_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""CPU-bound stage work in a pool of processes sized to the machine, beside the event loop.
+
+Why processes: geometry (parsing, rendering, ray casting) is Python and numpy under one GIL; in
+the worker's own process it competed with the event loop (heartbeats, acks, serde) and one
+worker used one core. A `ProcessPoolExecutor` (spawn start method: the parent has threads)
+runs each stage's `work(ctx, payload)` in a child with its own settings and storage clients, so
+one `meshstream worker` uses every core while its event loop stays responsive.
+
+Failures come back in-band as ErrorInfo (`("error", info)`), so any exception a processor
+raises arrives with its code and retryability without having to be picklable. A pool process
+that dies (killed, out of memory) breaks the executor: the step fails with the retryable
+`worker_lost` code and the pool is replaced, so the orchestrator retries the step and the
+worker itself keeps running (ADR 0005).
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+
+from streams.policy import WorkerLostError, error_info
+from streams.settings import Settings
+
+log = logging.getLogger("meshstream")
+
+
+class ReportedError(Exception):
+    """A failure a pool process reported as ErrorInfo (see streams.policy.error_info)."""
+
+    def __init__(self, info: dict):
+        super().__init__(info.get("message", ""))
+        self.info = info
+        self.code, self.retryable = info["code"], info["retryable"]
+        self.error_class = info.get("error_class", "Error")
+
+
+def pool_size(settings: Settings) -> int:
+    return settings.processor_processes or os.cpu_count() or 1
+
+
+class ProcessorPool:
+    def __init__(self, settings: Settings, processes: int | None = None):
+        self.settings = settings
+        self.processes = processes or pool_size(settings)
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.processes, mp_context=get_context("spawn"),
+                                   initializer=_init_child, initargs=(self.settings,))
+
+    async def run(self, module: str, stage: str, payload: dict) -> dict:
+        """`work(ctx, payload)` of the stage module, in a pool process; raises ReportedError or
+        WorkerLostError."""
+        executor = self._executor
+        try:
+            status, value = await asyncio.get_running_loop().run_in_executor(executor, _run, module, stage, payload)
+        except BrokenProcessPool as exc:
+            if self._executor is executor:  # the first to notice replaces it; the others reuse that
+                log.warning("a processor process died (%s); starting a new pool", exc)
+                self._executor = self._new_executor()
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise WorkerLostError(f"the process running {stage} died: {exc}") from exc
+        if status == "error":
+            raise ReportedError(value)
+        return value
+
+    def pids(self) -> list[int]:
+        """Live pool process ids (for tests and metrics)."""
+        return [p.pid for p in (getattr(self._executor, "_processes", None) or {}).values() if p.is_alive()]
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- in the pool process -------------------------------------------------------------------------
+
+_contexts: dict = {}
+_settings: Settings | None = None
+
+
+def _init_child(settings: Settings) -> None:
+    global _settings
+    _settings = settings
+    # Ctrl-C reaches the whole process group: the worker shuts the pool down, not the children
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run(module: str, stage: str, payload: dict):
+    from streams.stage import StageContext
+    from streams.storages import Storages
+
+    ctx = _contexts.get(stage)
+    if ctx is None:
+        storages = next(iter(_contexts.values())).storage if _contexts else Storages(_settings)
+        ctx = _contexts[stage] = StageContext(_settings, stage, storages)
+    try:
+        return "ok", importlib.import_module(module).work(ctx, payload)
+    except Exception as exc:  # noqa: BLE001 - reported to the worker, which sends the failed event
+        return "error", error_info(exc)

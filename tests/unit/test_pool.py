@@ -1,0 +1,51 @@
+"""The processor pool: work runs in other processes, errors keep their code, a killed pool
+process fails only its step (retryable) and the pool is replaced."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from streams.policy import WorkerLostError, error_info
+from streams.pool import ProcessorPool, ReportedError
+from streams.settings import Settings
+
+MODULE = "tests.unit.pool_work"
+
+
+@pytest.fixture
+def pool():
+    p = ProcessorPool(Settings(), processes=2)
+    yield p
+    p.shutdown()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_work_runs_in_pool_processes_not_the_event_loop_process(pool):
+    async def both():
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}) for i in range(4)))
+    results = run(both())
+    assert [r["echo"] for r in results] == [0, 1, 2, 3] and {r["stage"] for r in results} == {"thumbnails"}
+    assert os.getpid() not in {r["pid"] for r in results}
+
+
+def test_errors_come_back_with_code_retryability_and_class(pool):
+    with pytest.raises(ReportedError) as exc:
+        run(pool.run(MODULE, "technical-metadata", {"corrupt": True}))
+    info = error_info(exc.value)
+    assert (info["code"], info["retryable"], info["error_class"]) == ("corrupt_mesh", False, "CorruptMeshError")
+    with pytest.raises(ReportedError) as exc:
+        run(pool.run(MODULE, "technical-metadata", {"bug": True}))
+    assert error_info(exc.value)["code"] == "internal_error"
+
+
+def test_a_killed_pool_process_fails_its_step_as_retryable_and_the_pool_recovers(pool):
+    with pytest.raises(WorkerLostError) as exc:
+        run(pool.run(MODULE, "thumbnails", {"die": True}))
+    info = error_info(exc.value)
+    assert info["code"] == "worker_lost" and info["retryable"]
+    assert run(pool.run(MODULE, "thumbnails", {"echo": "after"}))["echo"] == "after"
