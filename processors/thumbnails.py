@@ -179,21 +179,37 @@ def _rasterize(
     # Fast path: faces with exactly one candidate centre (most faces of a dense mesh).
     single = np.flatnonzero(counts == 1)
     draw(single, x0[single], y0[single])
-    # General path: bigger faces, expanded to their candidate centres in bounded chunks.
+    # General path: bigger faces, row by row. Each (face, row) pair gets the x-span where the row
+    # crosses the triangle (widened by a pixel: the inside test in `draw` stays the only judge,
+    # so the image is exactly what testing the whole bounding box gave), then its pixels. Work
+    # follows the pixels a face covers, not its bounding box: a long thin sliver (the fan of a
+    # cylinder's cap) no longer costs the area of the box around it.
     multi = np.flatnonzero(counts > 1)
     if multi.size:
-        ends = np.cumsum(counts[multi])
-        lo = 0
-        while lo < multi.size:
-            base = ends[lo - 1] if lo else 0
-            hi = max(int(np.searchsorted(ends, base + _CHUNK_SAMPLES, side="right")), lo + 1)
-            faces_here = multi[lo:hi]
-            c = counts[faces_here]
-            fid = np.repeat(faces_here, c)
-            local = np.arange(fid.size) - np.repeat(np.cumsum(c) - c, c)
-            w = nx[fid]
-            draw(fid, x0[fid] + local % w, y0[fid] + local // w)
-            lo = hi
+        y1 = np.minimum(yhi[live], width - 1).astype(np.int64)
+        for fid, row in _expanded(multi, (y1 - y0 + 1)[multi]):
+            py = y0[fid] + row
+            cy = py + 0.5
+            xmin = np.full(fid.size, np.inf)
+            xmax = np.full(fid.size, -np.inf)
+            for i, j in ((0, 1), (1, 2), (2, 0)):
+                xa, xb, ya, yb = fx[i][fid], fx[j][fid], fy[i][fid], fy[j][fid]
+                crosses = (cy >= np.minimum(ya, yb)) & (cy <= np.maximum(ya, yb))
+                dy = yb - ya
+                flat = dy == 0
+                xi = xa + (cy - ya) / np.where(flat, 1.0, dy) * (xb - xa)
+                lo_x = np.where(flat, np.minimum(xa, xb), xi)
+                hi_x = np.where(flat, np.maximum(xa, xb), xi)
+                xmin = np.where(crosses, np.minimum(xmin, lo_x), xmin)
+                xmax = np.where(crosses, np.maximum(xmax, hi_x), xmax)
+            spanned = np.flatnonzero(np.isfinite(xmin))
+            fid, py = fid[spanned], py[spanned]
+            left = np.maximum(np.ceil(xmin[spanned] - 0.5) - 1, x0[fid]).astype(np.int64)
+            right = np.minimum(np.floor(xmax[spanned] - 0.5) + 1, x0[fid] + nx[fid] - 1).astype(np.int64)
+            width_here = right - left + 1
+            keep = np.flatnonzero(width_here > 0)
+            for pair, col in _expanded(keep, width_here[keep]):
+                draw(fid[pair], left[pair] + col, py[pair])
 
     hit = np.flatnonzero(zbuf != np.iinfo(np.int64).max)
     out = np.zeros(width * width, np.uint8)
@@ -203,6 +219,20 @@ def _rasterize(
     shade = shade_live[winner] * (1.0 - 0.22 * depth)  # slight depth cue
     out[hit] = np.clip(np.round(1 + shade * 254), 1, 255).astype(np.uint8)
     return out.reshape(width, width)
+
+
+def _expanded(items: np.ndarray, counts: np.ndarray):
+    """(item, k) for every k < counts[item], as flat arrays, in chunks of at most _CHUNK_SAMPLES
+    elements (bounded memory whatever the mesh)."""
+    ends = np.cumsum(counts)
+    lo = 0
+    while lo < items.size:
+        base = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, base + _CHUNK_SAMPLES, side="right")), lo + 1)
+        c = counts[lo:hi]
+        item = np.repeat(items[lo:hi], c)
+        yield item, np.arange(item.size) - np.repeat(np.cumsum(c) - c, c)
+        lo = hi
 
 
 def _to_png(shade: np.ndarray, size: int, background=BACKGROUND) -> bytes:
