@@ -36,6 +36,7 @@ stack-down: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/processors.py
+	$(BIN)/python bench/pipeline.py
 
 # Re-pin after changing dependencies in pyproject.toml (needs uv: pip install uv).
 lock:

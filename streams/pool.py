@@ -51,7 +51,7 @@ class ProcessorPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=get_context("spawn"),
-                                   initializer=_init_child, initargs=(self.settings,))
+                                   initializer=_init_child, initargs=(self.settings, os.getpid()))
 
     async def run(self, module: str, stage: str, payload: dict) -> dict:
         """`work(ctx, payload)` of the stage module, in a pool process; raises ReportedError or
@@ -83,11 +83,25 @@ _contexts: dict = {}
 _settings: Settings | None = None
 
 
-def _init_child(settings: Settings) -> None:
+def _init_child(settings: Settings, parent: int) -> None:
     global _settings
     _settings = settings
     # Ctrl-C reaches the whole process group: the worker shuts the pool down, not the children
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when the worker dies (even by SIGKILL), so a killed
+    worker never leaves pool processes behind; elsewhere the pool's own pipes end them."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
 
 
 def _run(module: str, stage: str, payload: dict):

@@ -65,6 +65,8 @@ class Settings:
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.policy)
     transient_retry_seconds: float = _setting("MESHSTREAM_TRANSIENT_RETRY_SECONDS", "600", float)
+    # where Faust keeps its local state (table stores); never inside the repository
+    data_dir: str = _setting("MESHSTREAM_DATA_DIR", ".meshstream/worker-data")
     # processes in a worker's processor pool (default: one per core) and requests each stage
     # agent handles at once (default: the pool size)
     processor_processes: int | None = _setting("MESHSTREAM_PROCESSOR_PROCESSES", None, int)
