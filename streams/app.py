@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",                      # tables live in memory, rebuilt from their changelog
-        datadir=f"{settings.data_dir}/{{appid}}",  # not the working directory
+        datadir=f"{settings.data_dir}/{{conf.id}}",  # not the working directory
         autodiscover=False,
         web_bind="127.0.0.1",
         web_port=settings.web_port,
