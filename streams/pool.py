@@ -53,12 +53,13 @@ class ProcessorPool:
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=get_context("spawn"),
                                    initializer=_init_child, initargs=(self.settings, os.getpid()))
 
-    async def run(self, module: str, stage: str, payload: dict) -> dict:
-        """`work(ctx, payload)` of the stage module, in a pool process; raises ReportedError or
+    async def run(self, module: str, stage: str, payload: dict, reuse: bool = True) -> dict:
+        """`work(ctx, payload)` of the stage module, in a pool process (through the result reuse
+        of streams.stage.reuse_or_work unless `reuse` is off); raises ReportedError or
         WorkerLostError."""
         executor = self._executor
         try:
-            status, value = await asyncio.get_running_loop().run_in_executor(executor, _run, module, stage, payload)
+            status, value = await asyncio.get_running_loop().run_in_executor(executor, _run, module, stage, payload, reuse)
         except BrokenProcessPool as exc:
             if self._executor is executor:  # the first to notice replaces it; the others reuse that
                 log.warning("a processor process died (%s); starting a new pool", exc)
@@ -104,8 +105,8 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _run(module: str, stage: str, payload: dict):
-    from streams.stage import StageContext
+def _run(module: str, stage: str, payload: dict, reuse: bool):
+    from streams.stage import StageContext, reuse_or_work
     from streams.storages import Storages
 
     ctx = _contexts.get(stage)
@@ -113,6 +114,7 @@ def _run(module: str, stage: str, payload: dict):
         storages = next(iter(_contexts.values())).storage if _contexts else Storages(_settings)
         ctx = _contexts[stage] = StageContext(_settings, stage, storages)
     try:
-        return "ok", importlib.import_module(module).work(ctx, payload)
+        work = importlib.import_module(module).work
+        return "ok", reuse_or_work(ctx, work, payload) if reuse else work(ctx, payload)
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which sends the failed event
         return "error", error_info(exc)

@@ -28,7 +28,7 @@ from confluent_kafka.admin import AdminClient
 from processors.model import PROCESSOR_VERSION
 from registry.manifest import Contract, default_manifest
 from registry.serde import AvroSerde, registry_client
-from streams.client import producer_config
+from streams.client import processing_options, producer_config
 from streams.envelope import derived_id, envelope
 from streams.settings import Settings
 from streams.workflow import runnable
@@ -277,8 +277,10 @@ def stale_models(settings: Settings, *, since=None, version: str = PROCESSOR_VER
 
 
 def reprocess(settings: Settings, *, since=None, workflow: str | None = None, version: str = PROCESSOR_VERSION,
-              dry_run: bool = False) -> list[tuple[Stale, str]]:
-    """A new run for every stale model; returns (stale model, new run id)."""
+              dry_run: bool = False, force: bool = False) -> list[tuple[Stale, str]]:
+    """A new run for every stale model; returns (stale model, new run id). Stages whose input and
+    processor version already have a result reuse it (streams.stage.reuse_or_work) unless
+    `force`, which sends the runs with `skip_cache`."""
     stale = stale_models(settings, since=since, version=version, workflow=workflow)
     publisher = None if dry_run else _Publisher(settings)
     out = []
@@ -288,7 +290,10 @@ def reprocess(settings: Settings, *, since=None, workflow: str | None = None, ve
         new_id = derived_id("reprocess", env["event_id"], target, version)
         out.append((s, new_id))
         if publisher is not None:
-            publisher.send("discovery.discovered", new_id, discovered_from(payload, new_id, target),
+            discovered = discovered_from(payload, new_id, target)
+            if force:
+                discovered["options"] = processing_options({**(discovered.get("options") or {}), "skip_cache": True})
+            publisher.send("discovery.discovered", new_id, discovered,
                            correlation_id=new_id, causation_id=env["event_id"],
                            event_id=derived_id("reprocess-event", new_id))
     if publisher is not None:

@@ -13,6 +13,7 @@ stage that loads a file stores the parsed form beside the cached copy; later sta
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from streams.stages import agent_module
 
 IDENTITY = ("run_id", "model_id")
 PARSED_PREFIX = "parsed"
+REUSE_PREFIX = "results"
 
 
 @dataclass
@@ -93,6 +95,31 @@ class StageContext:
     def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
         etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
+
+
+def reuse_key(stage: str, payload: dict) -> str:
+    """Where a stage's result for exactly this input is kept: the stage, the processor version
+    and the request without its run id (files are named by content: ETags, result documents)."""
+    request = {k: v for k, v in payload.items() if k not in ("run_id", "skip_cache")}
+    digest = hashlib.sha256(json.dumps([stage, PROCESSOR_VERSION, request], sort_keys=True, default=str).encode())
+    return f"{REUSE_PREFIX}/{stage}/{digest.hexdigest()}.json"
+
+
+def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
+    """The stage's result for this input and processor version if one was made before (a replay,
+    a reprocess of unchanged models), else `work`'s, kept for the next time. `skip_cache` in the
+    request (`meshstream reprocess --force`, `scan --skip-cache`) always works afresh."""
+    key = reuse_key(ctx.stage, payload)
+    bucket, client = ctx.settings.cache_bucket, ctx.storage("default")
+    if not payload.get("skip_cache"):
+        try:
+            return json.loads(get_bytes(client, bucket, key, ctx.settings.max_object_bytes))
+        except ProcessingError as exc:
+            if exc.code != "object_missing":
+                raise
+    result = work(ctx, payload)
+    put_json(client, bucket, key, result)
+    return result
 
 
 def parsed_key(ref: dict) -> str | None:

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     r.add_argument("--since", help="only models whose latest run finished at or after this time")
     r.add_argument("--workflow", help="only runs of this workflow (and run it again)")
     r.add_argument("--processor-version", help="the version results must have (default: this build's)")
+    r.add_argument("--force", action="store_true",
+                   help="recompute every stage (default: a stage whose input and version have a result reuses it)")
     r.add_argument("--dry-run", action="store_true")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=run_reprocess)
@@ -103,7 +105,7 @@ def run_reprocess(args) -> int:
 
     version = args.processor_version or PROCESSOR_VERSION
     done = reprocess(Settings(), since=parse_position(args.since), workflow=args.workflow, version=version,
-                     dry_run=args.dry_run)
+                     dry_run=args.dry_run, force=args.force)
     if args.json:
         print(json.dumps([{"model_id": s.model_id, "previous_run": s.run_id, "versions": list(s.versions),
                            "new_run": new} for s, new in done]))

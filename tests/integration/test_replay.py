@@ -29,6 +29,11 @@ def _terminals_of(settings, serde, run_ids, expected, timeout=120.0, settle=3.0)
                                       timeout=timeout, settle=settle)]
 
 
+def _metadata_doc(s3, settings, model_id: str):
+    """When the model's technical-metadata document was last written."""
+    return s3.stat_object(settings.results_bucket, f"{model_id}/technical-metadata/metadata.json").last_modified
+
+
 def _comparable(payload: dict) -> dict:
     md = dict(payload["metadata"])
     return {"model_id": payload["model_id"], "metadata": md, "workflow": payload["workflow"],
@@ -51,6 +56,7 @@ def test_replaying_a_completed_range_makes_equal_new_runs_once(settings, s3, wor
     new_ids = {new for new, _ in dry.runs}
     assert not _terminals_of(settings, serde, new_ids, expected=1, timeout=5, settle=0), "a dry run changes nothing"
 
+    docs = {m: _metadata_doc(s3, settings, m) for m in by_model}
     done = replay_topic(settings, "model.processing.completed.v1", start=("time", t0), end=("time", t1))
     assert done.published == 2 and {new for new, _ in done.runs} == new_ids
     replayed = _terminals_of(settings, serde, new_ids, expected=2)
@@ -59,6 +65,8 @@ def test_replaying_a_completed_range_makes_equal_new_runs_once(settings, s3, wor
         original = by_model[record["payload"]["model_id"]]
         assert record["payload"]["run_id"] != original["payload"]["run_id"]
         assert _comparable(record["payload"]) == _comparable(original["payload"])
+    # same inputs, same processor version: every stage reused its result (nothing written again)
+    assert {m: _metadata_doc(s3, settings, m) for m in by_model} == docs
     # the new runs are linked to the originals: the discovered event's causation is the original terminal event
     discovered = read_topics(settings, ("discovery.discovered",), serde, lambda r: r["payload"]["run_id"] in new_ids,
                              2, timeout=30, settle=0)
@@ -86,10 +94,12 @@ def test_reprocess_touches_only_models_with_stale_results(settings, s3, worker, 
 
     plan = reprocess(settings, since=("time", since), dry_run=True)
     assert [(s.model_id, s.versions) for s, _ in plan] == [(sphere["payload"]["model_id"], ("0.0.1",))]
-    (stale, new_run), = reprocess(settings, since=("time", since))
+    written = _metadata_doc(s3, settings, sphere["payload"]["model_id"])
+    (stale, new_run), = reprocess(settings, since=("time", since), force=True)
     (result,) = _terminals_of(settings, serde, {new_run}, expected=1)
     assert result["payload"]["model_id"] == stale.model_id
     assert {s["processor_version"] for s in result["payload"]["stages"]} == {PROCESSOR_VERSION}
+    assert _metadata_doc(s3, settings, stale.model_id) > written, "--force recomputed (and rewrote) the results"
     assert reprocess(settings, since=("time", since), dry_run=True) == [], "nothing is stale any more"
 
 

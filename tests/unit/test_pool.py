@@ -27,7 +27,7 @@ def run(coro):
 
 def test_work_runs_in_pool_processes_not_the_event_loop_process(pool):
     async def both():
-        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}) for i in range(4)))
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}, reuse=False) for i in range(4)))
     results = run(both())
     assert [r["echo"] for r in results] == [0, 1, 2, 3] and {r["stage"] for r in results} == {"thumbnails"}
     assert os.getpid() not in {r["pid"] for r in results}
@@ -35,17 +35,17 @@ def test_work_runs_in_pool_processes_not_the_event_loop_process(pool):
 
 def test_errors_come_back_with_code_retryability_and_class(pool):
     with pytest.raises(ReportedError) as exc:
-        run(pool.run(MODULE, "technical-metadata", {"corrupt": True}))
+        run(pool.run(MODULE, "technical-metadata", {"corrupt": True}, reuse=False))
     info = error_info(exc.value)
     assert (info["code"], info["retryable"], info["error_class"]) == ("corrupt_mesh", False, "CorruptMeshError")
     with pytest.raises(ReportedError) as exc:
-        run(pool.run(MODULE, "technical-metadata", {"bug": True}))
+        run(pool.run(MODULE, "technical-metadata", {"bug": True}, reuse=False))
     assert error_info(exc.value)["code"] == "internal_error"
 
 
 def test_a_killed_pool_process_fails_its_step_as_retryable_and_the_pool_recovers(pool):
     with pytest.raises(WorkerLostError) as exc:
-        run(pool.run(MODULE, "thumbnails", {"die": True}))
+        run(pool.run(MODULE, "thumbnails", {"die": True}, reuse=False))
     info = error_info(exc.value)
     assert info["code"] == "worker_lost" and info["retryable"]
-    assert run(pool.run(MODULE, "thumbnails", {"echo": "after"}))["echo"] == "after"
+    assert run(pool.run(MODULE, "thumbnails", {"echo": "after"}, reuse=False))["echo"] == "after"
