@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 
 import faust
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     settings = settings or Settings()
     manifest = default_manifest()
     session_ms = settings.session_timeout
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
