@@ -7,9 +7,10 @@ Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--t
    code path per file): the work. Ideal wall on C cores = that / C.
 2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
    metamodel, print analysis, sellability) on a fresh private stack, from the scan to the last
-   terminal event, with: one worker limited to one pool process (its single-core figure), one
-   worker with its default pool (one process per core), and two workers with one pool process
-   each. Prints wall, efficiency = ideal wall / wall, worker CPU / pure CPU, and the speed-ups.
+   terminal event, with: one worker limited to one core by CPU affinity (event loop and its pool
+   of one share that core: its single-core figure), one worker on all cores (default pool, one
+   process per core), and two workers limited to one core each. Prints wall, efficiency = (pure
+   CPU / cores used) / wall, worker CPU / pure CPU, and the speed-ups.
 3. The minimal workflow on tiny models with the orchestrator in its own worker: events per
    second and the orchestrator's CPU per model; and a plain confluent-kafka consume->produce
    loop on the same broker as the event-path ceiling.
@@ -139,7 +140,7 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
         env = {**stack.config.client_env(), "MESHSTREAM_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
         settings = Settings.from_env(env)
         procs = [WorkerProcess({**env, **extra.get("env", {})}, log_dir / f"{env['MESHSTREAM_APP_ID']}-{i}.log",
-                               stages=extra.get("stages")) for i, extra in enumerate(workers)]
+                               stages=extra.get("stages"), cpus=extra.get("cpus")) for i, extra in enumerate(workers)]
         for p in procs:
             p.launch()
         for p in procs:
@@ -167,11 +168,37 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
         finally:
             sub.close()
         cpu = [tree_cpu(p.proc.pid) - c for p, c in zip(procs, cpu0)]
+        events = contract_events(settings.kafka_bootstrap)
         for p in procs:
             p.stop()
     if done < expected:
         raise RuntimeError(f"only {done}/{expected} runs finished")
-    return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done}
+    return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done, "events": events}
+
+
+def contract_events(bootstrap: str) -> int:
+    """Records on every contract topic of this (fresh, private) stack: the events the run made."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    from registry.manifest import default_manifest
+
+    topics = [c.topic for c in default_manifest().active]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-count-{uuid.uuid4().hex[:6]}"})
+    try:
+        meta = consumer.list_topics(timeout=30).topics
+        total = 0
+        for t in topics:
+            for p in (meta[t].partitions if t in meta else {}):
+                for attempt in range(10):
+                    try:
+                        low, high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=30)
+                        total += high - low
+                        break
+                    except KafkaException:
+                        time.sleep(0.5)
+        return total
+    finally:
+        consumer.close()
 
 
 def raw_ceiling(n: int = 20_000) -> float:
@@ -222,7 +249,8 @@ def main() -> int:
     ap.add_argument("--tiny", type=int, default=200, help="tiny models for the event-path figures (0: skip)")
     ap.add_argument("--skip-two", action="store_true", help="skip the two-worker configuration")
     args = ap.parse_args()
-    cores = os.cpu_count() or 1
+    cpu_ids = sorted(os.sched_getaffinity(0))
+    cores = len(cpu_ids)
     models = build_models(args.models)
     tris = [len(trimesh.load(trimesh.util.wrap_as_stream(v), file_type="stl").faces) for v in models.values()]
     print(f"{len(models)} models, {min(tris):,}-{max(tris):,} triangles, workflow {args.workflow}, {cores} cores")
@@ -230,25 +258,27 @@ def main() -> int:
     ideal = pure / cores
     print(f"processors' own CPU, serial        {pure:8.1f} s   ideal wall on {cores} cores {ideal:.1f} s")
     log_dir = Path(tempfile.mkdtemp(prefix="meshstream-bench-logs-"))
-    one = {"env": {"MESHSTREAM_PROCESSOR_PROCESSES": "1"}}
-    configs = [("1 worker, 1 pool process", [one]), ("1 worker, default pool", [{}])]
-    if not args.skip_two:
-        configs.append(("2 workers, 1 pool process each", [one, one]))
+    # "one core" is CPU affinity (event loop and pool together on one core; the pool sizes itself
+    # to it), not just one pool process beside an event loop on another core
+    configs = [("1 worker, 1 core", [{"cpus": {cpu_ids[0]}}]), ("1 worker, all cores", [{}])]
+    if not args.skip_two and cores >= 2:
+        configs.append(("2 workers, 1 core each", [{"cpus": {cpu_ids[0]}}, {"cpus": {cpu_ids[1]}}]))
     results = {}
     for name, workers in configs:
         r = results[name] = run_pipeline(models, args.workflow, workers, log_dir)
         cpu = sum(r["cpu"])
-        print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {ideal / r['wall']:.2f}  "
+        used = len(set().union(*(w["cpus"] for w in workers))) if all("cpus" in w for w in workers) else cores
+        print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores)  "
               f"worker CPU / pure {cpu / pure:.2f}  ({r['runs']} runs, {r['failed']} failed)")
-    single = results["1 worker, 1 pool process"]["wall"]
-    print(f"1 worker default pool vs its single-core figure: {single / results['1 worker, default pool']['wall']:.2f}x")
-    if not args.skip_two:
-        print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 pool process each']['wall']:.2f}x")
+    single = results["1 worker, 1 core"]["wall"]
+    print(f"1 worker all cores vs its single-core figure:    {single / results['1 worker, all cores']['wall']:.2f}x")
+    if "2 workers, 1 core each" in results:
+        print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 core each']['wall']:.2f}x")
     if args.tiny:
         tiny = tiny_models(args.tiny)
         r = run_pipeline(tiny, "minimal", [{"stages": "discovery,download,technical-metadata,thumbnails"},
                                           {"stages": "orchestrator"}], log_dir)
-        events = args.tiny * 8  # discovered, 3 x (requested + completed), terminal
+        events = r["events"]  # every record on the contract topics: scan, discovered, requests, results, terminals
         ceiling = raw_ceiling()
         print(f"minimal workflow, {args.tiny} tiny models: {events / r['wall']:.0f} events/s "
               f"(raw consume->produce ceiling {ceiling:.0f}/s, ratio {events / r['wall'] / ceiling:.3f}); "

@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_path: Path, stages: str | None = None):
+    def __init__(self, env: dict[str, str], log_path: Path, stages: str | None = None, cpus: set[int] | None = None):
+        self.cpus = cpus  # CPU affinity (benchmarks: a worker limited to one core)
         self.env = env
         self.log_path = Path(log_path)
         self.stages = stages
@@ -46,6 +47,8 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.cpus:  # set before the interpreter has started threads or pool processes (inherited)
+            os.sched_setaffinity(self.proc.pid, self.cpus)
         return self
 
     def wait_ready(self, timeout: float = 120.0) -> "WorkerProcess":

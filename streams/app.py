@@ -7,8 +7,8 @@ scale-out path, with tables partitioned alongside their topics.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 import logging
+from pathlib import Path
 
 import faust
 

@@ -40,7 +40,14 @@ class ReportedError(Exception):
 
 
 def pool_size(settings: Settings) -> int:
-    return settings.processor_processes or os.cpu_count() or 1
+    """MESHSTREAM_PROCESSOR_PROCESSES, else one per core this worker may run on (its CPU affinity:
+    a worker started under `taskset -c 0` gets one pool process, not one per core of the host)."""
+    if settings.processor_processes:
+        return settings.processor_processes
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 class ProcessorPool:
@@ -90,6 +97,8 @@ def _init_child(settings: Settings, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the worker shuts the pool down, not the children
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
+    # the worker's log is this process's stderr too: say which process holds which step
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
 
 
 def _die_with(parent: int) -> None:
@@ -113,6 +122,7 @@ def _run(module: str, stage: str, payload: dict, reuse: bool):
     if ctx is None:
         storages = next(iter(_contexts.values())).storage if _contexts else Storages(_settings)
         ctx = _contexts[stage] = StageContext(_settings, stage, storages)
+    log.info("pool pid=%d started %s run=%s model=%s", os.getpid(), stage, payload.get("run_id"), payload.get("model_id"))
     try:
         work = importlib.import_module(module).work
         return "ok", reuse_or_work(ctx, work, payload) if reuse else work(ctx, payload)

@@ -12,6 +12,8 @@ stage that loads a file stores the parsed form beside the cached copy; later sta
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -146,6 +148,29 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class KeyedLock:
+    """`async with locks(key):` one holder per key at a time, waiters served in arrival order
+    (asyncio.Lock is fair), so concurrent copies of a stage agent never reorder one run's
+    requests; a key's lock is dropped when nobody holds or awaits it."""
+
+    def __init__(self):
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, key: str):
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 def register_stage(stage: str):
     """Build the `register(app, rt)` function of a stage module (its `work` runs in the pool)."""
     module = agent_module(stage)
@@ -174,11 +199,19 @@ def register_stage(stage: str):
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
 
+        in_order = KeyedLock()
+
+        async def handle_in_order(rt, contract, record: dict) -> None:
+            async with in_order(record["payload"]["run_id"]):
+                await handle(rt, contract, record)
+
         # several requests at once: a slow model does not hold up the small ones behind it (acks
-        # stay safe: Faust commits only up to the first unacked offset of a partition)
+        # stay safe: Faust commits only up to the first unacked offset of a partition,
+        # Consumer._new_offset stops at the first gap); requests of one run key are still
+        # handled in arrival order (KeyedLock)
         @app.agent(rt.topic(f"{stage}.requested"), name=stage, concurrency=rt.stage_concurrency)
         async def agent(stream):
-            await rt.consume(stream, stage, handle)
+            await rt.consume(stream, stage, handle_in_order)
 
     return register
 

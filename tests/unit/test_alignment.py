@@ -147,10 +147,12 @@ class FakeApp:
     agents: dict = field(default_factory=dict)   # agent name -> (contract names, agent function)
     tables: dict = field(default_factory=dict)   # table name -> (table, kwargs)
     timers: list = field(default_factory=list)
+    agent_options: dict = field(default_factory=dict)
 
     def agent(self, topic, name, **options):
         def decorate(fn):
             self.agents[name] = (topic, fn)
+            self.agent_options[name] = options
             return fn
         return decorate
 
@@ -502,3 +504,13 @@ def test_each_builder_encodes_for_a_fresh_run(stage):
     validate(record, contract.parsed_schema, strict=True)
     _encode_losslessly(contract, record)
     assert {k: record["payload"][k] for k in IDENTITY} == {"run_id": "run-1", "model_id": "model-1"}
+
+
+def test_stage_agents_run_concurrently_and_the_orchestrator_alone():
+    """The orchestrator updates run state: one event at a time. Stages are stateless: several."""
+    from streams.stages import processing_stages
+
+    rt = FakeRuntime([], {})
+    assert rt.app.agent_options["orchestrator"].get("concurrency", 1) == 1
+    for stage in processing_stages(MANIFEST):
+        assert rt.app.agent_options[stage]["concurrency"] > 1, stage

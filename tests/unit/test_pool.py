@@ -49,3 +49,29 @@ def test_a_killed_pool_process_fails_its_step_as_retryable_and_the_pool_recovers
     info = error_info(exc.value)
     assert info["code"] == "worker_lost" and info["retryable"]
     assert run(pool.run(MODULE, "thumbnails", {"echo": "after"}, reuse=False))["echo"] == "after"
+
+
+def test_pool_is_sized_to_the_cores_this_worker_may_use():
+    from streams.pool import pool_size
+
+    assert pool_size(Settings()) == len(os.sched_getaffinity(0))
+    assert pool_size(Settings.from_env({"MESHSTREAM_PROCESSOR_PROCESSES": "3"})) == 3
+
+
+def test_keyed_lock_keeps_one_run_keys_requests_in_arrival_order_and_lets_others_pass():
+    from streams.stage import KeyedLock
+
+    locks = KeyedLock()
+    order: list[str] = []
+
+    async def handle(key: str, name: str, seconds: float):
+        async with locks(key):
+            await asyncio.sleep(seconds)
+            order.append(name)
+
+    async def scenario():
+        await asyncio.gather(handle("run-a", "a1", 0.2), handle("run-a", "a2", 0.0), handle("run-b", "b1", 0.05))
+
+    run(scenario())
+    assert order == ["b1", "a1", "a2"]
+    assert not locks._locks  # nothing kept for finished keys
