@@ -44,6 +44,15 @@ function violation(err: unknown): Json {
   throw err;
 }
 
+/** What a test needs to check an event received by the TS subscriber against the Python side. */
+async function described(serde: AvroSerde, e: Received): Promise<Json> {
+  return {
+    contract: e.contract, partition: e.partition, key: e.key, record: e.record,
+    valueHex: e.value.toString("hex"), schemaId: unframe(e.value).schemaId,
+    reencodedHex: (await serde.encode(CONTRACTS[e.contract], e.record)).toString("hex"),
+  };
+}
+
 const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>> = {
   /** {records: {contract: record}} -> {contract: hex of the Avro body} (generated schema, no framing). */
   async "encode"({ records }) {
@@ -135,14 +144,25 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
       await sub.close();
     }
     const mine = events.filter((e) => (e.record.payload as { scan_id?: string }).scan_id === scanId);
-    return {
-      scanId, scanPartition,
-      events: await Promise.all(mine.map(async (e) => ({
-        contract: e.contract, partition: e.partition, key: e.key, record: e.record,
-        valueHex: e.value.toString("hex"), schemaId: unframe(e.value).schemaId,
-        reencodedHex: (await serde.encode(CONTRACTS[e.contract], e.record)).toString("hex"),
-      }))),
-    };
+    return { scanId, scanPartition, events: await Promise.all(mine.map((e) => described(serde, e))) };
+  },
+  /** {contracts, scanId, expected, timeoutMs}: events of `contracts` whose payload.scan_id is scanId, read from the beginning. */
+  async "read"({ contracts, scanId, expected, timeoutMs }) {
+    const settings = settingsFromEnv();
+    const serde = new AvroSerde(registryClient(settings));
+    const events: Received[] = [];
+    let enough: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => { enough = resolve; });
+    const timer = setTimeout(enough, timeoutMs as number);
+    const sub = await subscribe(contracts as ContractName[], (ev) => {
+      if ((ev.record.payload as { scan_id?: string }).scan_id !== scanId) return;
+      events.push(ev as Received);
+      if (events.length >= (expected as number)) enough();
+    }, { settings, fromBeginning: true });
+    await done;
+    clearTimeout(timer);
+    await sub.close();
+    return Promise.all(events.map((e) => described(serde, e)));
   },
 };
 
