@@ -152,3 +152,40 @@ def test_listing_with_141_char_title_fails_in_ts_before_the_broker(settings, sta
         assert marks() == before  # and nothing reached the topic
     finally:
         consumer.close()
+
+
+def test_ts_replays_dead_letters_onto_their_original_topic(settings, stack_env, worker, serde):
+    """A record the discovery agent cannot read becomes a dead letter; the TS client lists it
+    (dry run) and puts the same key and bytes back on the original topic and partition."""
+    from tests.integration.test_dead_letters import _dead_letters_for
+
+    topic = default_manifest().by_name("discovery-scan.requested").topic
+    key = f"ts-garbage-{uuid.uuid4()}"
+    producer = Producer(producer_config(settings))
+    delivered = []
+    producer.produce(topic, key=key.encode(), value=b"not avro from python",
+                     on_delivery=lambda err, msg: delivered.append((msg.partition(), msg.offset())))
+    assert producer.flush(10) == 0
+    assert len(_dead_letters_for(settings, serde, key.encode(), 1)) == 1
+
+    listed = tsclient.run("replay-dead-letters", {"key": key, "dryRun": True}, env=stack_env)
+    assert [(d["originalTopic"], d["stage"], d["code"]) for d in listed] == [(topic, "discovery", "malformed_event")]
+    assert (listed[0]["originalPartition"], listed[0]["originalOffset"]) == delivered[0]
+    assert bytes.fromhex(listed[0]["originalValue"]["$bytes"]) == b"not avro from python"
+
+    replayed = tsclient.run("replay-dead-letters", {"key": key}, env=stack_env)
+    assert len(replayed) == 1
+    partition, offset = delivered[0]
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"ts-replay-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, offset + 1)])
+    try:
+        deadline, again = time.monotonic() + 30, None
+        while again is None and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error() and msg.key() == key.encode():
+                again = msg
+    finally:
+        consumer.close()
+    assert again is not None, "the replayed record is not on its original partition"
+    assert again.value() == b"not avro from python" and again.offset() > offset

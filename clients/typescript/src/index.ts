@@ -9,6 +9,7 @@ export { CLIENT_VERSION, NAMESPACE, derivedId, envelope } from "./envelope";
 export { CONTRACTS, TERMINAL, type ContractName, type Events } from "./generated/contracts";
 export * from "./generated/index";
 export { Publisher, kafkaFor, producerConfig, type PayloadOf, type Published, type ScanOptions } from "./publisher";
+export { readDeadLetters, replayDeadLetters, type DeadLetterOptions, type DeadLetterRecord } from "./replay";
 export { AvroSerde, SerdeError, frame, registryClient, unframe } from "./serde";
 export { settingsFromEnv, type Settings } from "./settings";
 export { Subscription, subscribe, subscribeTerminal, type Received, type ReceivedOf, type SubscribeOptions } from "./subscriber";

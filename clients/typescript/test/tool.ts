@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 
 import {
   CONTRACTS, ConstraintViolation, Publisher, TERMINAL, checkRecord, derivedId, kafkaFor, producerConfig,
-  settingsFromEnv, subscribe, unframe, AvroSerde, registryClient, type ContractName, type Received,
+  settingsFromEnv, subscribe, unframe, replayDeadLetters, AvroSerde, registryClient, type ContractName, type Received,
 } from "../src/index";
 
 type Json = unknown;
@@ -145,6 +145,10 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
     }
     const mine = events.filter((e) => (e.record.payload as { scan_id?: string }).scan_id === scanId);
     return { scanId, scanPartition, events: await Promise.all(mine.map((e) => described(serde, e))) };
+  },
+  /** {stage?, code?, key?, dryRun?} -> the dead letters replayed (or listed). */
+  async "replay-dead-letters"(filter) {
+    return replayDeadLetters(filter as Parameters<typeof replayDeadLetters>[0]);
   },
   /** {contracts, scanId, expected, timeoutMs}: events of `contracts` whose payload.scan_id is scanId, read from the beginning. */
   async "read"({ contracts, scanId, expected, timeoutMs }) {
