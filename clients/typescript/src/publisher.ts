@@ -30,7 +30,7 @@ export function kafkaFor(settings: Settings, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: settings.kafkaBootstrap, logLevel: logLevel.WARN });
 }
 
-export interface PublishOptions extends EnvelopeOptions {}
+export type PublishOptions = EnvelopeOptions;
 
 export interface Published {
   readonly eventId: string;
@@ -61,6 +61,7 @@ function payloadDefault(contract: ContractInfo, field: string): unknown {
 
 export class Publisher {
   private connected?: Promise<void>;
+  private attempted = false;
   /** Partition of the last record this publisher sent (for tests and logs). */
   lastPartition?: number;
 
@@ -77,7 +78,11 @@ export class Publisher {
     const contract = CONTRACTS[name];
     const env = envelope(this.service, opts);
     const value = await this.serde.encode(contract, { envelope: env, payload }); // throws before any broker I/O
-    this.connected ??= this.producer.connect();
+    this.attempted = true;
+    this.connected ??= this.producer.connect().catch((err: unknown) => {
+      this.connected = undefined; // the next publish tries again
+      throw err;
+    });
     await this.connected;
     const [meta] = await this.producer.send({ topic: contract.topic, acks: -1, messages: [{ key, value }] });
     if (!meta) throw new Error(`publish to ${contract.topic}: no acknowledgement`);
@@ -105,10 +110,11 @@ export class Publisher {
 
   /** Whether this publisher ever opened a broker connection (a rejected record never does). */
   get hasConnected(): boolean {
-    return this.connected !== undefined;
+    return this.attempted;
   }
 
   async close(): Promise<void> {
     if (this.connected) await this.producer.disconnect();
+    this.connected = undefined;
   }
 }

@@ -65,7 +65,9 @@ class SeenIds {
 
 /**
  * Call `handler` for every new event of `contracts`; resolves once the consumer has joined its
- * group. A handler error stops the consumer on that record (it is redelivered on restart).
+ * group. A handler error (or a record that does not decode or breaks a constraint) is not
+ * skipped: kafkajs retries it under its retry policy and never commits past it, so nothing is
+ * lost silently, as with the Python Subscriber, which raises.
  */
 export async function subscribe<N extends ContractName>(
   contracts: readonly N[],
