@@ -3,16 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TS     := clients/typescript
 
 .PHONY: demo test unit integration install lock stack-up stack-down bench clean
 
 install: $(STAMP)
 
 # Exact versions and hashes from requirements.lock; the project itself installs editable.
-$(STAMP): requirements.lock pyproject.toml
+# The TypeScript client's packages come from its package-lock.json (npm ci); its tests are part
+# of `make test`, so Node.js 20+ and npm are required, not optional.
+$(STAMP): requirements.lock pyproject.toml $(TS)/package.json $(TS)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the TypeScript client (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -43,4 +48,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .meshstream
+	rm -rf $(VENV) .meshstream $(TS)/node_modules $(TS)/dist
