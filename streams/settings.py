@@ -62,6 +62,13 @@ class Settings:
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
     step_timeout_cap: float | None = _setting("MESHSTREAM_STEP_TIMEOUT_CAP", None, float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
+    # Publisher spool (streams/spool.py): where records wait while the broker is unreachable,
+    # its bounds, and how long a publish waits for the broker before leaving the record spooled.
+    spool_dir: str = _setting("MESHSTREAM_SPOOL_DIR", os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "meshstream", "spool"))
+    spool_max_records: int = _setting("MESHSTREAM_SPOOL_MAX_RECORDS", "10000", int)
+    spool_max_bytes: int = _setting("MESHSTREAM_SPOOL_MAX_BYTES", str(64 * 1024 * 1024), int)
+    publish_timeout: float = _setting("MESHSTREAM_PUBLISH_TIMEOUT", "10", float)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
