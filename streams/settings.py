@@ -6,6 +6,7 @@ finds the local stack, a test's private stack or a production cluster the same w
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -19,6 +20,10 @@ class StorageConnection:
     access_key: str
     secret_key: str
     secure: bool = False
+
+
+# Named storage connections: MESHSTREAM_STORAGE_<NAME>_<PART> (see Settings.storage).
+STORAGE_ENV = re.compile(r"^MESHSTREAM_STORAGE_[A-Z0-9_]+?_(ENDPOINT|ACCESS_KEY|SECRET_KEY|SECURE)$")
 
 
 class UnknownStorageError(LookupError):
@@ -40,7 +45,7 @@ def _setting(name: str, default: str | None, cast=str):
         raw = env.get(name) or default
         return None if raw is None else cast(raw)
 
-    return field(default_factory=read, metadata={"read": read})
+    return field(default_factory=read, metadata={"read": read, "env": name})
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,11 @@ class Settings:
         (e.g. `Settings.from_env(StackConfig().client_env())`)."""
         merged = {**os.environ, **env}
         return cls(**{f.name: f.metadata["read"](merged) for f in fields(cls)})
+
+    @classmethod
+    def env_names(cls) -> frozenset[str]:
+        """Every MESHSTREAM_* variable a Settings field reads (docker-compose.yml is checked against it)."""
+        return frozenset(f.metadata["env"] for f in fields(cls))
 
     def registry_config(self) -> dict[str, str]:
         """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""
