@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TS     := clients/typescript
 
-.PHONY: demo test unit integration install lock stack-up stack-down bench clean
+.PHONY: demo test unit integration install lock stack-up stack-down bench stress clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ stack-down: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/processors.py
 	$(BIN)/python bench/pipeline.py
+
+# >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
+stress: $(STAMP)
+	$(BIN)/python -m stress
 
 # Re-pin after changing dependencies in pyproject.toml (needs uv: pip install uv).
 lock:

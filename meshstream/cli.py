@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # Sub-command modules, in the order `meshstream --help` lists them.
-COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "subscribe", "replay", "demo")
+COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "spool", "subscribe", "replay", "demo")
 # commands registered by another command's module (replay also registers `reprocess`)
 
 

@@ -28,6 +28,13 @@ class AccessDeniedError(ProcessingError):
     code = "access_denied"
 
 
+class InvalidObjectNameError(ProcessingError):
+    """A bucket or key no S3 server accepts (`..` segments, bad bucket names): deterministic, so
+    never retried as if the storage were down."""
+
+    code = "invalid_object_name"
+
+
 class StorageUnavailableError(ProcessingError):
     code = "storage_unavailable"
     retryable = True
@@ -47,7 +54,11 @@ def _translate(exc: Exception, what: str) -> ProcessingError:
             return ObjectMissingError(f"{what}: {exc.code}")
         if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return AccessDeniedError(f"{what}: access denied ({exc.code})")
+        if exc.code in ("InvalidBucketName", "InvalidObjectName", "KeyTooLongError", "BadRequest", "InvalidArgument"):
+            return InvalidObjectNameError(f"{what}: refused by storage ({exc.code})")
         return StorageUnavailableError(f"{what}: S3 error {exc.code}: {exc.message}")
+    if isinstance(exc, ValueError):  # the minio SDK validates bucket and object names before any request
+        return InvalidObjectNameError(f"{what}: {exc}")
     return StorageUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
 
 

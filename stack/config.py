@@ -111,6 +111,8 @@ class StackConfig:
             "MESHSTREAM_S3_ENDPOINT": self.s3_endpoint,
             "MESHSTREAM_S3_ACCESS_KEY": self.s3_access_key,
             "MESHSTREAM_S3_SECRET_KEY": self.s3_secret_key,
+            # the publisher spool of this stack lives with its data, not in the user's home
+            "MESHSTREAM_SPOOL_DIR": str(self.data_dir / "spool"),
         }
 
     def with_free_ports(self, data_dir: Path) -> "StackConfig":

@@ -5,8 +5,10 @@ the same manifest, the same serde, the same wire format as the agents.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -17,6 +19,17 @@ from streams.settings import Settings
 from registry.manifest import Manifest, default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.envelope import envelope
+from streams.spool import Spool
+
+# errors that mean "the broker was not reached in time", whatever their retriable flag says
+_TRANSIENT = {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+              KafkaError._ALL_BROKERS_DOWN, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
+              KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.LEADER_NOT_AVAILABLE,
+              KafkaError.NOT_LEADER_FOR_PARTITION}
+
+
+def _transient(err: KafkaError) -> bool:
+    return err.code() in _TRANSIENT
 
 TERMINAL = ("processing.completed", "processing.failed")
 
@@ -24,29 +37,93 @@ TERMINAL = ("processing.completed", "processing.failed")
 def producer_config(settings: Settings) -> dict:
     # murmur2_random: the partitioner of the Java client and of Faust/aiokafka, so records we
     # publish with a key land on the partition the agents' tables expect.
+    # message.timeout.ms bounds how long a record waits for the broker, so after a flush every
+    # record has a definite outcome (delivered, or still only in the spool).
     return {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True,
-            "acks": "all", "partitioner": "murmur2_random", "linger.ms": 5}
+            "acks": "all", "partitioner": "murmur2_random", "linger.ms": 5,
+            "message.timeout.ms": int(settings.publish_timeout * 1000)}
+
+
+def spool_for(settings: Settings) -> Spool:
+    """The spool of this cluster: one directory per bootstrap list, so a record spooled for one
+    cluster is never delivered to another."""
+    cluster = hashlib.sha256(settings.kafka_bootstrap.encode()).hexdigest()[:16]
+    return Spool(Path(settings.spool_dir) / cluster, settings.spool_max_records, settings.spool_max_bytes)
 
 
 class Publisher:
+    """Publishes through a write-ahead spool: a record is on disk before it is produced and leaves
+    the spool when the broker acknowledged it. With the broker down, `publish` returns after
+    `publish_timeout` with the record spooled (`pending()` > 0); the next publish, or
+    `deliver_spooled()`, sends it, oldest first, with the same bytes and event id."""
+
     def __init__(self, settings: Settings | None = None, manifest: Manifest | None = None, service: str = "meshstream-cli"):
         self.settings = settings or Settings()
         self.manifest = manifest or default_manifest()
         self.serde = AvroSerde(registry_client(self.settings))
         self.producer = Producer(producer_config(self.settings))
+        self.spool = spool_for(self.settings)
         self.service = service
 
     def publish(self, contract_name: str, key: str, payload: dict, correlation_id: str,
                 causation_id: str | None = None, event_id: str | None = None) -> str:
+        """Encode and publish one event; returns its event id once the record is delivered or,
+        if the broker is unreachable, durably spooled. Raises if the broker rejects it for good."""
         contract = self.manifest.by_name(contract_name)
         env = envelope(self.service, correlation_id, causation_id, event_id=event_id, version=__version__)
         value = self.serde.encode(contract, {"envelope": env, "payload": payload})
-        errors: list = []
-        self.producer.produce(contract.topic, key=key.encode(), value=value,
-                              on_delivery=lambda err, msg: errors.append(err) if err else None)
-        if self.producer.flush(30) or errors:
-            raise RuntimeError(f"publish to {contract.topic} failed: {errors or 'timed out'}")
+        record = self.spool.append(contract.topic, key.encode(), value, env["event_id"])
+        rejected = self.deliver_spooled()
+        if record.path in rejected:
+            raise RuntimeError(f"publish to {contract.topic} rejected by the broker: {rejected[record.path]}")
         return env["event_id"]
+
+    def pending(self) -> int:
+        """Records spooled and not yet acknowledged by the broker."""
+        return len(self.spool)
+
+    def deliver_spooled(self) -> dict[Path, str]:
+        """Send every spooled record, oldest first, and forget those the broker acknowledged.
+        Records that failed for a transient reason (broker unreachable, timed out) stay spooled;
+        records the broker refuses for good (e.g. too large, unknown topic) move to the spool's
+        `rejected/` folder, kept for inspection; returns those as {path: reason}."""
+        rejected: dict[Path, str] = {}
+        with self.spool.locked():
+            pending = self.spool.pending()
+            if not pending:
+                return rejected
+            outcome: dict[Path, KafkaError | None] = {}
+            for rec in pending:
+                self._produce(rec, lambda err, msg, rec=rec: outcome.__setitem__(rec.path, err))
+            left = self.producer.flush(self.settings.publish_timeout + 5)
+            if left:  # cannot happen with message.timeout.ms; never leave a record both queued and spooled
+                self.producer.purge(in_queue=True, in_flight=False)
+                self.producer.flush(1)
+            fatal = False
+            for rec in pending:
+                err = outcome.get(rec.path, "not acknowledged")
+                if err is None:
+                    self.spool.remove(rec)
+                elif isinstance(err, KafkaError) and not err.retriable() and not _transient(err):
+                    fatal = fatal or err.fatal()
+                    rejected[rec.path] = str(err)
+                    self.spool.reject(rec)
+                elif isinstance(err, KafkaError) and err.fatal():
+                    fatal = True
+            if fatal:  # the idempotent producer cannot go on after a fatal error: start a new one
+                self.producer = Producer(producer_config(self.settings))
+        return rejected
+
+    def _produce(self, rec, callback) -> None:
+        while True:
+            try:
+                self.producer.produce(rec.topic, key=rec.key, value=rec.value, on_delivery=callback)
+                return
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self.producer.poll(0.5)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.producer.flush(timeout)
 
     def scan(self, bucket: str, prefix: str = "", workflow: str | None = None, storage: str = "default",
              scan_id: str | None = None, owner_id: str | None = None, objects_manifest: dict | None = None,

@@ -6,6 +6,7 @@ finds the local stack, a test's private stack or a production cluster the same w
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -19,6 +20,10 @@ class StorageConnection:
     access_key: str
     secret_key: str
     secure: bool = False
+
+
+# Named storage connections: MESHSTREAM_STORAGE_<NAME>_<PART> (see Settings.storage).
+STORAGE_ENV = re.compile(r"^MESHSTREAM_STORAGE_[A-Z0-9_]+?_(ENDPOINT|ACCESS_KEY|SECRET_KEY|SECURE)$")
 
 
 class UnknownStorageError(LookupError):
@@ -40,7 +45,7 @@ def _setting(name: str, default: str | None, cast=str):
         raw = env.get(name) or default
         return None if raw is None else cast(raw)
 
-    return field(default_factory=read, metadata={"read": read})
+    return field(default_factory=read, metadata={"read": read, "env": name})
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,13 @@ class Settings:
     stage_concurrency: int | None = _setting("MESHSTREAM_STAGE_CONCURRENCY", None, int)
     # finished runs leave the run table after this long (their terminal events stay on the topics)
     run_retention_seconds: float = _setting("MESHSTREAM_RUN_RETENTION_SECONDS", str(7 * 24 * 3600), float)
+    # Publisher spool (streams/spool.py): where records wait while the broker is unreachable,
+    # its bounds, and how long a publish waits for the broker before leaving the record spooled.
+    spool_dir: str = _setting("MESHSTREAM_SPOOL_DIR", os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "meshstream", "spool"))
+    spool_max_records: int = _setting("MESHSTREAM_SPOOL_MAX_RECORDS", "10000", int)
+    spool_max_bytes: int = _setting("MESHSTREAM_SPOOL_MAX_BYTES", str(64 * 1024 * 1024), int)
+    publish_timeout: float = _setting("MESHSTREAM_PUBLISH_TIMEOUT", "10", float)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -80,6 +92,11 @@ class Settings:
         (e.g. `Settings.from_env(StackConfig().client_env())`)."""
         merged = {**os.environ, **env}
         return cls(**{f.name: f.metadata["read"](merged) for f in fields(cls)})
+
+    @classmethod
+    def env_names(cls) -> frozenset[str]:
+        """Every MESHSTREAM_* variable a Settings field reads (docker-compose.yml is checked against it)."""
+        return frozenset(f.metadata["env"] for f in fields(cls))
 
     def registry_config(self) -> dict[str, str]:
         """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""

@@ -49,4 +49,9 @@ def run(args) -> int:
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
                              owner_id=args.owner_id, objects_manifest=manifest, options=options_from(args))
     print(scan_id)
+    if publisher.pending():
+        import sys
+
+        print(f"broker unreachable: scan spooled in {publisher.spool.dir} ({publisher.pending()} record(s) waiting); "
+              "it is delivered by the next publish or `meshstream spool deliver`", file=sys.stderr)
     return 0
