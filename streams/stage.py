@@ -16,6 +16,7 @@ from typing import Callable
 from processors.loading import Limits
 from processors.model import PROCESSOR_VERSION
 from processors.storage import get_bytes, put_bytes, put_json
+from streams import metrics
 from streams.envelope import derived_id, envelope
 from streams.runtime import error_info, log
 
@@ -85,7 +86,8 @@ def register_stage(stage: str, work: Callable[[StageContext, dict], dict]) -> Ca
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
             try:
-                result = await rt.run_blocking(work, ctx, payload)
+                with metrics.POOL_BUSY.track_inprogress():
+                    result = await rt.run_blocking(work, ctx, payload)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
@@ -95,11 +97,13 @@ def register_stage(stage: str, work: Callable[[StageContext, dict], dict]) -> Ca
                 error = error_info(exc)
                 log.info("%s failed run=%s model=%s in %.2fs: %s: %s", stage, payload["run_id"], payload["model_id"],
                          time.monotonic() - started, error["code"], error["message"][:200])
+                metrics.stage_done(stage, time.monotonic() - started, code=error["code"])
                 await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, env)
                 return
             log.info("%s completed run=%s model=%s in %.2fs", stage, payload["run_id"], payload["model_id"],
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
+            metrics.stage_done(stage, time.monotonic() - started, result)
 
         @app.agent(rt.topic(f"{stage}.requested"), name=stage)
         async def agent(stream):
