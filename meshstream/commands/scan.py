@@ -11,6 +11,7 @@ def register(subparsers) -> None:
     p.add_argument("--scan-id", help="re-using an id replays that scan onto the same runs")
     p.add_argument("--via-manifest", action="store_true",
                    help="list here, store the listing as a manifest object and publish its reference (large folders)")
+    p.add_argument("--json", action="store_true", help="print {\"scan_id\": ...} as JSON")
     p.set_defaults(func=run)
 
 
@@ -22,5 +23,10 @@ def run(args) -> int:
                 if args.via_manifest else None)
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
                              objects_manifest=manifest)
-    print(scan_id)
+    if args.json:
+        import json
+
+        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix}))
+    else:
+        print(scan_id)
     return 0
