@@ -33,9 +33,9 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         store="memory://",                      # tables live in memory, rebuilt from their changelog
         datadir=f"{settings.data_dir}/{{conf.id}}",  # not the working directory
         autodiscover=False,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
+        web_host="127.0.0.1" if settings.web_bind in ("127.0.0.1", "0.0.0.0") else settings.web_bind,
         topic_partitions=max(c.partitions for c in manifest.active),
         topic_replication_factor=1,
         topic_allow_declare=True,
@@ -54,5 +54,6 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     for stage, module in AGENT_MODULES.items():
         if stages is None or stage in stages:
             importlib.import_module(module).register(app, runtime)
+    importlib.import_module("streams.web").register(app, runtime)  # metrics, health, API, dashboard
     logging.getLogger("meshstream").setLevel(logging.INFO)
     return app, runtime

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from registry.manifest import Contract, Manifest
 from registry.serde import AvroSerde
+from streams import metrics
 from streams.envelope import derived_id, envelope
 from streams.policy import InPlaceRetry, error_info
 from streams.storages import Storages
@@ -71,6 +72,7 @@ class Runtime:
         """
         manual = stream.noack()
         async for event in manual.events():
+            metrics.event_in(stage)
             await self.process(event, stage, handle)
             await manual.ack(event)
 
@@ -106,6 +108,7 @@ class Runtime:
         msg = event.message
         now = int(time.time() * 1000)
         text = str(exc)
+        metrics.dead_lettered(stage, code)
         log.warning("dead-letter %s[%s]@%s from %s: %s: %s", msg.topic, msg.partition, msg.offset, stage, code, text)
         payload = {
             "original_topic": msg.topic, "original_partition": msg.partition, "original_offset": msg.offset,

@@ -62,6 +62,8 @@ class Settings:
     cache_bucket: str = _setting("MESHSTREAM_CACHE_BUCKET", "meshstream-cache")
     app_id: str = _setting("MESHSTREAM_APP_ID", "meshstream")
     web_port: int = _setting("MESHSTREAM_WEB_PORT", "6066", int)
+    web_bind: str = _setting("MESHSTREAM_WEB_BIND", "127.0.0.1")   # the HTTP API/metrics address
+    api_token: str | None = _setting("MESHSTREAM_API_TOKEN", None)  # bearer token for API writes
     max_object_bytes: int = _setting("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024), int)
     timeout_check_seconds: float = _setting("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5", float)
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)

@@ -24,6 +24,7 @@ from processors.errors import ProcessingError
 from processors.loading import Limits, LoadedMesh, load_mesh
 from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
+from streams import metrics
 from streams.envelope import derived_id, envelope
 from streams.policy import error_info
 from streams.runtime import log
@@ -183,7 +184,8 @@ def register_stage(stage: str):
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
             try:
-                result = await rt.run_stage(module, stage, payload)
+                with metrics.POOL_BUSY.track_inprogress():
+                    result = await rt.run_stage(module, stage, payload)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
@@ -193,11 +195,13 @@ def register_stage(stage: str):
                 error = error_info(exc)
                 log.info("%s failed run=%s model=%s in %.2fs: %s: %s", stage, payload["run_id"], payload["model_id"],
                          time.monotonic() - started, error["code"], error["message"][:200])
+                metrics.stage_done(stage, time.monotonic() - started, code=error["code"])
                 await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, env)
                 return
             log.info("%s completed run=%s model=%s in %.2fs", stage, payload["run_id"], payload["model_id"],
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
+            metrics.stage_done(stage, time.monotonic() - started, result)
 
         in_order = KeyedLock()
 

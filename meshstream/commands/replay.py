@@ -51,6 +51,13 @@ def run_dead_letters(args) -> int:
 
     done = replay_dead_letters(Settings(), stage=args.stage, code=args.code, key=args.key, dry_run=args.dry_run)
     verb = "would replay" if args.dry_run else "replayed"
+    if args.json:
+        import json
+
+        print(json.dumps([{"original_topic": d.original_topic, "original_offset": d.original_offset,
+                           "partition": d.partition, "offset": d.offset, "stage": d.stage, "code": d.code,
+                           "message": d.message, "replayed": not args.dry_run} for d in done], indent=2))
+        return 0
     for d in done:
         if args.json:
             print(json.dumps({"original_topic": d.original_topic, "original_offset": d.original_offset,

@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     o.add_argument("--who-made", choices=("i_did", "someone_else", "collective"))
     o.add_argument("--listing-type", choices=("physical", "download", "both"))
     o.add_argument("--taxonomy-id", type=int)
+    p.add_argument("--json", action="store_true", help="print {\"scan_id\": ...} as JSON")
     p.set_defaults(func=run)
 
 
@@ -48,7 +49,13 @@ def run(args) -> int:
                 if args.via_manifest else None)
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
                              owner_id=args.owner_id, objects_manifest=manifest, options=options_from(args))
-    print(scan_id)
+    if args.json:
+        import json
+
+        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix,
+                          "spooled": publisher.pending()}))
+    else:
+        print(scan_id)
     if publisher.pending():
         import sys
 

@@ -17,6 +17,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from streams.client import TERMINAL, Subscriber
 
+    _wait_for_topics(args.contract or TERMINAL, args.timeout)
     sub = Subscriber(tuple(args.contract or TERMINAL), group_id=args.group, from_beginning=args.from_beginning)
     try:
         for ev in sub.events(timeout=args.timeout, idle_timeout=args.idle_timeout):
@@ -27,3 +28,31 @@ def run(args) -> int:
     finally:
         sub.close()
     return 0
+
+
+def _wait_for_topics(contract_names, timeout: float | None) -> None:
+    """Wait (saying so once) until the topics exist: before the first worker has started there
+    is nothing to subscribe to yet, which is not an error."""
+    import sys
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    from registry.manifest import default_manifest
+    from streams.settings import Settings
+
+    topics = {default_manifest().by_name(n).topic for n in contract_names}
+    admin = AdminClient({"bootstrap.servers": Settings().kafka_bootstrap, "log_level": 0})
+    deadline = None if timeout is None else time.monotonic() + timeout
+    told = False
+    while True:
+        missing = topics - set(admin.list_topics(timeout=10).topics)
+        if not missing:
+            return
+        if not told:
+            print(f"waiting for topic(s) {', '.join(sorted(missing))} (start a worker: `meshstream worker`)",
+                  file=sys.stderr, flush=True)
+            told = True
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"topic(s) {', '.join(sorted(missing))} still missing after {timeout} s")
+        time.sleep(1)

@@ -1,0 +1,152 @@
+"""HTTP views: thin adapters from requests to the read model, the run table and the runtime.
+
+GET /runs/{id} uses Faust's table routing: a worker that does not own the run's partition
+forwards the request to the one that does, so any worker answers.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+from pathlib import Path
+
+from faust.web import View
+
+from streams import metrics
+from streams.envelope import envelope
+from streams.web.auth import write_refusal
+from streams.web.openapi import document
+from streams.web.probes import RUNS_TABLE, Probes
+from streams.web.readmodel import ReadModel
+from streams.web.scans import SCAN_CONTRACT, InvalidScan, scan_payload
+
+log = logging.getLogger("meshstream.web")
+STATIC = Path(__file__).parent / "static"
+PRESIGN_TTL = datetime.timedelta(hours=1)
+
+
+def register(app, rt) -> None:
+    probes = Probes(app, rt)
+    model = ReadModel(rt.manifest, rt.serde)
+    scan_contract = rt.manifest.by_name(SCAN_CONTRACT)
+
+    @app.task
+    async def _probe_ticks():
+        await probes.tick_forever()
+
+    @app.task
+    async def _read_model():
+        while True:
+            try:
+                await model.run(rt.settings.kafka_bootstrap)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - reconnect; the API keeps serving what it has
+                log.exception("read model consumer stopped; restarting in 5 s")
+                await asyncio.sleep(5)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request):
+            body, ctype = metrics.exposition()
+            return self.bytes(body, content_type=ctype.split(";")[0])
+
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request):
+            ok, body = probes.health()
+            return self.json(body, status=200 if ok else 503)
+
+    @app.page("/ready")
+    class Ready(View):
+        async def get(self, request):
+            ok, body = probes.ready()
+            return self.json(body, status=200 if ok else 503)
+
+    @app.page("/openapi.json")
+    class OpenAPI(View):
+        async def get(self, request):
+            return self.json(document(scan_contract))
+
+    @app.page("/scans")
+    class Scans(View):
+        async def post(self, request):
+            refusal = write_refusal(rt.settings.api_token, request.headers.get("Authorization"))
+            if refusal:
+                return self.json({"error": "unauthorized", "message": refusal}, status=401,
+                                 headers={"WWW-Authenticate": "Bearer"})
+            try:
+                try:
+                    body = json.loads(await request.text())
+                except ValueError as exc:
+                    raise InvalidScan(400, None, f"the body is not JSON: {exc}") from None
+                from streams.workflow import runnable
+
+                payload = scan_payload(body, scan_contract, runnable)
+                env = envelope("api", correlation_id=payload["scan_id"])
+                try:
+                    value = rt.encode(SCAN_CONTRACT, {"envelope": env, "payload": payload})
+                except ValueError as exc:
+                    raise InvalidScan(422, None, str(exc)[:500]) from None
+            except InvalidScan as exc:
+                return self.json(exc.to_dict(), status=exc.status)
+            await rt.send_encoded(SCAN_CONTRACT, payload["scan_id"], value)
+            location = f"/scans/{payload['scan_id']}"
+            return self.json({"scan_id": payload["scan_id"], "status": "accepted", "location": location},
+                             status=202, headers={"Location": location})
+
+    @app.page("/scans/{scan_id}")
+    class Scan(View):
+        async def get(self, request, scan_id):
+            found = model.scan(scan_id)
+            if found is None:
+                return self.json({"error": "not_found", "message": f"no scan {scan_id} (yet)"}, status=404)
+            return self.json(found)
+
+    @app.page("/models/{model_id}")
+    class Model(View):
+        async def get(self, request, model_id):
+            found = model.model(model_id)
+            if found is None:
+                return self.json({"error": "not_found", "message": f"no model {model_id}"}, status=404)
+            latest = found.get("latest") or {}
+            links = await asyncio.get_running_loop().run_in_executor(None, _links, rt, latest.get("results") or [])
+            return self.json({**found, "links": links})
+
+    @app.page("/overview")
+    class Overview(View):
+        async def get(self, request):
+            return self.json(model.overview())
+
+    @app.page("/dashboard")
+    class Dashboard(View):
+        async def get(self, request):
+            return self.html((STATIC / "dashboard.html").read_text())
+
+    runs = app.tables.get(RUNS_TABLE) if hasattr(app.tables, "get") else None
+    if runs is None:
+        return  # no orchestrator in this worker: /runs is answered by workers that have one
+
+    @app.page("/runs/{run_id}")
+    class Run(View):
+        @app.table_route(table=runs, match_info="run_id")
+        async def get(self, request, run_id):
+            run = runs.get(run_id.encode())
+            if run is None:
+                return self.json({"error": "not_found", "message": f"no run {run_id}"}, status=404)
+            return self.json({"run": run, "answered_by": str(app.conf.canonical_url)})
+
+
+def _links(rt, results: list[dict]) -> list[dict]:
+    """Result documents and images with presigned GET URLs (PNG thumbnails for the dashboard)."""
+    out = []
+    for ref in results:
+        try:
+            url = rt.storage(ref.get("storage") or "default").presigned_get_object(
+                ref["bucket"], ref["key"], expires=PRESIGN_TTL)
+        except Exception as exc:  # noqa: BLE001 - a link we cannot sign is reported, not fatal
+            url = None
+            log.debug("cannot presign %s: %s", ref.get("key"), exc)
+        out.append({"key": ref["key"], "kind": "image" if ref["key"].endswith(".png") else "document", "url": url})
+    return out

@@ -1,0 +1,135 @@
+"""The worker's HTTP API, metrics and probes against the real stack, with two real workers in one
+consumer group: 202 + polling to completion, 400/422/401, GET /runs/{id} answered by either
+worker (Faust table routing), model links that really download, metrics that move with a scan."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from meshstream.worker_process import WorkerProcess, free_port
+from processors.samples import sample_models
+from tests.integration.helpers import upload
+
+pytestmark = pytest.mark.integration
+TOKEN = "test-token-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def web_workers(prepared, stack_env, tmp_path_factory):
+    group = f"meshstream-web-{uuid.uuid4().hex[:8]}"
+    workers, urls = [], []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = {**stack_env, "MESHSTREAM_APP_ID": group, "MESHSTREAM_SESSION_TIMEOUT": "6",
+                   "MESHSTREAM_WEB_PORT": str(port), "MESHSTREAM_API_TOKEN": TOKEN}
+            workers.append(WorkerProcess(env, tmp_path_factory.mktemp("web") / f"worker{i}.log").start())
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # both ready: the group has settled on both members
+            if all(requests.get(u + "/ready", timeout=5).status_code == 200 for u in urls):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"workers not ready: {[requests.get(u + '/ready', timeout=5).text for u in urls]}")
+        yield urls
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def _metric(urls, name: str, **labels) -> float:
+    """Sum of a sample over all workers' /metrics."""
+    total = 0.0
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for u in urls:
+        for line in requests.get(u + "/metrics", timeout=10).text.splitlines():
+            m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+            if m and m.group(1) == name and (not want or want in (m.group(2) or "")):
+                total += float(m.group(3))
+    return total
+
+
+def test_probes_and_openapi(web_workers):
+    for u in web_workers:
+        assert requests.get(u + "/health", timeout=5).json()["status"] == "ok"
+        ready = requests.get(u + "/ready", timeout=5).json()
+        assert ready["tables_recovered"] and ready["partitions_assigned"] > 0
+    doc = requests.get(web_workers[0] + "/openapi.json", timeout=5).json()
+    assert {"/scans", "/scans/{scan_id}", "/runs/{run_id}", "/models/{model_id}"} <= set(doc["paths"])
+    assert "bucket" in doc["components"]["schemas"]["ScanRequest"]["required"]
+
+
+def test_writes_need_the_token_and_bad_scans_name_the_field(web_workers):
+    url = web_workers[0] + "/scans"
+    assert requests.post(url, json={"bucket": "models"}, timeout=10).status_code == 401
+    assert requests.post(url, json={"bucket": "models"}, headers={"Authorization": "Bearer wrong"},
+                         timeout=10).status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.post(url, data="{not json", headers=auth, timeout=10)
+    assert r.status_code == 400
+    for body, field in (({"prefix": "x/"}, "bucket"), ({"bucket": 7}, "bucket"),
+                        ({"bucket": "models", "workflow": "no-such-flow"}, "workflow"),
+                        ({"bucket": "models", "colour": "red"}, "colour")):
+        r = requests.post(url, json=body, headers=auth, timeout=10)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["field"] == field, r.text
+
+
+def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(web_workers, s3, settings):
+    a, b = web_workers
+    before = _metric(web_workers, "meshstream_stage_completed_total", stage="technical-metadata")
+    tri_before = _metric(web_workers, "meshstream_model_triangles_count")
+    samples = sample_models()
+    prefix = f"http-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "corrupt.stl")})
+
+    r = requests.post(a + "/scans", json={"bucket": "models", "prefix": prefix, "owner_id": "user-7"},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 202, r.text
+    location = r.headers["Location"]
+    assert location == f"/scans/{r.json()['scan_id']}"
+
+    deadline, scan = time.monotonic() + 240, None
+    while time.monotonic() < deadline:  # poll the other worker: every worker answers for every scan
+        resp = requests.get(b + location, timeout=10)
+        if resp.status_code == 200 and resp.json()["status"] == "finished" and resp.json()["models_discovered"] == 2:
+            scan = resp.json()
+            break
+        time.sleep(1)
+    assert scan is not None, requests.get(b + location, timeout=10).text
+    assert scan["runs_by_state"] == {"completed": 1, "failed": 1}
+    failed = next(m for m in scan["models"] if m["state"] == "failed")
+    assert failed["failed_stage"] == "technical-metadata" and failed["error"]["message"]
+
+    for m in scan["models"]:  # either worker answers for every run, whichever owns its partition
+        answers = [requests.get(u + f"/runs/{m['run_id']}", timeout=10) for u in web_workers]
+        assert [x.status_code for x in answers] == [200, 200], [x.text for x in answers]
+        runs = [x.json()["run"] for x in answers]
+        assert runs[0] == runs[1] and runs[0]["run_id"] == m["run_id"] and runs[0]["owner_id"] == "user-7"
+        assert len({x.json()["answered_by"] for x in answers}) == 1  # the owner answered both
+    assert requests.get(a + "/runs/no-such-run", timeout=10).status_code == 404
+
+    cube = next(m for m in scan["models"] if m["state"] == "completed")
+    model = requests.get(b + f"/models/{cube['model_id']}", timeout=10).json()
+    assert model["latest"]["state"] == "completed" and model["latest"]["metadata"]["triangles"] == 12
+    images = [link for link in model["links"] if link["kind"] == "image"]
+    assert images and all(link["url"] for link in images)
+    png = requests.get(images[0]["url"], timeout=10)
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    overview = requests.get(a + "/overview", timeout=10).json()
+    assert any(f["run_id"] == failed["run_id"] for f in overview["failures"])
+    # metrics moved with the scan (summed over both workers: each counts its own partitions)
+    assert _metric(web_workers, "meshstream_stage_completed_total", stage="technical-metadata") >= before + 1
+    assert _metric(web_workers, "meshstream_stage_failed_total", stage="technical-metadata") >= 1
+    assert _metric(web_workers, "meshstream_model_triangles_count") >= tri_before + 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _metric(web_workers, "meshstream_runs", state="completed") < 1:
+        time.sleep(1)  # the run gauges refresh on a 1 s timer
+    assert _metric(web_workers, "meshstream_runs", state="completed") >= 1
+    assert _metric(web_workers, "meshstream_runs", state="failed") >= 1
