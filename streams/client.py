@@ -6,6 +6,7 @@ the same manifest, the same serde, the same wire format as the agents.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from streams.version import __version__
 from streams.settings import Settings
 from registry.manifest import Manifest, default_manifest
-from registry.serde import AvroSerde, registry_client
+from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.envelope import envelope
 from streams.spool import Spool
 
@@ -30,6 +31,8 @@ _TRANSIENT = {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRAN
 
 def _transient(err: KafkaError) -> bool:
     return err.code() in _TRANSIENT
+
+log = logging.getLogger("meshstream")
 
 TERMINAL = ("processing.completed", "processing.failed")
 
@@ -204,6 +207,7 @@ class Subscriber:
         })
         self.consumer.subscribe(list(self.contracts))
         self._seen: set[str] = set()
+        self.skipped = 0  # records that were not events of their contract
 
     def events(self, timeout: float | None = None, idle_timeout: float | None = None) -> Iterator[Received]:
         """Yield events until `timeout` seconds in total, or `idle_timeout` seconds without one."""
@@ -221,7 +225,12 @@ class Subscriber:
                 raise RuntimeError(f"consumer error: {msg.error()}")
             last = time.monotonic()
             contract = self.contracts[msg.topic()]
-            record = self.serde.decode(msg.value(), contract)
+            try:
+                record = self.serde.decode(msg.value(), contract)
+            except SerdeError as exc:  # not an event of the contract: say so, keep reading
+                log.warning("skipping %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc.code)
+                self.skipped += 1
+                continue
             event_id = record["envelope"]["event_id"]
             if event_id in self._seen:
                 continue

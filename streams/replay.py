@@ -27,7 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from processors.model import PROCESSOR_VERSION
 from registry.manifest import Contract, default_manifest
-from registry.serde import AvroSerde, registry_client
+from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.client import processing_options, producer_config
 from streams.envelope import derived_id, envelope
 from streams.settings import Settings
@@ -118,7 +118,10 @@ def read_range(settings: Settings, contract: Contract, *, start=None, end=None, 
                 seen += 1
                 if progress:
                     progress(seen, total)
-                yield Found(p, msg.offset(), msg.timestamp()[1], serde.decode(msg.value(), contract))
+                try:
+                    yield Found(p, msg.offset(), msg.timestamp()[1], serde.decode(msg.value(), contract))
+                except SerdeError:
+                    pass  # not an event of the contract (the pipeline dead-lettered it): nothing to replay
                 if msg.offset() >= hi - 1:
                     break
     finally:

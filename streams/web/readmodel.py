@@ -104,7 +104,9 @@ class ReadModel:
         by_workflow: dict = collections.defaultdict(collections.Counter)
         for r in self.runs.values():
             by_workflow[r.get("workflow")][r.get("state", "running")] += 1
-        recent = sorted(self.scans.values(), key=lambda s: s.get("requested_at") or 0, reverse=True)[:20]
+        # scans seen only through their discoveries have no request time: they sort last
+        recent = sorted(self.scans.values(), key=lambda s: (s.get("requested_at") is not None, s.get("requested_at") or 0),
+                        reverse=True)[:20]
         return {"runs_by_state": dict(states), "runs_by_workflow": {w: dict(c) for w, c in by_workflow.items()},
                 "scans": [self.scan(s["scan_id"]) | {"models": None} for s in recent],
                 "failures": list(self.failures), "dead_letters": list(self.dead_letters),

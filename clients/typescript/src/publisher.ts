@@ -14,7 +14,7 @@ import { Kafka, Partitioners, logLevel, type Producer, type ProducerConfig } fro
 import type { ContractInfo } from "./contract";
 import { envelope, type EnvelopeOptions } from "./envelope";
 import { CONTRACTS, type ContractName, type Events } from "./generated/contracts";
-import type { ObjectRef } from "./generated/common";
+import type { ObjectRef, ProcessingOptions } from "./generated/common";
 import { AvroSerde, registryClient } from "./serde";
 import { settingsFromEnv, type Settings } from "./settings";
 
@@ -50,6 +50,8 @@ export interface ScanOptions {
   readonly scanId?: string;
   readonly ownerId?: string | null;
   readonly objectsManifest?: ObjectRef | null;
+  /** Per-scan processing options (skip_cache, printers, overhang angle, listing, ...): they reach every stage whose request has the field. */
+  readonly options?: ProcessingOptions | null;
 }
 
 /** Default of a payload field as declared in the contract's schema (the single source of truth). */
@@ -103,6 +105,7 @@ export class Publisher {
       owner_id: opts.ownerId ?? null,
       provider: payloadDefault(contract, "provider") as PayloadOf<"discovery-scan.requested">["provider"],
       objects_manifest: opts.objectsManifest ?? null,
+      options: opts.options ?? null,
     };
     await this.publish("discovery-scan.requested", scanId, payload, { correlationId: scanId });
     return scanId;

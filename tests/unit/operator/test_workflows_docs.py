@@ -31,4 +31,4 @@ def test_list_and_show_json(capsys):
     assert {r["name"] for r in rows} == set(default_workflows())
     assert [r["name"] for r in rows if r["default"]] == [default_workflow_name()]
     assert main(["workflows", "show", "minimal", "--json"]) == 0
-    assert [s["stage"] for s in json.loads(capsys.readouterr().out)["steps"]] == ["technical-metadata"]
+    assert [s["stage"] for s in json.loads(capsys.readouterr().out)["steps"]] == list(default_workflows()["minimal"].stages)
