@@ -16,7 +16,7 @@ from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
-from streams.stages import agent_modules
+from streams.stages import agent_modules, processing_stages
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
 AGENT_MODULES = agent_modules(default_manifest())
@@ -55,5 +55,12 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         if stages is None or stage in stages:
             importlib.import_module(module).register(app, runtime)
     importlib.import_module("streams.web").register(app, runtime)  # metrics, health, API, dashboard
+    pooled = [m for s, m in AGENT_MODULES.items() if (stages is None or s in stages) and s in processing_stages(manifest)]
+    if pooled:
+        @app.task
+        async def warm_pool() -> None:
+            """Pool processes start with the worker, not on the first model (see ProcessorPool.warm)."""
+            pids = await runtime.pool.warm(pooled)
+            logging.getLogger("meshstream").info("processor pool ready: %d processes %s", len(set(pids)), sorted(set(pids)))
     logging.getLogger("meshstream").setLevel(logging.INFO)
     return app, runtime

@@ -75,3 +75,9 @@ def test_keyed_lock_keeps_one_run_keys_requests_in_arrival_order_and_lets_others
     run(scenario())
     assert order == ["b1", "a1", "a2"]
     assert not locks._locks  # nothing kept for finished keys
+
+
+def test_warm_starts_every_pool_process_up_front(pool):
+    pids = run(pool.warm([MODULE]))
+    assert len(set(pids)) == pool.processes == 2 and os.getpid() not in pids
+    assert sorted(pool.pids()) == sorted(set(pids))
