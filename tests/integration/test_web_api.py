@@ -133,3 +133,49 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
         time.sleep(1)  # the run gauges refresh on a 1 s timer
     assert _metric(web_workers, "meshstream_runs", state="completed") >= 1
     assert _metric(web_workers, "meshstream_runs", state="failed") >= 1
+
+
+def test_dashboard_in_headless_chromium_shows_scan_models_and_failure_reason(web_workers, s3, tmp_path):
+    """The dashboard as a person sees it, during and after a scan; screenshots are kept in the
+    test's tmp dir (printed below) as artefacts."""
+    from tests.integration.browser import dom, screenshot
+
+    a, b = web_workers
+    samples = sample_models()
+    prefix = f"dash-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "corrupt.stl")})
+    r = requests.post(a + "/scans", json={"bucket": "models", "prefix": prefix},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 202
+    scan_id, location = r.json()["scan_id"], r.headers["Location"]
+
+    page = ""
+    for _ in range(5):  # during the scan: the page lists it as soon as the worker has read it
+        page = dom(b + "/dashboard")
+        if scan_id in page:
+            break
+    shots = [screenshot(b + "/dashboard", tmp_path / "dashboard-during-scan.png")]
+    assert scan_id in page and "Stages (this worker)" in page
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and requests.get(a + location, timeout=10).json()["status"] != "finished":
+        time.sleep(1)
+    scan = requests.get(a + location, timeout=10).json()
+    assert scan["status"] == "finished", scan
+    failed = next(m for m in scan["models"] if m["state"] == "failed")
+    cube = next(m for m in scan["models"] if m["state"] == "completed")
+
+    page = dom(a + "/dashboard")
+    shots.append(screenshot(a + "/dashboard", tmp_path / "dashboard-after-scan.png"))
+    assert 'class="model completed"' in page and ">cube_10mm<" in page
+    from html import escape
+
+    assert escape(failed["error"]["message"], quote=True)[:60] in page  # the failed model's reason
+    assert "technical-metadata" in page and "download" in page          # stage table and workflow graph
+
+    model_url = a + f"/dashboard#model={cube['model_id']}"
+    page = dom(model_url)
+    shots.append(screenshot(model_url, tmp_path / "dashboard-model.png"))
+    assert 'id="model-state" class="completed"' in page
+    assert page.count("<img") >= 3 and 'id="turntable"' in page and 'id="print-analysis"' in page
+    print("dashboard screenshots:", *shots, sep="\n  ")
