@@ -12,10 +12,10 @@ import logging
 import sys
 
 # Sub-command modules, in the order `meshstream --help` lists them.
-COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "subscribe", "replay", "workflows", "demo")
+COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "subscribe", "status", "replay", "workflows", "demo")
 # What each command talks to, checked before it starts (meshstream.reach).
 NEEDS = {"scan": ("broker", "registry"), "subscribe": ("broker", "registry"), "replay": ("broker", "registry"),
-         "worker": ("broker", "registry", "s3"), "contracts register": ("registry",), "contracts diff": ("registry",)}
+         "worker": ("broker", "registry", "s3"), "status": ("api",), "contracts register": ("registry",), "contracts diff": ("registry",)}
 EXIT_UNREACHABLE = 3
 
 
@@ -33,6 +33,8 @@ def _needs(args) -> tuple[str, ...]:
     needs = NEEDS.get(key, ())
     if args.command == "scan" and getattr(args, "via_manifest", False):
         needs += ("s3",)
+    if args.command == "scan" and getattr(args, "wait", False):
+        needs += ("api",)
     return needs
 
 

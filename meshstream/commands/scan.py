@@ -12,6 +12,9 @@ def register(subparsers) -> None:
     p.add_argument("--via-manifest", action="store_true",
                    help="list here, store the listing as a manifest object and publish its reference (large folders)")
     p.add_argument("--json", action="store_true", help="print {\"scan_id\": ...} as JSON")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until every discovered model finished (progress on stderr), then print a summary")
+    p.add_argument("--wait-timeout", type=float, default=600.0, help="seconds --wait waits at most")
     p.set_defaults(func=run)
 
 
@@ -23,10 +26,15 @@ def run(args) -> int:
                 if args.via_manifest else None)
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
                              objects_manifest=manifest)
-    if args.json:
-        import json
+    import json
 
-        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix}))
-    else:
-        print(scan_id)
+    if not args.wait:
+        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix}) if args.json else scan_id)
+        return 0
+    from meshstream.progress import table, wait
+
+    if not args.json:
+        print(scan_id, flush=True)
+    scan = wait(publisher.settings.api_url, scan_id, args.wait_timeout)
+    print(json.dumps(scan, indent=2) if args.json else table(scan))
     return 0

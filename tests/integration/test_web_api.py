@@ -179,3 +179,38 @@ def test_dashboard_in_headless_chromium_shows_scan_models_and_failure_reason(web
     assert 'id="model-state" class="completed"' in page
     assert page.count("<img") >= 3 and 'id="turntable"' in page and 'id="print-analysis"' in page
     print("dashboard screenshots:", *shots, sep="\n  ")
+
+
+def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
+    """`meshstream scan --wait --json` publishes, follows the scan through a worker's API to the
+    end and prints the summary; `meshstream status` answers for the scan and for one run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from meshstream.worker_process import ROOT
+
+    env = {**os.environ, **stack_env, "MESHSTREAM_API_URL": web_workers[1]}
+    samples = sample_models()
+    prefix = f"cli-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {prefix + k: samples[k] for k in ("sphere_r5.stl", "corrupt.stl")})
+
+    def cli(*argv):
+        proc = subprocess.run([sys.executable, "-m", "meshstream.cli", *argv], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+        return proc
+
+    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json")
+    scan = json.loads(proc.stdout)
+    assert scan["status"] == "finished" and scan["runs_by_state"] == {"completed": 1, "failed": 1}
+    assert "2/2 models done, 1 failed" in proc.stderr  # the progress line
+
+    text = cli("status", scan["scan_id"]).stdout
+    assert "sphere_r5" in text and "corrupt" in text and "technical-metadata" in text, text
+    run_id = next(m["run_id"] for m in scan["models"] if m["state"] == "completed")
+    run = json.loads(cli("status", run_id, "--json").stdout)
+    assert run["run_id"] == run_id and run["terminal"] == "completed"
+    overview = json.loads(cli("status", "--json").stdout)
+    assert overview["ready"]["status"] == "ready" and overview["runs_by_state"]["completed"] >= 1
