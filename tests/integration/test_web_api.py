@@ -214,3 +214,40 @@ def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
     assert run["run_id"] == run_id and run["terminal"] == "completed"
     overview = json.loads(cli("status", "--json").stdout)
     assert overview["ready"]["status"] == "ready" and overview["runs_by_state"]["completed"] >= 1
+
+
+def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, settings):
+    """A poison record shows up among the dead letters with its reason; the dashboard's replay
+    (POST /dead-letters/{p}/{o}/replay) is refused without the token and re-publishes with it
+    (the record is still poison, so it is dead-lettered again: a second dead letter appears)."""
+    from confluent_kafka import Producer
+
+    from registry.manifest import default_manifest
+
+    a, b = web_workers
+    topic = default_manifest().by_name("technical-metadata.requested").topic
+    key = f"poison-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(topic, key=key.encode(), value=b"not avro at all")
+    producer.flush(10)
+
+    def letters():
+        return [d for d in requests.get(b + "/overview", timeout=10).json()["dead_letters"] if d["key"] == key]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not letters():
+        time.sleep(1)
+    found = letters()
+    assert len(found) == 1 and found[0]["original_topic"] == topic and found[0]["code"] and found[0]["message"]
+    p, o = found[0]["id"].split(":")
+    url = a + f"/dead-letters/{p}/{o}/replay"
+    assert requests.post(url, timeout=10).status_code == 401
+    r = requests.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(letters()) < 2:
+        time.sleep(1)
+    assert len(letters()) == 2
+    assert _metric(web_workers, "meshstream_dead_letters_total") >= 2
+    text = requests.get(a + "/metrics", timeout=10).text
+    assert "meshstream_consumer_lag{" in text and "meshstream_pool_size " in text
