@@ -125,7 +125,20 @@ def register(app, rt) -> None:
     @app.page("/stages")
     class Stages(View):
         async def get(self, request):
-            return self.json(stage_counts())
+            """This worker's stage counters, plus (unless ?local=1) every peer's, summed: the peers
+            are the workers the group's assignor lists as hosting table partitions."""
+            mine = stage_counts()
+            if request.query.get("local"):
+                return self.json(mine)
+            workers, unreachable = [str(app.conf.canonical_url)], []
+            for url in _peers(app):
+                try:
+                    async with app.http_client.get(f"{url}/stages?local=1", timeout=5) as resp:
+                        _add(mine, await resp.json())
+                    workers.append(url)
+                except Exception as exc:  # noqa: BLE001 - show what we have, name who is missing
+                    unreachable.append(f"{url}: {exc}")
+            return self.json({**mine, "workers": workers, "unreachable": unreachable})
 
     @app.page("/workflows")
     class Workflows(View):
@@ -203,3 +216,25 @@ def _document(rt, results: list[dict], stage: str) -> dict | None:
             except Exception as exc:  # noqa: BLE001 - the page shows what it can
                 log.debug("cannot read %s: %s", ref["key"], exc)
     return None
+
+
+def _peers(app) -> list[str]:
+    me = str(app.conf.canonical_url).rstrip("/")
+    try:
+        hosts = app.router.tables_metadata()
+    except Exception:  # noqa: BLE001 - no assignment yet
+        return []
+    return sorted({str(h).rstrip("/") for h in hosts} - {me})
+
+
+def _add(total: dict, other: dict) -> None:
+    """Sum another worker's stage_counts() into `total`."""
+    for stage, row in (other.get("stages") or {}).items():
+        mine = total["stages"].setdefault(stage, {"in": 0, "completed": 0, "failed": 0, "dead_letters": 0,
+                                                  "failed_by_code": {}})
+        for k in ("in", "completed", "failed", "dead_letters"):
+            mine[k] += row.get(k, 0)
+        for code, n in (row.get("failed_by_code") or {}).items():
+            mine["failed_by_code"][code] = mine["failed_by_code"].get(code, 0) + n
+    for topic, lag in (other.get("lag_by_topic") or {}).items():
+        total["lag_by_topic"][topic] = total["lag_by_topic"].get(topic, 0) + lag

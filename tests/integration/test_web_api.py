@@ -123,6 +123,10 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
     png = requests.get(images[0]["url"], timeout=10)
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
 
+    stages = requests.get(a + "/stages", timeout=10).json()  # summed over both workers
+    assert len(stages["workers"]) == 2 and not stages["unreachable"]
+    assert stages["stages"]["technical-metadata"]["completed"] == _metric(
+        web_workers, "meshstream_stage_completed_total", stage="technical-metadata")
     overview = requests.get(a + "/overview", timeout=10).json()
     assert any(f["run_id"] == failed["run_id"] for f in overview["failures"])
     # metrics moved with the scan (summed over both workers: each counts its own partitions)
@@ -156,7 +160,7 @@ def test_dashboard_in_headless_chromium_shows_scan_models_and_failure_reason(web
         if scan_id in page:
             break
     shots = [screenshot(b + "/dashboard", tmp_path / "dashboard-during-scan.png")]
-    assert scan_id in page and "Stages (this worker)" in page
+    assert scan_id in page and "2 worker(s)" in page
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and requests.get(a + location, timeout=10).json()["status"] != "finished":
