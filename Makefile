@@ -5,9 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TS     := clients/typescript
 
-.PHONY: demo test unit integration install lock stack-up stack-down bench stress clean
+.PHONY: demo test unit integration install browser lock stack-up stack-down bench stress clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Headless Chromium for the dashboard test (Debian's package); fails loudly when it cannot.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium (dashboard test)"; apt-get update -qq && apt-get install -y -qq chromium; } || \
+	  { echo "ERROR: chromium is required by the dashboard test and could not be installed (apt-get install chromium)" >&2; exit 1; }
 
 # Exact versions and hashes from requirements.lock; the project itself installs editable.
 # The TypeScript client's packages come from its package-lock.json (npm ci); its tests are part
@@ -24,13 +30,13 @@ demo: $(STAMP)
 	$(BIN)/meshstream demo $(if $(KEEP),--keep)
 
 # The whole suite against the real stack (started by the test fixtures on free ports).
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration"
 
-integration: $(STAMP)
+integration: install
 	$(BIN)/python -m pytest -q -m integration
 
 stack-up: $(STAMP)

@@ -12,12 +12,13 @@ import logging
 import sys
 
 # Sub-command modules, in the order `meshstream --help` lists them.
-COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "spool", "subscribe", "replay", "workflows", "demo")
+COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "spool", "subscribe", "status", "replay", "workflows",
+            "demo")
 # (replay's module also registers `reprocess`)
 # What each command talks to, checked before it starts (meshstream.reach). `scan` needs only the
 # registry: with the broker down it spools the scan (streams/spool.py) and says so.
 NEEDS = {"scan": ("registry",), "subscribe": ("broker", "registry"), "replay": ("broker", "registry"),
-         "reprocess": ("broker", "registry"), "worker": ("broker", "registry", "s3"),
+         "reprocess": ("broker", "registry"), "worker": ("broker", "registry", "s3"), "status": ("api",),
          "contracts register": ("registry",), "contracts diff": ("registry",)}
 EXIT_UNREACHABLE = 3
 
@@ -36,6 +37,8 @@ def _needs(args) -> tuple[str, ...]:
     needs = NEEDS.get(key, ())
     if args.command == "scan" and getattr(args, "via_manifest", False):
         needs += ("s3",)
+    if args.command == "scan" and getattr(args, "wait", False):
+        needs += ("api",)
     return needs
 
 

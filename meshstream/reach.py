@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 FIX = "start the local stack with `meshstream stack up` and load its addresses with `eval \"$(meshstream stack env)\"`"
 WHAT = {"broker": ("Kafka broker", "MESHSTREAM_KAFKA_BOOTSTRAP"),
         "registry": ("schema registry", "MESHSTREAM_SCHEMA_REGISTRY_URL"),
-        "s3": ("S3 storage", "MESHSTREAM_S3_ENDPOINT")}
+        "s3": ("S3 storage", "MESHSTREAM_S3_ENDPOINT"),
+        "api": ("meshstream worker API", "MESHSTREAM_API_URL")}
+API_FIX = "start a worker with `meshstream worker` (its API listens on MESHSTREAM_WEB_PORT, default 6066)"
 
 
 class Unreachable(RuntimeError):
@@ -20,7 +22,7 @@ class Unreachable(RuntimeError):
 
     def __init__(self, component: str, address: str):
         name, var = WHAT[component]
-        super().__init__(f"cannot reach the {name} at {address} ({var}): {FIX}")
+        super().__init__(f"cannot reach the {name} at {address} ({var}): {API_FIX if component == 'api' else FIX}")
         self.component, self.address = component, address
 
 
@@ -50,6 +52,10 @@ def check(settings, needs, registry_url: str | None = None, timeout: float = 3.0
             parts = urlsplit(url)
             if not _tcp(parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80), timeout):
                 raise Unreachable("registry", url)
+        elif component == "api":
+            parts = urlsplit(settings.api_url)
+            if not _tcp(parts.hostname or "127.0.0.1", parts.port or 80, timeout):
+                raise Unreachable("api", settings.api_url)
         elif component == "s3":
             if not _tcp(*_hostport(settings.s3_endpoint, 443 if settings.s3_secure else 80), timeout):
                 raise Unreachable("s3", settings.s3_endpoint)

@@ -64,6 +64,7 @@ class Settings:
     web_port: int = _setting("MESHSTREAM_WEB_PORT", "6066", int)
     web_bind: str = _setting("MESHSTREAM_WEB_BIND", "127.0.0.1")   # the HTTP API/metrics address
     api_token: str | None = _setting("MESHSTREAM_API_TOKEN", None)  # bearer token for API writes
+    api_url: str = _setting("MESHSTREAM_API_URL", "http://127.0.0.1:6066")  # where the CLI finds a worker's API
     max_object_bytes: int = _setting("MESHSTREAM_MAX_OBJECT_BYTES", str(256 * 1024 * 1024), int)
     timeout_check_seconds: float = _setting("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5", float)
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)

@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     sp = sub.add_parser("check", help="offline: manifest, compatibility, releases, generated code")
     common(sp)
     sp.add_argument("--no-generated", action="store_true", help="skip the generated-code staleness check")
+    sp.add_argument("--json", action="store_true", help="print {ok, errors, notes} as JSON")
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("release", help="release changed schemas as new immutable versions")
@@ -129,6 +130,11 @@ def run_check(schemas: Path, root: Path = REPO_ROOT, generated: bool = True) -> 
 
 def cmd_check(args) -> int:
     errors, notes = run_check(args.schemas, args.root, generated=not args.no_generated)
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"ok": not errors, "errors": errors, "notes": notes}, indent=2))
+        return 1 if errors else 0
     for n in notes:
         print(f"note: {n}")
     for e in errors:

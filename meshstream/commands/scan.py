@@ -23,6 +23,9 @@ def register(subparsers) -> None:
     o.add_argument("--listing-type", choices=("physical", "download", "both"))
     o.add_argument("--taxonomy-id", type=int)
     p.add_argument("--json", action="store_true", help="print {\"scan_id\": ...} as JSON")
+    p.add_argument("--wait", action="store_true",
+                   help="wait until every discovered model finished (progress on stderr), then print a summary")
+    p.add_argument("--wait-timeout", type=float, default=600.0, help="seconds --wait waits at most")
     p.set_defaults(func=run)
 
 
@@ -49,16 +52,20 @@ def run(args) -> int:
                 if args.via_manifest else None)
     scan_id = publisher.scan(args.bucket, args.prefix, args.workflow, args.storage, args.scan_id,
                              owner_id=args.owner_id, objects_manifest=manifest, options=options_from(args))
-    if args.json:
-        import json
+    import json
+    import sys
 
-        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix,
-                          "spooled": publisher.pending()}))
-    else:
-        print(scan_id)
     if publisher.pending():
-        import sys
-
         print(f"broker unreachable: scan spooled in {publisher.spool.dir} ({publisher.pending()} record(s) waiting); "
               "it is delivered by the next publish or `meshstream spool deliver`", file=sys.stderr)
+    if not args.wait:
+        print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix,
+                          "spooled": publisher.pending()}) if args.json else scan_id)
+        return 0
+    from meshstream.progress import table, wait
+
+    if not args.json:
+        print(scan_id, flush=True)
+    scan = wait(publisher.settings.api_url, scan_id, args.wait_timeout)
+    print(json.dumps(scan, indent=2) if args.json else table(scan))
     return 0

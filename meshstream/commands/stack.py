@@ -10,6 +10,7 @@ from stack.fetch import StackSetupError
 def register(subparsers) -> None:
     p = subparsers.add_parser("stack", help="start/stop the local Kafka, schema registry and S3 server")
     p.add_argument("action", choices=("up", "down", "status", "env"))
+    p.add_argument("--json", action="store_true", help="status/env as JSON")
     p.add_argument("--data-dir", help="where state and logs live (env MESHSTREAM_STACK_DIR, default .meshstream/stack)")
     p.set_defaults(func=run)
 
@@ -31,7 +32,18 @@ def run(args) -> int:
         stopped = stack.down()
         print(f"stopped: {', '.join(stopped) or 'nothing (none of ours was running)'}")
     elif args.action == "status":
+        if getattr(args, "json", False):
+            import json
+
+            rows = [{"name": s.name, "running": s.running, "pid": s.pid, "endpoint": s.endpoint, "log": str(s.log)}
+                    for s in stack.status()]
+            print(json.dumps(rows, indent=2))
+            return 0 if all(r["running"] for r in rows) else 3
         return 0 if _print_status(stack) else 3
+    elif getattr(args, "json", False):
+        import json
+
+        print(json.dumps(config.client_env(), indent=2))
     else:
         for key, value in config.client_env().items():
             print(f"export {key}={value}")

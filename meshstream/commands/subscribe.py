@@ -30,29 +30,37 @@ def run(args) -> int:
     return 0
 
 
-def _wait_for_topics(contract_names, timeout: float | None) -> None:
-    """Wait (saying so once) until the topics exist: before the first worker has started there
-    is nothing to subscribe to yet, which is not an error."""
-    import sys
-    import time
 
-    from confluent_kafka.admin import AdminClient
+def _wait_for_topics(contract_names, timeout: float | None) -> None:
+    """Before the first worker has started there is nothing to subscribe to yet, which is not an
+    error: wait, saying so once on stderr."""
+    import sys
 
     from registry.manifest import default_manifest
     from streams.settings import Settings
 
     topics = {default_manifest().by_name(n).topic for n in contract_names}
-    admin = AdminClient({"bootstrap.servers": Settings().kafka_bootstrap, "log_level": 0})
+    wait_for_topics(Settings().kafka_bootstrap, topics, timeout,
+                    on_wait=lambda missing: print(f"waiting for topic(s) {', '.join(sorted(missing))} "
+                                                  "(start a worker: `meshstream worker`)", file=sys.stderr, flush=True))
+
+
+def wait_for_topics(bootstrap: str, topics: set[str], timeout: float | None, on_wait=None, poll: float = 1.0) -> None:
+    """Return once every topic exists; call on_wait(missing) the first time one is missing."""
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     deadline = None if timeout is None else time.monotonic() + timeout
     told = False
     while True:
-        missing = topics - set(admin.list_topics(timeout=10).topics)
+        missing = set(topics) - set(admin.list_topics(timeout=10).topics)
         if not missing:
             return
-        if not told:
-            print(f"waiting for topic(s) {', '.join(sorted(missing))} (start a worker: `meshstream worker`)",
-                  file=sys.stderr, flush=True)
+        if not told and on_wait is not None:
+            on_wait(missing)
             told = True
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"topic(s) {', '.join(sorted(missing))} still missing after {timeout} s")
-        time.sleep(1)
+        time.sleep(poll)

@@ -102,3 +102,32 @@ class Probes:
             metrics.RETRIES.labels(stage).set(n)
         for stage, n in timeouts.items():
             metrics.TIMED_OUT.labels(stage).set(n)
+
+
+def stage_counts() -> dict:
+    """This worker's per-stage counters and lag, from its own Prometheus registry (the dashboard's
+    stage table; Prometheus + Grafana give the cluster-wide view)."""
+    out: dict = {}
+
+    def row(stage):
+        return out.setdefault(stage, {"in": 0, "completed": 0, "failed": 0, "dead_letters": 0, "failed_by_code": {}})
+
+    for metric in metrics.REGISTRY.collect():
+        for sample in metric.samples:
+            stage = sample.labels.get("stage")
+            if sample.name == "meshstream_stage_events_in_total":
+                row(stage)["in"] += sample.value
+            elif sample.name == "meshstream_stage_completed_total":
+                row(stage)["completed"] += sample.value
+            elif sample.name == "meshstream_stage_failed_total":
+                row(stage)["failed"] += sample.value
+                codes = row(stage)["failed_by_code"]
+                codes[sample.labels["code"]] = codes.get(sample.labels["code"], 0) + sample.value
+            elif sample.name == "meshstream_dead_letters_total":
+                row(stage)["dead_letters"] += sample.value
+    lag: dict = {}
+    for metric in metrics.REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name == "meshstream_consumer_lag":
+                lag[sample.labels["topic"]] = lag.get(sample.labels["topic"], 0) + sample.value
+    return {"stages": out, "lag_by_topic": lag}

@@ -30,6 +30,8 @@ class ReadModel:
         self.runs: dict[str, dict] = {}          # run_id -> summary (state, names), for scans
         self.failures: collections.deque = collections.deque(maxlen=RECENT)
         self.dead_letters: collections.deque = collections.deque(maxlen=RECENT)
+        # original key/bytes of the recent dead letters, for the dashboard's replay button
+        self.dead_letter_bytes: collections.OrderedDict = collections.OrderedDict()
         self.terminal_by_workflow: collections.Counter = collections.Counter()
         self.records = 0
 
@@ -70,6 +72,9 @@ class ReadModel:
         elif contract_name == "pipeline.dead-lettered":
             topic, partition, offset = where or (None, None, None)
             key = p.get("original_key")
+            self.dead_letter_bytes[f"{partition}:{offset}"] = (p.get("original_topic"), key, p.get("original_value"))
+            while len(self.dead_letter_bytes) > RECENT:
+                self.dead_letter_bytes.popitem(last=False)
             self.dead_letters.appendleft({
                 "id": f"{partition}:{offset}", "partition": partition, "offset": offset, "at": at,
                 "original_topic": p.get("original_topic"), "original_partition": p.get("original_partition"),

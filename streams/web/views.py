@@ -17,7 +17,7 @@ from streams import metrics
 from streams.envelope import envelope
 from streams.web.auth import write_refusal
 from streams.web.openapi import document
-from streams.web.probes import RUNS_TABLE, Probes
+from streams.web.probes import RUNS_TABLE, Probes, stage_counts
 from streams.web.readmodel import ReadModel
 from streams.web.scans import SCAN_CONTRACT, InvalidScan, scan_payload
 
@@ -111,13 +111,64 @@ def register(app, rt) -> None:
             if found is None:
                 return self.json({"error": "not_found", "message": f"no model {model_id}"}, status=404)
             latest = found.get("latest") or {}
-            links = await asyncio.get_running_loop().run_in_executor(None, _links, rt, latest.get("results") or [])
-            return self.json({**found, "links": links})
+            results = latest.get("results") or []
+            loop = asyncio.get_running_loop()
+            links = await loop.run_in_executor(None, _links, rt, results)
+            analysis = await loop.run_in_executor(None, _document, rt, results, "print-analysis")
+            return self.json({**found, "links": links, "print_analysis": analysis})
 
     @app.page("/overview")
     class Overview(View):
         async def get(self, request):
             return self.json(model.overview())
+
+    @app.page("/stages")
+    class Stages(View):
+        async def get(self, request):
+            """This worker's stage counters, plus (unless ?local=1) every peer's, summed: the peers
+            are the workers the group's assignor lists as hosting table partitions."""
+            mine = stage_counts()
+            if request.query.get("local"):
+                return self.json(mine)
+            workers, unreachable = [str(app.conf.canonical_url)], []
+            for url in _peers(app):
+                try:
+                    async with app.http_client.get(f"{url}/stages?local=1", timeout=5) as resp:
+                        _add(mine, await resp.json())
+                    workers.append(url)
+                except Exception as exc:  # noqa: BLE001 - show what we have, name who is missing
+                    unreachable.append(f"{url}: {exc}")
+            return self.json({**mine, "workers": workers, "unreachable": unreachable})
+
+    @app.page("/workflows")
+    class Workflows(View):
+        async def get(self, request):
+            from streams.workflow import default_workflow_name, default_workflows
+            from streams.workflow_docs import describe, mermaid
+
+            return self.json({"default": default_workflow_name(),
+                              "workflows": [describe(f) | {"mermaid": mermaid(f)} for f in default_workflows().values()]})
+
+    @app.page("/dead-letters/{partition}/{offset}/replay")
+    class Replay(View):
+        async def post(self, request, partition, offset):
+            refusal = write_refusal(rt.settings.api_token, request.headers.get("Authorization"))
+            if refusal:
+                return self.json({"error": "unauthorized", "message": refusal}, status=401,
+                                 headers={"WWW-Authenticate": "Bearer"})
+            found = model.dead_letter_bytes.get(f"{partition}:{offset}")
+            if found is None:
+                return self.json({"error": "not_found", "message": "not among the recent dead letters"}, status=404)
+            topic, key, value = found
+            try:
+                rt.manifest.by_topic(topic)  # only the pipeline's own topics
+            except KeyError:
+                return self.json({"error": "refused", "message": f"{topic} is not a contract topic"}, status=422)
+            if value is None:
+                return self.json({"error": "refused", "message": "the dead letter kept no bytes"}, status=422)
+            await rt.app.producer.send_and_wait(topic, key, value, partition=None, timestamp=None, headers=None)
+            log.info("replayed dead letter %s:%s to %s", partition, offset, topic)
+            return self.json({"replayed": f"{partition}:{offset}", "topic": topic}, status=202)
 
     @app.page("/dashboard")
     class Dashboard(View):
@@ -150,3 +201,40 @@ def _links(rt, results: list[dict]) -> list[dict]:
             log.debug("cannot presign %s: %s", ref.get("key"), exc)
         out.append({"key": ref["key"], "kind": "image" if ref["key"].endswith(".png") else "document", "url": url})
     return out
+
+
+def _document(rt, results: list[dict], stage: str) -> dict | None:
+    """A stage's JSON result document (e.g. the print analysis with its reasons), read from S3."""
+    from processors.storage import get_bytes
+    from streams.stage import stage_of_result
+
+    for ref in results:
+        if ref["key"].endswith(".json") and stage_of_result(ref) == stage:
+            try:
+                return json.loads(get_bytes(rt.storage(ref.get("storage") or "default"), ref["bucket"], ref["key"],
+                                            rt.settings.max_object_bytes))
+            except Exception as exc:  # noqa: BLE001 - the page shows what it can
+                log.debug("cannot read %s: %s", ref["key"], exc)
+    return None
+
+
+def _peers(app) -> list[str]:
+    me = str(app.conf.canonical_url).rstrip("/")
+    try:
+        hosts = app.router.tables_metadata()
+    except Exception:  # noqa: BLE001 - no assignment yet
+        return []
+    return sorted({str(h).rstrip("/") for h in hosts} - {me})
+
+
+def _add(total: dict, other: dict) -> None:
+    """Sum another worker's stage_counts() into `total`."""
+    for stage, row in (other.get("stages") or {}).items():
+        mine = total["stages"].setdefault(stage, {"in": 0, "completed": 0, "failed": 0, "dead_letters": 0,
+                                                  "failed_by_code": {}})
+        for k in ("in", "completed", "failed", "dead_letters"):
+            mine[k] += row.get(k, 0)
+        for code, n in (row.get("failed_by_code") or {}).items():
+            mine["failed_by_code"][code] = mine["failed_by_code"].get(code, 0) + n
+    for topic, lag in (other.get("lag_by_topic") or {}).items():
+        total["lag_by_topic"][topic] = total["lag_by_topic"].get(topic, 0) + lag

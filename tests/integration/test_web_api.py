@@ -111,7 +111,8 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
         assert [x.status_code for x in answers] == [200, 200], [x.text for x in answers]
         runs = [x.json()["run"] for x in answers]
         assert runs[0] == runs[1] and runs[0]["run_id"] == m["run_id"] and runs[0]["owner_id"] == "user-7"
-        assert len({x.json()["answered_by"] for x in answers}) == 1  # the owner answered both
+        owners = {x.json()["answered_by"].rstrip("/") for x in answers}
+        assert len(owners) == 1 and owners <= set(web_workers)  # the owner answered both: one was forwarded
     assert requests.get(a + "/runs/no-such-run", timeout=10).status_code == 404
 
     cube = next(m for m in scan["models"] if m["state"] == "completed")
@@ -122,6 +123,10 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
     png = requests.get(images[0]["url"], timeout=10)
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
 
+    stages = requests.get(a + "/stages", timeout=10).json()  # summed over both workers
+    assert len(stages["workers"]) == 2 and not stages["unreachable"]
+    assert stages["stages"]["technical-metadata"]["completed"] == _metric(
+        web_workers, "meshstream_stage_completed_total", stage="technical-metadata")
     overview = requests.get(a + "/overview", timeout=10).json()
     assert any(f["run_id"] == failed["run_id"] for f in overview["failures"])
     # metrics moved with the scan (summed over both workers: each counts its own partitions)
@@ -133,3 +138,121 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
         time.sleep(1)  # the run gauges refresh on a 1 s timer
     assert _metric(web_workers, "meshstream_runs", state="completed") >= 1
     assert _metric(web_workers, "meshstream_runs", state="failed") >= 1
+
+
+def test_dashboard_in_headless_chromium_shows_scan_models_and_failure_reason(web_workers, s3, tmp_path):
+    """The dashboard as a person sees it, during and after a scan; screenshots are kept in the
+    test's tmp dir (printed below) as artefacts."""
+    from tests.integration.browser import dom, screenshot
+
+    a, b = web_workers
+    samples = sample_models()
+    prefix = f"dash-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "corrupt.stl")})
+    r = requests.post(a + "/scans", json={"bucket": "models", "prefix": prefix},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 202
+    scan_id, location = r.json()["scan_id"], r.headers["Location"]
+
+    page = ""
+    for _ in range(5):  # during the scan: the page lists it as soon as the worker has read it
+        page = dom(b + "/dashboard")
+        if scan_id in page:
+            break
+    shots = [screenshot(b + "/dashboard", tmp_path / "dashboard-during-scan.png")]
+    assert scan_id in page and "2 worker(s)" in page
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and requests.get(a + location, timeout=10).json()["status"] != "finished":
+        time.sleep(1)
+    scan = requests.get(a + location, timeout=10).json()
+    assert scan["status"] == "finished", scan
+    failed = next(m for m in scan["models"] if m["state"] == "failed")
+    cube = next(m for m in scan["models"] if m["state"] == "completed")
+
+    page = dom(a + "/dashboard")
+    shots.append(screenshot(a + "/dashboard", tmp_path / "dashboard-after-scan.png"))
+    assert 'class="model completed"' in page and ">cube_10mm<" in page
+    from html import escape
+
+    assert escape(failed["error"]["message"], quote=True)[:60] in page  # the failed model's reason
+    assert "technical-metadata" in page and "download" in page          # stage table and workflow graph
+
+    model_url = a + f"/dashboard#model={cube['model_id']}"
+    page = dom(model_url)
+    shots.append(screenshot(model_url, tmp_path / "dashboard-model.png"))
+    assert 'id="model-state" class="completed"' in page
+    assert page.count("<img") >= 3 and 'id="turntable"' in page and 'id="print-analysis"' in page
+    print("dashboard screenshots:", *shots, sep="\n  ")
+
+
+def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
+    """`meshstream scan --wait --json` publishes, follows the scan through a worker's API to the
+    end and prints the summary; `meshstream status` answers for the scan and for one run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from meshstream.worker_process import ROOT
+
+    env = {**os.environ, **stack_env, "MESHSTREAM_API_URL": web_workers[1]}
+    samples = sample_models()
+    prefix = f"cli-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {prefix + k: samples[k] for k in ("sphere_r5.stl", "corrupt.stl")})
+
+    def cli(*argv):
+        proc = subprocess.run([sys.executable, "-m", "meshstream.cli", *argv], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+        return proc
+
+    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json")
+    scan = json.loads(proc.stdout)
+    assert scan["status"] == "finished" and scan["runs_by_state"] == {"completed": 1, "failed": 1}
+    assert "2/2 models done, 1 failed" in proc.stderr  # the progress line
+
+    text = cli("status", scan["scan_id"]).stdout
+    assert "sphere_r5" in text and "corrupt" in text and "technical-metadata" in text, text
+    run_id = next(m["run_id"] for m in scan["models"] if m["state"] == "completed")
+    run = json.loads(cli("status", run_id, "--json").stdout)
+    assert run["run_id"] == run_id and run["terminal"] == "completed"
+    overview = json.loads(cli("status", "--json").stdout)
+    assert overview["ready"]["status"] == "ready" and overview["runs_by_state"]["completed"] >= 1
+
+
+def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, settings):
+    """A poison record shows up among the dead letters with its reason; the dashboard's replay
+    (POST /dead-letters/{p}/{o}/replay) is refused without the token and re-publishes with it
+    (the record is still poison, so it is dead-lettered again: a second dead letter appears)."""
+    from confluent_kafka import Producer
+
+    from registry.manifest import default_manifest
+
+    a, b = web_workers
+    topic = default_manifest().by_name("technical-metadata.requested").topic
+    key = f"poison-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(topic, key=key.encode(), value=b"not avro at all")
+    producer.flush(10)
+
+    def letters():
+        return [d for d in requests.get(b + "/overview", timeout=10).json()["dead_letters"] if d["key"] == key]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not letters():
+        time.sleep(1)
+    found = letters()
+    assert len(found) == 1 and found[0]["original_topic"] == topic and found[0]["code"] and found[0]["message"]
+    p, o = found[0]["id"].split(":")
+    url = a + f"/dead-letters/{p}/{o}/replay"
+    assert requests.post(url, timeout=10).status_code == 401
+    r = requests.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(letters()) < 2:
+        time.sleep(1)
+    assert len(letters()) == 2
+    assert _metric(web_workers, "meshstream_dead_letters_total") >= 2
+    text = requests.get(a + "/metrics", timeout=10).text
+    assert "meshstream_consumer_lag{" in text and "meshstream_pool_size " in text

@@ -11,7 +11,8 @@ import pytest
 
 from meshstream.worker_process import ROOT, free_port
 
-COMMANDS = [["scan", "--bucket", "models"], ["scan", "--bucket", "models", "--json"],
+COMMANDS = [["scan", "--bucket", "models"], ["scan", "--bucket", "models", "--json"], ["status"], ["status", "x"],
+            ["scan", "--bucket", "models", "--wait"],
             ["subscribe", "--timeout", "2"], ["replay", "dead-letters", "--dry-run"],
             ["worker"], ["contracts", "diff"], ["contracts", "register", "--dry-run"]]
 
@@ -21,7 +22,7 @@ def stopped_env():
     port = free_port()  # nothing listens on it: a stopped stack
     return {**os.environ, "MESHSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
             "MESHSTREAM_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}/apis/ccompat/v7",
-            "MESHSTREAM_S3_ENDPOINT": f"127.0.0.1:{port}"}
+            "MESHSTREAM_S3_ENDPOINT": f"127.0.0.1:{port}", "MESHSTREAM_API_URL": f"http://127.0.0.1:{port}"}
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
@@ -32,7 +33,9 @@ def test_command_with_the_stack_stopped_says_what_and_how_to_fix(argv, stopped_e
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr and not proc.stdout
-    assert "cannot reach the" in lines[0] and "127.0.0.1:" in lines[0] and "meshstream stack up" in lines[0]
+    assert "cannot reach the" in lines[0] and "127.0.0.1:" in lines[0]
+    fix = "meshstream worker" if argv[0] == "status" else "meshstream stack up"
+    assert fix in lines[0], lines[0]
 
 
 def test_other_errors_are_one_line_too(stopped_env, tmp_path):

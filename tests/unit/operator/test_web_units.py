@@ -71,3 +71,15 @@ def test_openapi_scan_schema_is_the_contract():
     props = doc["components"]["schemas"]["ScanRequest"]["properties"]
     assert set(props) == {f["name"] for f in json.loads(json.dumps(SCAN.schema))["fields"][1]["type"]["fields"]}
     assert doc["paths"]["/scans"]["post"]["responses"]["202"]
+
+
+def test_health_fails_when_the_event_loop_stalls():
+    import time
+
+    from streams.web.probes import STALL_SECONDS, Probes
+
+    probes = Probes(app=None, runtime=None)
+    assert probes.health()[0] is True
+    probes.last_tick = time.monotonic() - STALL_SECONDS - 1  # the ticker has not run: the loop is blocked
+    ok, body = probes.health()
+    assert ok is False and body["status"] == "stalled"
