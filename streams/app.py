@@ -15,6 +15,7 @@ from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
+from streams.security import faust_broker_credentials
 
 # Agent modules, each with register(app, runtime). Stage name -> module.
 AGENT_MODULES = {
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_broker_credentials(settings),  # SASL_SSL / mTLS (streams/security.py)
         store="memory://",                      # tables live in memory, rebuilt from their changelog
         autodiscover=False,
         web_bind="127.0.0.1",

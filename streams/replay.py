@@ -15,6 +15,7 @@ from streams.settings import Settings
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.client import producer_config
+from streams.security import kafka_client_config
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def read_dead_letters(settings: Settings, timeout: float = 10.0) -> list[DeadLet
     """Every record on the dead-letter topic, oldest first (reads up to the current end)."""
     contract = default_manifest().by_name("pipeline.dead-lettered")
     serde = AvroSerde(registry_client(settings))
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "meshstream-replay-reader",
+    consumer = Consumer({**kafka_client_config(settings), "group.id": "meshstream-replay-reader",
                          "enable.auto.commit": False})
     out: list[DeadLetter] = []
     try:

@@ -122,5 +122,5 @@ class Runtime:
         if name not in self._storage:
             from processors.storage import connect
             conn = self.settings.storage(name)
-            self._storage[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure)
+            self._storage[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure, conn.ca_location)
         return self._storage[name]

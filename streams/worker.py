@@ -8,6 +8,7 @@ from registry.manifest import default_manifest
 from registry.registration import ensure_registered
 from registry.serde import registry_client
 from streams.app import create_app
+from streams.security import kafka_client_config
 from streams.topics import ensure_topics
 
 
@@ -16,7 +17,7 @@ def prepare(settings: Settings) -> None:
     the manifest's partition counts (the tables co-partition on them)."""
     manifest = default_manifest()
     ensure_registered(registry_client(settings), manifest)
-    ensure_topics(settings.kafka_bootstrap, manifest)
+    ensure_topics(kafka_client_config(settings), manifest)
 
 
 def run_worker(settings: Settings | None = None, stages: set[str] | None = None, loglevel: str = "info") -> None:
