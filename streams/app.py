@@ -31,6 +31,17 @@ AGENT_MODULES = {
 }
 
 
+STORES = {"memory": "memory://", "rocksdb": "rocksdb://"}
+
+
+def table_store_url(settings: Settings) -> str:
+    """Faust store URL for MESHSTREAM_TABLE_STORE; rocksdb uses the rocksdict driver."""
+    try:
+        return STORES[settings.table_store]
+    except KeyError:
+        raise ValueError(f"MESHSTREAM_TABLE_STORE={settings.table_store!r}: expected one of {', '.join(STORES)}") from None
+
+
 def create_app(settings: Settings | None = None, stages: set[str] | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or Settings()
     manifest = default_manifest()
@@ -39,7 +50,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_broker_credentials(settings),  # SASL_SSL / mTLS (streams/security.py)
-        store="memory://",                      # tables live in memory, rebuilt from their changelog
+        store=table_store_url(settings),        # memory (rebuilt from the changelog) or rocksdb
+        datadir=settings.table_dir,
         autodiscover=False,
         web_bind="127.0.0.1",
         web_port=settings.web_port,
@@ -55,7 +67,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_interval=1.0,
         producer_acks=-1,
         stream_wait_empty=False,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))

@@ -86,6 +86,12 @@ class Settings:
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
     step_timeout_cap: float | None = _setting("MESHSTREAM_STEP_TIMEOUT_CAP", None, float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
+    # Table store: "memory" (rebuilt from the changelog at start) or "rocksdb" (rocksdict, kept on
+    # disk under table_dir, so a restart reads only the changelog tail); standby replicas keep
+    # warm copies of other workers' partitions for fast fail-over.
+    table_store: str = _setting("MESHSTREAM_TABLE_STORE", "memory", str.lower)
+    table_dir: str = _setting("MESHSTREAM_TABLE_DIR", ".meshstream/tables")
+    standby_replicas: int = _setting("MESHSTREAM_STANDBY_REPLICAS", "0", int)
     # Publisher spool (streams/spool.py): where records wait while the broker is unreachable,
     # its bounds, and how long a publish waits for the broker before leaving the record spooled.
     spool_dir: str = _setting("MESHSTREAM_SPOOL_DIR", os.path.join(
