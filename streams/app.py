@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 
 import faust
 
@@ -42,6 +43,14 @@ def table_store_url(settings: Settings) -> str:
         raise ValueError(f"MESHSTREAM_TABLE_STORE={settings.table_store!r}: expected one of {', '.join(STORES)}") from None
 
 
+def _datadir(settings: Settings) -> dict:
+    """Where RocksDB keeps tables (Faust creates only the last path component itself)."""
+    if settings.table_store != "rocksdb":
+        return {}
+    Path(settings.table_dir).mkdir(parents=True, exist_ok=True)
+    return {"datadir": settings.table_dir}
+
+
 def create_app(settings: Settings | None = None, stages: set[str] | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or Settings()
     manifest = default_manifest()
@@ -51,7 +60,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_broker_credentials(settings),  # SASL_SSL / mTLS (streams/security.py)
         store=table_store_url(settings),        # memory (rebuilt from the changelog) or rocksdb
-        datadir=settings.table_dir,
+        **_datadir(settings),
         autodiscover=False,
         web_bind="127.0.0.1",
         web_port=settings.web_port,
