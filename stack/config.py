@@ -28,6 +28,7 @@ def default_cache_dir() -> Path:
 class Ports:
     kafka: int = 9092
     kafka_controller: int = 9093
+    kafka_sasl: int = 9094  # the SASL_SSL listener, when the stack runs with kafka_security="sasl_ssl"
     registry: int = 8081
     s3: int = 8333
     # SeaweedFS's internal servers (each also opens port + 10000 for gRPC).
@@ -84,6 +85,9 @@ class StackConfig:
     ports: Ports = field(default_factory=Ports.from_env)
     s3_access_key: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_S3_ACCESS_KEY", "meshstream"))
     s3_secret_key: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret"))
+    # "plaintext", or "sasl_ssl": clients get a SCRAM-SHA-512 + mTLS listener with a generated CA
+    # (the registry keeps the internal plaintext listener on loopback)
+    kafka_security: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_STACK_KAFKA_SECURITY", "plaintext"))
     kafka_heap: str = "512m"
     registry_heap: str = "384m"
 
@@ -103,10 +107,30 @@ class StackConfig:
     def s3_endpoint(self) -> str:
         return f"{HOST}:{self.ports.s3}"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    def kafka_client_env(self) -> dict[str, str]:
+        """How clients reach Kafka: the plaintext listener, or the SASL_SSL one with mTLS (the
+        password travels as a file name, never as a value)."""
+        if self.kafka_security != "sasl_ssl":
+            return {"MESHSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap}
+        from stack.tls import TlsFiles
+
+        tls = TlsFiles(self.tls_dir)
+        return {"MESHSTREAM_KAFKA_BOOTSTRAP": f"{HOST}:{self.ports.kafka_sasl}",
+                "MESHSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "MESHSTREAM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "MESHSTREAM_KAFKA_SASL_USERNAME": "meshstream",
+                "MESHSTREAM_KAFKA_SASL_PASSWORD_FILE": str(tls.scram_password),
+                "MESHSTREAM_KAFKA_SSL_CA_LOCATION": str(tls.ca),
+                "MESHSTREAM_KAFKA_SSL_CERTIFICATE_LOCATION": str(tls.client_cert),
+                "MESHSTREAM_KAFKA_SSL_KEY_LOCATION": str(tls.client_key)}
+
     def client_env(self) -> dict[str, str]:
         """The environment a worker or CLI needs to talk to this stack (see streams.settings)."""
         return {
-            "MESHSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            **self.kafka_client_env(),
             "MESHSTREAM_SCHEMA_REGISTRY_URL": self.registry_url,
             "MESHSTREAM_S3_ENDPOINT": self.s3_endpoint,
             "MESHSTREAM_S3_ACCESS_KEY": self.s3_access_key,

@@ -105,6 +105,8 @@ class Kafka(Service):
             "auto.create.topics.enable": "false",
             "log.cleaner.backoff.ms": "5000",
         }
+        if self.config.kafka_security == "sasl_ssl":
+            props.update(self._sasl_ssl_props())
         (self.home / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j.properties").write_text(LOG4J)
         if not (self.home / "data" / "meta.properties").exists():
@@ -114,11 +116,41 @@ class Kafka(Service):
             done = subprocess.run(
                 [self.java, "-cp", f"{self.lib}/*", f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
                  "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
-                 "-c", str(self.home / "server.properties")],
+                 "-c", str(self.home / "server.properties"), *self._scram_args()],
                 capture_output=True, text=True,
             )
             if done.returncode != 0:
                 raise fetch.StackSetupError(f"kafka storage format failed: {done.stdout}{done.stderr}")
+
+    def _sasl_ssl_props(self) -> dict[str, str]:
+        """A second listener for clients: SASL_SSL with SCRAM-SHA-512 and required client
+        certificates (mTLS), keys from a CA generated for this stack (stack/tls.py)."""
+        from stack.tls import ensure_tls
+
+        tls = ensure_tls(self.config.tls_dir, HOST)
+        p = self.config.ports
+        return {
+            "listeners": f"PLAINTEXT://{HOST}:{p.kafka},CONTROLLER://{HOST}:{p.kafka_controller},SASL_SSL://{HOST}:{p.kafka_sasl}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{p.kafka},SASL_SSL://{HOST}:{p.kafka_sasl}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(tls.server),
+            "listener.name.sasl_ssl.ssl.truststore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.truststore.location": str(tls.ca),
+            "listener.name.sasl_ssl.ssl.client.auth": "required",
+        }
+
+    def _scram_args(self) -> list[str]:
+        """The SCRAM user is created with the cluster's metadata at format time (KRaft)."""
+        if self.config.kafka_security != "sasl_ssl":
+            return []
+        from stack.tls import ensure_tls
+
+        password = ensure_tls(self.config.tls_dir, HOST).scram_password.read_text().strip()
+        return ["--add-scram", f"SCRAM-SHA-512=[name=meshstream,password={password}]"]
 
     def argv(self) -> list[str]:
         return [self.java, f"-Xmx{self.config.kafka_heap}", f"-Xms{self.config.kafka_heap}",

@@ -17,21 +17,44 @@ from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
 from streams.stages import agent_modules, processing_stages
+from streams.security import faust_broker_credentials
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
 AGENT_MODULES = agent_modules(default_manifest())
+
+
+STORES = {"memory": "memory://", "rocksdb": "rocksdb://"}
+
+
+def table_store_url(settings: Settings) -> str:
+    """Faust store URL for MESHSTREAM_TABLE_STORE; rocksdb uses the rocksdict driver."""
+    try:
+        return STORES[settings.table_store]
+    except KeyError:
+        raise ValueError(f"MESHSTREAM_TABLE_STORE={settings.table_store!r}: expected one of {', '.join(STORES)}") from None
+
+
+def _datadir(settings: Settings) -> dict:
+    """Where Faust keeps local state: RocksDB tables under MESHSTREAM_TABLE_DIR, otherwise
+    MESHSTREAM_DATA_DIR/<app id> (never the working directory). Faust creates only the last
+    path component itself."""
+    if settings.table_store == "rocksdb":
+        Path(settings.table_dir).mkdir(parents=True, exist_ok=True)
+        return {"datadir": settings.table_dir}
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    return {"datadir": f"{settings.data_dir}/{{conf.id}}"}
 
 
 def create_app(settings: Settings | None = None, stages: set[str] | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or Settings()
     manifest = default_manifest()
     session_ms = settings.session_timeout
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",                      # tables live in memory, rebuilt from their changelog
-        datadir=f"{settings.data_dir}/{{conf.id}}",  # not the working directory
+        broker_credentials=faust_broker_credentials(settings),  # SASL_SSL / mTLS (streams/security.py)
+        store=table_store_url(settings),        # memory (rebuilt from the changelog) or rocksdb
+        **_datadir(settings),                   # never the working directory
         autodiscover=False,
         web_bind=settings.web_bind,
         web_port=settings.web_port,
@@ -47,7 +70,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_interval=1.0,
         producer_acks=-1,
         stream_wait_empty=False,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))

@@ -20,6 +20,7 @@ from streams.settings import Settings
 from registry.manifest import Manifest, default_manifest
 from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.envelope import envelope
+from streams.security import kafka_client_config
 from streams.spool import Spool
 
 # errors that mean "the broker was not reached in time", whatever their retriable flag says
@@ -42,7 +43,7 @@ def producer_config(settings: Settings) -> dict:
     # publish with a key land on the partition the agents' tables expect.
     # message.timeout.ms bounds how long a record waits for the broker, so after a flush every
     # record has a definite outcome (delivered, or still only in the spool).
-    return {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True,
+    return {**kafka_client_config(settings), "enable.idempotence": True,
             "acks": "all", "partitioner": "murmur2_random", "linger.ms": 5,
             "message.timeout.ms": int(settings.publish_timeout * 1000)}
 
@@ -169,7 +170,7 @@ def write_objects_manifest(settings: Settings, bucket: str, prefix: str, models=
     from processors.storage import connect, list_objects, put_bytes
 
     conn = settings.storage(storage)
-    client = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure)
+    client = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure, conn.ca_location)
     models = models if models is not None else group_models(list_objects(client, bucket, prefix))
     data = build_manifest(models, bucket=bucket, prefix=prefix)
     key = f"scans/manifests/{hashlib.sha256(data).hexdigest()[:32]}.json"
@@ -200,7 +201,7 @@ class Subscriber:
         self.serde = AvroSerde(registry_client(self.settings))
         self.contracts = {self.manifest.by_name(n).topic: self.manifest.by_name(n) for n in contracts}
         self.consumer = Consumer({
-            "bootstrap.servers": self.settings.kafka_bootstrap,
+            **kafka_client_config(self.settings),
             "group.id": group_id or f"meshstream-subscriber-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": True,

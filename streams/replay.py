@@ -30,6 +30,7 @@ from registry.manifest import Contract, default_manifest
 from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.client import processing_options, producer_config
 from streams.envelope import derived_id, envelope
+from streams.security import kafka_client_config
 from streams.settings import Settings
 from streams.workflow import runnable
 
@@ -85,7 +86,7 @@ def parse_position(text: str | None) -> tuple[str, int] | None:
 
 
 def _consumer(settings: Settings) -> Consumer:
-    return Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{SERVICE}-reader",
+    return Consumer({**kafka_client_config(settings), "group.id": f"{SERVICE}-reader",
                      "enable.auto.commit": False, "enable.partition.eof": False})
 
 
@@ -311,7 +312,7 @@ def reset_group(settings: Settings, group: str, to_time_ms: int, *, dry_run: boo
     """Move a consumer group's committed offsets to the first record at or after `to_time_ms` on
     every partition it has committed. Refused while the group has members: a live consumer would
     overwrite the new offsets with its own on its next commit."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(kafka_client_config(settings))
     (described,) = admin.describe_consumer_groups([group], request_timeout=timeout).values()
     desc = described.result()
     if desc.members:

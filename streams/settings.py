@@ -18,12 +18,13 @@ class StorageConnection:
     name: str
     endpoint: str
     access_key: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     secure: bool = False
+    ca_location: str | None = None  # custom CA bundle for S3 over TLS
 
 
 # Named storage connections: MESHSTREAM_STORAGE_<NAME>_<PART> (see Settings.storage).
-STORAGE_ENV = re.compile(r"^MESHSTREAM_STORAGE_[A-Z0-9_]+?_(ENDPOINT|ACCESS_KEY|SECRET_KEY|SECURE)$")
+STORAGE_ENV = re.compile(r"^MESHSTREAM_STORAGE_[A-Z0-9_]+?_(ENDPOINT|ACCESS_KEY|SECRET_KEY|SECRET_KEY_FILE|SECURE|CA_LOCATION)$")
 
 
 class UnknownStorageError(LookupError):
@@ -37,27 +38,45 @@ def _bool(text: str) -> bool:
     return text.lower() == "true"
 
 
-def _setting(name: str, default: str | None, cast=str):
+def _setting(name: str, default: str | None, cast=str, secret: bool = False):
     """A field read from environment variable `name`; the name is kept in the field's metadata so
-    `Settings.from_env` can read the same variables from any mapping."""
+    `Settings.from_env` can read the same variables from any mapping.
+
+    A `secret` is also read from the file named by `<name>_FILE` (Docker/Kubernetes secrets), so
+    it need not sit in the environment; it is left out of repr() so it never reaches a log line."""
 
     def read(env: Mapping[str, str] = os.environ):
-        raw = env.get(name) or default
+        raw = env.get(name)
+        if not raw and secret and env.get(name + "_FILE"):
+            with open(env[name + "_FILE"], encoding="utf-8") as fh:
+                raw = fh.read().strip()
+        raw = raw or default
         return None if raw is None else cast(raw)
 
-    return field(default_factory=read, metadata={"read": read, "env": name})
+    return field(default_factory=read, repr=not secret, metadata={"read": read, "env": name, "secret": secret})
 
 
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str = _setting("MESHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    # Kafka transport security, for every client (streams/security.py): PLAINTEXT, SSL, SASL_SSL...
+    kafka_security_protocol: str = _setting("MESHSTREAM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", str.upper)
+    kafka_sasl_mechanism: str = _setting("MESHSTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", str.upper)
+    kafka_sasl_username: str | None = _setting("MESHSTREAM_KAFKA_SASL_USERNAME", None)
+    kafka_sasl_password: str | None = _setting("MESHSTREAM_KAFKA_SASL_PASSWORD", None, secret=True)
+    kafka_ssl_ca_location: str | None = _setting("MESHSTREAM_KAFKA_SSL_CA_LOCATION", None)
+    kafka_ssl_certificate_location: str | None = _setting("MESHSTREAM_KAFKA_SSL_CERTIFICATE_LOCATION", None)  # mTLS
+    kafka_ssl_key_location: str | None = _setting("MESHSTREAM_KAFKA_SSL_KEY_LOCATION", None)
+    kafka_ssl_key_password: str | None = _setting("MESHSTREAM_KAFKA_SSL_KEY_PASSWORD", None, secret=True)
     registry_url: str = _setting("MESHSTREAM_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
     registry_user: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_USER", None)
-    registry_password: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_PASSWORD", None)
+    registry_password: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_PASSWORD", None, secret=True)
+    registry_ca_location: str | None = _setting("MESHSTREAM_SCHEMA_REGISTRY_CA_LOCATION", None)
     s3_endpoint: str = _setting("MESHSTREAM_S3_ENDPOINT", "127.0.0.1:8333")
     s3_access_key: str = _setting("MESHSTREAM_S3_ACCESS_KEY", "meshstream")
-    s3_secret_key: str = _setting("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret")
+    s3_secret_key: str = _setting("MESHSTREAM_S3_SECRET_KEY", "meshstream-secret", secret=True)
     s3_secure: bool = _setting("MESHSTREAM_S3_SECURE", "false", _bool)
+    s3_ca_location: str | None = _setting("MESHSTREAM_S3_CA_LOCATION", None)  # custom CA for S3 over TLS
     results_bucket: str = _setting("MESHSTREAM_RESULTS_BUCKET", "meshstream-results")
     cache_bucket: str = _setting("MESHSTREAM_CACHE_BUCKET", "meshstream-cache")
     app_id: str = _setting("MESHSTREAM_APP_ID", "meshstream")
@@ -81,6 +100,12 @@ class Settings:
     stage_concurrency: int | None = _setting("MESHSTREAM_STAGE_CONCURRENCY", None, int)
     # finished runs leave the run table after this long (their terminal events stay on the topics)
     run_retention_seconds: float = _setting("MESHSTREAM_RUN_RETENTION_SECONDS", str(7 * 24 * 3600), float)
+    # Table store: "memory" (rebuilt from the changelog at start) or "rocksdb" (rocksdict, kept on
+    # disk under table_dir, so a restart reads only the changelog tail); standby replicas keep
+    # warm copies of other workers' partitions for fast fail-over.
+    table_store: str = _setting("MESHSTREAM_TABLE_STORE", "memory", str.lower)
+    table_dir: str = _setting("MESHSTREAM_TABLE_DIR", ".meshstream/tables")
+    standby_replicas: int = _setting("MESHSTREAM_STANDBY_REPLICAS", "0", int)
     # Publisher spool (streams/spool.py): where records wait while the broker is unreachable,
     # its bounds, and how long a publish waits for the broker before leaving the record spooled.
     spool_dir: str = _setting("MESHSTREAM_SPOOL_DIR", os.path.join(
@@ -98,25 +123,38 @@ class Settings:
 
     @classmethod
     def env_names(cls) -> frozenset[str]:
-        """Every MESHSTREAM_* variable a Settings field reads (docker-compose.yml is checked against it)."""
-        return frozenset(f.metadata["env"] for f in fields(cls))
+        """Every MESHSTREAM_* variable a Settings field reads, with the `_FILE` variants of
+        secrets (docker-compose.yml is checked against it)."""
+        names = {f.metadata["env"] for f in fields(cls)}
+        return frozenset(names | {f.metadata["env"] + "_FILE" for f in fields(cls) if f.metadata["secret"]})
+
+    def secrets(self) -> list[str]:
+        """The secret values in effect (to scan logs and events for: they must never appear)."""
+        return [v for f in fields(self) if f.metadata["secret"] and (v := getattr(self, f.name))]
 
     def registry_config(self) -> dict[str, str]:
         """Config for confluent_kafka.schema_registry.SchemaRegistryClient."""
         conf = {"url": self.registry_url}
+        if self.registry_ca_location:
+            conf["ssl.ca.location"] = self.registry_ca_location
         if self.registry_user:
             conf["basic.auth.user.info"] = f"{self.registry_user}:{self.registry_password or ''}"
         return conf
 
     def storage(self, name: str) -> StorageConnection:
         """Resolve a storage connection name from an event. `default` is MESHSTREAM_S3_*;
-        others come from MESHSTREAM_STORAGE_<NAME>_{ENDPOINT,ACCESS_KEY,SECRET_KEY,SECURE}."""
+        others come from MESHSTREAM_STORAGE_<NAME>_{ENDPOINT,ACCESS_KEY,SECRET_KEY[_FILE],SECURE,CA_LOCATION}."""
         if name == "default":
-            return StorageConnection(name, self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_secure)
+            return StorageConnection(name, self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_secure,
+                                     self.s3_ca_location)
         prefix = f"MESHSTREAM_STORAGE_{name.upper().replace('-', '_')}_"
         endpoint = os.environ.get(prefix + "ENDPOINT")
         if not endpoint:
             raise UnknownStorageError(f"unknown storage connection {name!r}: set {prefix}ENDPOINT (and keys) on the workers")
-        return StorageConnection(name, endpoint, os.environ.get(prefix + "ACCESS_KEY", ""),
-                                 os.environ.get(prefix + "SECRET_KEY", ""),
-                                 os.environ.get(prefix + "SECURE", "false").lower() == "true")
+        secret = os.environ.get(prefix + "SECRET_KEY", "")
+        if not secret and os.environ.get(prefix + "SECRET_KEY_FILE"):
+            with open(os.environ[prefix + "SECRET_KEY_FILE"], encoding="utf-8") as fh:
+                secret = fh.read().strip()
+        return StorageConnection(name, endpoint, os.environ.get(prefix + "ACCESS_KEY", ""), secret,
+                                 os.environ.get(prefix + "SECURE", "false").lower() == "true",
+                                 os.environ.get(prefix + "CA_LOCATION") or None)

@@ -26,5 +26,6 @@ class Storages:
                 client = self._clients.get(name)
                 if client is None:
                     conn = self.settings.storage(name)
-                    client = self._clients[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure)
+                    client = self._clients[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure,
+                                                                     conn.ca_location)
         return client

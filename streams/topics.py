@@ -19,9 +19,10 @@ def faust_topic(app, *contracts: Contract):
                      key_serializer="raw", value_serializer="raw", partitions=partitions.pop())
 
 
-def ensure_topics(bootstrap: str, manifest: Manifest, timeout: float = 30.0) -> list[str]:
-    """Create every active contract's topic that does not exist yet; return those created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topics(bootstrap: str | dict, manifest: Manifest, timeout: float = 30.0) -> list[str]:
+    """Create every active contract's topic that does not exist yet; return those created.
+    `bootstrap`: servers, or a whole client config (streams.security.kafka_client_config)."""
+    admin = AdminClient(bootstrap if isinstance(bootstrap, dict) else {"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=timeout).topics
     wanted = [NewTopic(c.topic, num_partitions=c.partitions, replication_factor=1)
               for c in manifest.active if c.topic not in existing]

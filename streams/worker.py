@@ -9,6 +9,7 @@ from registry.registration import ensure_registered
 from registry.workflows import WORKFLOWS_PATH, WorkflowError, validate_workflows
 from registry.serde import registry_client
 from streams.app import create_app
+from streams.security import kafka_client_config
 from streams.topics import ensure_topics
 
 
@@ -20,7 +21,7 @@ def prepare(settings: Settings) -> None:
     if problems:  # the same check as `contracts check`: a bad workflows.yaml never starts a worker
         raise WorkflowError("schemas/workflows.yaml: " + "; ".join(problems))
     ensure_registered(registry_client(settings), manifest)
-    ensure_topics(settings.kafka_bootstrap, manifest)
+    ensure_topics(kafka_client_config(settings), manifest)
 
 
 def run_worker(settings: Settings | None = None, stages: set[str] | None = None, loglevel: str = "info") -> None:

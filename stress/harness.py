@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, Producer
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.client import producer_config
+from streams.security import kafka_client_config
 from streams.envelope import envelope
 from stress.hostile import HostileInput
 
@@ -129,7 +130,7 @@ class Harness:
         contracts = {self.manifest.by_name(n).topic: self.manifest.by_name(n) for n in names}
         by_run = {inp.notes["trace"]: key for key, inp in traces.items() if "trace" in inp.notes}
         outcome: dict[bytes, str] = {}
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"stress-{self.run}",
+        consumer = Consumer({**kafka_client_config(self.settings), "group.id": f"stress-{self.run}",
                              "auto.offset.reset": "earliest", "enable.auto.commit": False})
         consumer.subscribe(list(contracts))
         try:

@@ -8,6 +8,7 @@ from confluent_kafka import Consumer
 
 from registry.manifest import default_manifest
 from registry.serde import SerdeError
+from streams.security import kafka_client_config
 
 
 def upload(s3, bucket: str, files: dict[str, bytes]) -> None:
@@ -23,7 +24,7 @@ def read_topics(settings, contract_names, serde, match, expected: int, timeout: 
     read from the beginning with a plain consumer: raw records, duplicates included. Waits until
     `expected` have arrived, then `settle` more seconds so late duplicates would be seen too."""
     contracts = {default_manifest().by_name(n).topic: default_manifest().by_name(n) for n in contract_names}
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-reader-{time.time_ns()}",
+    consumer = Consumer({**kafka_client_config(settings), "group.id": f"test-reader-{time.time_ns()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe(list(contracts))
     found: list[tuple[str, dict]] = []
@@ -74,7 +75,7 @@ class Watcher:
         self.contracts = {m.by_name(n).topic: m.by_name(n) for n in contract_names}
         self.serde, self.match = serde, match
         self.records: list[tuple[str, dict]] = []
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+        self.consumer = Consumer({**kafka_client_config(settings),
                                   "group.id": f"test-watch-{time.time_ns()}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
         self.consumer.subscribe(list(self.contracts))
