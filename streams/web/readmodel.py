@@ -30,6 +30,7 @@ class ReadModel:
         self.runs: dict[str, dict] = {}          # run_id -> summary (state, names), for scans
         self.failures: collections.deque = collections.deque(maxlen=RECENT)
         self.dead_letters: collections.deque = collections.deque(maxlen=RECENT)
+        self._dead_letter_ids: set = set()  # dead letters are deduplicated by event id, like every consumer
         # original key/bytes of the recent dead letters, for the dashboard's replay button
         self.dead_letter_bytes: collections.OrderedDict = collections.OrderedDict()
         self.terminal_by_workflow: collections.Counter = collections.Counter()
@@ -70,6 +71,10 @@ class ReadModel:
                 self.failures.appendleft({k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "workflow",
                                                                 "failed_stage", "error")} | {"at": at})
         elif contract_name == "pipeline.dead-lettered":
+            event_id = (record.get("envelope") or {}).get("event_id")
+            if event_id in self._dead_letter_ids:
+                return  # the same poison record dead-lettered again (another group, a redelivery)
+            self._dead_letter_ids.add(event_id)
             topic, partition, offset = where or (None, None, None)
             key = p.get("original_key")
             self.dead_letter_bytes[f"{partition}:{offset}"] = (p.get("original_topic"), key, p.get("original_value"))

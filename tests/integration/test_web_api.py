@@ -125,7 +125,8 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
 
     stages = requests.get(a + "/stages", timeout=10).json()  # summed over both workers
     assert len(stages["workers"]) == 2 and not stages["unreachable"]
-    assert stages["stages"]["technical-metadata"]["completed"] == _metric(
+    # the counters keep moving (late steps of other runs): the sum read first is at most the later scrape
+    assert 0 < stages["stages"]["technical-metadata"]["completed"] <= _metric(
         web_workers, "meshstream_stage_completed_total", stage="technical-metadata")
     overview = requests.get(a + "/overview", timeout=10).json()
     assert any(f["run_id"] == failed["run_id"] for f in overview["failures"])
