@@ -12,7 +12,11 @@ import uuid
 import pytest
 import trimesh
 
+from processors.discovery import group_models
+from processors.storage import list_objects
 from registry.serde import AvroSerde, registry_client
+from streams.envelope import derived_id
+from streams.workflow import default_workflow_name
 from streams.client import Publisher
 from tests.integration.helpers import terminal_events, upload
 
@@ -27,7 +31,10 @@ def test_killing_a_pool_process_mid_step_ends_in_a_completed_run(settings, s3, w
     seen = len(worker.log())  # only steps started after this scan was published
     scan_id = Publisher(settings).scan(bucket, prefix)
 
-    started = re.compile(r"pool pid=(\d+) started thumbnails run=(\S+)")
+    # this scan's run (other runs may still be in flight from earlier tests): ids are derived
+    (model,) = group_models(list_objects(s3, bucket, prefix))
+    run_id = derived_id(scan_id, model.model_id, default_workflow_name())
+    started = re.compile(r"pool pid=(\d+) started thumbnails run=" + re.escape(run_id))
     deadline, hit = time.monotonic() + 120, None
     while hit is None and time.monotonic() < deadline:
         hit = started.search(worker.log()[seen:])
