@@ -32,8 +32,12 @@ def fresh_stack(tmp_path_factory):
 def test_three_workers_started_together_all_become_ready_and_share_a_scan(fresh_stack, tmp_path):
     from processors.storage import connect
 
+    # like the session worker: a step with no answer is requested again after a minute at most
+    # (three members joining at once rebalance several times; the step timeout heals whatever a
+    # rebalance strands, as it does in production after 300 s)
     env = {**fresh_stack.config.client_env(), "MESHSTREAM_APP_ID": f"startup-{uuid.uuid4().hex[:8]}",
-           "MESHSTREAM_SESSION_TIMEOUT": "6"}
+           "MESHSTREAM_SESSION_TIMEOUT": "6", "MESHSTREAM_STEP_TIMEOUT_CAP": "30",
+           "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2"}
     workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log") for i in range(3)]
     try:
         for w in workers:  # launched back to back, before any of them registered anything
@@ -47,7 +51,7 @@ def test_three_workers_started_together_all_become_ready_and_share_a_scan(fresh_
         upload(s3, "models", {prefix + k: v for k, v in samples.items()})
         scan_id = Publisher(settings).scan("models", prefix)
         serde = AvroSerde(registry_client(settings))
-        completed, failed = terminal_events(settings, serde, scan_id, expected=6, timeout=240, settle=3)
+        completed, failed = terminal_events(settings, serde, scan_id, expected=6, timeout=300, settle=3)
         assert len(completed) == 5 and len(failed) == 1
         assert len({r["payload"]["run_id"] for r in completed + failed}) == 6
         assert all(w.alive for w in workers), "no worker exited"
