@@ -76,42 +76,65 @@ def list_objects(client: Minio, bucket: str, prefix: str = "") -> list[StoredObj
 
 
 def get_bytes(client: Minio, bucket: str, key: str, max_bytes: int) -> bytes:
-    """Download one object, refusing (before downloading) anything over `max_bytes`."""
+    """Download one object, refusing anything over `max_bytes` before reading its body.
+
+    One request: the response's Content-Length is checked before the body is read (a refused
+    object's connection is closed, not drained), and the read is bounded anyway in case a server
+    sends no length."""
     where = f"s3://{bucket}/{key}"
     try:
-        stat = client.stat_object(bucket, key)
-    except Exception as exc:
-        raise _translate(exc, where) from exc
-    if stat.size is not None and stat.size > max_bytes:
-        raise ObjectTooLargeError(f"{where} is {stat.size} bytes; the limit is {max_bytes}")
-    try:
         resp = client.get_object(bucket, key)
-        try:
-            return resp.read()
-        finally:
-            resp.close()
-            resp.release_conn()
     except Exception as exc:
         raise _translate(exc, where) from exc
+    keep_connection = False
+    try:
+        length = resp.headers.get("Content-Length")
+        if length is not None and int(length) > max_bytes:
+            raise ObjectTooLargeError(f"{where} is {int(length)} bytes; the limit is {max_bytes}")
+        data = resp.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ObjectTooLargeError(f"{where} is over the limit of {max_bytes} bytes")
+        keep_connection = True
+        return data
+    except ProcessingError:
+        raise
+    except Exception as exc:
+        raise _translate(exc, where) from exc
+    finally:
+        resp.close()
+        if keep_connection:
+            resp.release_conn()
 
 
 def put_bytes(client: Minio, bucket: str, key: str, data: bytes, content_type: str,
               metadata: dict[str, str] | None = None) -> str:
-    """Store an object (creating the bucket if needed); returns its ETag."""
+    """Store an object; returns its ETag. A missing bucket is created and the put tried again
+    (one request in the usual case, not an existence check before every write)."""
+    where = f"put s3://{bucket}/{key}"
+    for attempt in (1, 2):
+        try:
+            res = client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type,
+                                    metadata=metadata)
+            return (res.etag or "").strip('"')
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket" or attempt == 2:
+                raise _translate(exc, where) from exc
+        except Exception as exc:
+            raise _translate(exc, where) from exc
+        ensure_bucket(client, bucket)
+    raise AssertionError("unreachable")
+
+
+def ensure_bucket(client: Minio, bucket: str) -> None:
+    """Create the bucket unless it exists (another worker creating it meanwhile is success)."""
     try:
         if not client.bucket_exists(bucket):
-            try:
-                client.make_bucket(bucket)
-            except S3Error as exc:  # another worker created it meanwhile
-                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise
-        res = client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type,
-                                metadata=metadata)
-    except ProcessingError:
-        raise
+            client.make_bucket(bucket)
+    except S3Error as exc:
+        if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise _translate(exc, f"create bucket s3://{bucket}") from exc
     except Exception as exc:
-        raise _translate(exc, f"put s3://{bucket}/{key}") from exc
-    return (res.etag or "").strip('"')
+        raise _translate(exc, f"create bucket s3://{bucket}") from exc
 
 
 def stat(client: Minio, bucket: str, key: str) -> dict | None:

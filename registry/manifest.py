@@ -9,7 +9,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,12 @@ class Contract:
     def record_name(self) -> str:
         return f"{self.schema['namespace']}.{self.schema['name']}"
 
-    @property
+    @cached_property
     def schema_str(self) -> str:
         """Canonical JSON text, as registered with the schema registry."""
         return json.dumps(self.schema, sort_keys=False, separators=(",", ":"))
 
-    @property
+    @cached_property
     def parsed_schema(self):
         return _parse(self.schema_str)
 

@@ -18,6 +18,7 @@ from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
 from streams.stages import agent_modules, processing_stages
 from streams.security import faust_broker_credentials
+from streams.transport import batching_transport
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
 AGENT_MODULES = agent_modules(default_manifest())
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
+    # before anything reaches app.transport (declaring topics does): batched fetches, see the module
+    app.transport = batching_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))
     for stage, module in AGENT_MODULES.items():
         if stages is None or stage in stages:

@@ -53,6 +53,18 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+def aiokafka_client_config(settings: Settings) -> dict:
+    """Keyword arguments for a plain aiokafka client (the read model's group-less consumer)."""
+    proto = _check(settings)
+    conf: dict = {"bootstrap_servers": settings.kafka_bootstrap, "security_protocol": proto}
+    if proto.endswith("SSL"):
+        conf["ssl_context"] = ssl_context(settings)
+    if proto.startswith("SASL"):
+        conf.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_sasl_username,
+                    sasl_plain_password=settings.kafka_sasl_password)
+    return conf
+
+
 def faust_broker_credentials(settings: Settings):
     """`broker_credentials` for faust.App (None for PLAINTEXT)."""
     import faust

@@ -12,8 +12,6 @@ stage that loads a file stores the parsed form beside the cached copy; later sta
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import time
@@ -26,6 +24,7 @@ from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
 from streams import metrics
 from streams.envelope import derived_id, envelope
+from streams.keyed_lock import KeyedLock
 from streams.policy import error_info
 from streams.runtime import log
 from streams.settings import Settings
@@ -147,29 +146,6 @@ def stage_of_result(ref: dict) -> str:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-class KeyedLock:
-    """`async with locks(key):` one holder per key at a time, waiters served in arrival order
-    (asyncio.Lock is fair), so concurrent copies of a stage agent never reorder one run's
-    requests; a key's lock is dropped when nobody holds or awaits it."""
-
-    def __init__(self):
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def __call__(self, key: str):
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def register_stage(stage: str):

@@ -19,6 +19,8 @@ log = logging.getLogger("meshstream.web")
 CONTRACTS = ("discovery-scan.requested", "discovery.discovered", "processing.completed",
              "processing.failed", "pipeline.dead-lettered")
 RECENT = 50
+FETCH_WAIT_MS = 500
+FETCH_MIN_BYTES = 256 * 1024
 
 
 class ReadModel:
@@ -123,13 +125,17 @@ class ReadModel:
                 "records_read": self.records}
 
     # -- consuming -------------------------------------------------------------------------
-    async def run(self, bootstrap: str) -> None:
-        """Consume the read model's topics from the beginning, forever (a worker task)."""
+    async def run(self, client_config: dict) -> None:
+        """Consume the read model's topics from the beginning, forever (a worker task).
+
+        Fetches wait for up to FETCH_WAIT_MS or FETCH_MIN_BYTES: a view a fraction of a second
+        behind costs one fetch per batch of events instead of one per event in every worker."""
         from aiokafka import AIOKafkaConsumer
 
-        consumer = AIOKafkaConsumer(*self.contracts, bootstrap_servers=bootstrap, group_id=None,
+        consumer = AIOKafkaConsumer(*self.contracts, **client_config, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
-                                    metadata_max_age_ms=5000)
+                                    metadata_max_age_ms=5000, fetch_max_wait_ms=FETCH_WAIT_MS,
+                                    fetch_min_bytes=FETCH_MIN_BYTES)
         await consumer.start()
         try:
             while True:

@@ -15,6 +15,7 @@ from faust.web import View
 
 from streams import metrics
 from streams.envelope import envelope
+from streams.security import aiokafka_client_config
 from streams.web.auth import write_refusal
 from streams.web.openapi import document
 from streams.web.probes import RUNS_TABLE, Probes, stage_counts
@@ -39,7 +40,7 @@ def register(app, rt) -> None:
     async def _read_model():
         while True:
             try:
-                await model.run(rt.settings.kafka_bootstrap)
+                await model.run(aiokafka_client_config(rt.settings))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect; the API keeps serving what it has

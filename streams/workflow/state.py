@@ -6,7 +6,7 @@ releases wrote, so a rolling upgrade recovers old runs instead of stranding them
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 STATE_VERSION = 2
@@ -75,7 +75,11 @@ class RunState:
         return self.terminal is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The table's JSON form. Shallow on purpose (every event pays for it): the state machine
+        never mutates nested values in place, it builds new ones (see machine._clone)."""
+        raw = dict(self.__dict__)
+        raw["steps"] = {stage: dict(step.__dict__) for stage, step in self.steps.items()}
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunState":

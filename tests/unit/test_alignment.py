@@ -506,11 +506,61 @@ def test_each_builder_encodes_for_a_fresh_run(stage):
     assert {k: record["payload"][k] for k in IDENTITY} == {"run_id": "run-1", "model_id": "model-1"}
 
 
-def test_stage_agents_run_concurrently_and_the_orchestrator_alone():
-    """The orchestrator updates run state: one event at a time. Stages are stateless: several."""
+def test_stage_agents_and_the_orchestrator_run_concurrently():
+    """Stages are stateless: several requests at once. The orchestrator handles several events at
+    once too, one run at a time (tests below): its sends then share produce requests."""
     from streams.stages import processing_stages
 
     rt = FakeRuntime([], {})
-    assert rt.app.agent_options["orchestrator"].get("concurrency", 1) == 1
+    assert rt.app.agent_options["orchestrator"]["concurrency"] == rt.settings.orchestrator_concurrency > 1
     for stage in processing_stages(MANIFEST):
         assert rt.app.agent_options[stage]["concurrency"] > 1, stage
+
+
+def test_concurrent_orchestrator_keeps_one_run_in_order_and_lets_other_runs_pass():
+    """While run A's first event waits for the broker's ack, A's next event waits behind it (it
+    would otherwise apply to the state before the first one) and run B's events go ahead."""
+    rt = FakeRuntime([], {})
+    orch = rt.orchestrator
+    gate = asyncio.Event()
+    log: list[tuple[str, str]] = []
+
+    async def send(name, key, payload, env):
+        log.append((name, key))
+        if key == "run-a" and not gate.is_set():
+            await gate.wait()
+
+    rt.send = send
+
+    def discovered(run_id):
+        files = [{"storage": "default", "bucket": "models", "key": f"{run_id}/cube.stl", "etag": "e", "size_bytes": 1}]
+        payload = {"run_id": run_id, "model_id": f"m-{run_id}", "scan_id": "s", "workflow": "minimal", "name": "cube",
+                   "folder": run_id, "files": files, "owner_id": "o", "collection_id": None, "options": None}
+        return MANIFEST.by_name("discovery.discovered"), {"envelope": envelope("test", run_id), "payload": payload}
+
+    def download_done(run_id):
+        payload = {"run_id": run_id, "model_id": f"m-{run_id}", "files": []}
+        env = envelope("download", run_id, event_id=f"done-{run_id}")
+        return MANIFEST.by_name("download.completed"), {"envelope": env, "payload": payload}
+
+    async def deliver(contract, record):
+        event = FakeEvent(SimpleNamespace(topic=contract.topic, partition=0, offset=0, key=b"", value=b""))
+        token = faust.streams._current_event.set(weakref.ref(event))
+        try:
+            await orch.handle(rt, contract, record)
+        finally:
+            faust.streams._current_event.reset(token)
+
+    async def scenario():
+        a_start = asyncio.create_task(deliver(*discovered("run-a")))
+        await asyncio.sleep(0)  # A's download request is now waiting for its ack
+        a_next = asyncio.create_task(deliver(*download_done("run-a")))
+        await deliver(*discovered("run-b"))  # another run is not held up by A
+        await asyncio.sleep(0.01)
+        assert log == [("download.requested", "run-a"), ("download.requested", "run-b")]
+        assert not a_next.done()  # A's outcome waits until A's start is written
+        gate.set()
+        await asyncio.gather(a_start, a_next)
+        assert log[2] == ("technical-metadata.requested", "run-a")
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

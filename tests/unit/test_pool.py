@@ -59,7 +59,7 @@ def test_pool_is_sized_to_the_cores_this_worker_may_use():
 
 
 def test_keyed_lock_keeps_one_run_keys_requests_in_arrival_order_and_lets_others_pass():
-    from streams.stage import KeyedLock
+    from streams.keyed_lock import KeyedLock
 
     locks = KeyedLock()
     order: list[str] = []
