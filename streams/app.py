@@ -18,6 +18,7 @@ from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
 from streams.stages import agent_modules, processing_stages
 from streams.security import faust_broker_credentials
+from streams.tables import KeyPartitionedTable
 from streams.transport import batching_transport
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
@@ -70,12 +71,14 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_every=50,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        Table=KeyPartitionedTable,              # changelog partition from the key (streams/tables.py)
         stream_wait_empty=False,
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
     # before anything reaches app.transport (declaring topics does): batched fetches, see the module
-    app.transport = batching_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
+    app.transport = batching_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
+                                       settings.fetch_busy_rate)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))
     for stage, module in AGENT_MODULES.items():
         if stages is None or stage in stages:

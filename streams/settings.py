@@ -98,10 +98,13 @@ class Settings:
     # agent handles at once (default: the pool size)
     processor_processes: int | None = _setting("MESHSTREAM_PROCESSOR_PROCESSES", None, int)
     stage_concurrency: int | None = _setting("MESHSTREAM_STAGE_CONCURRENCY", None, int)
-    # stream consumer fetches (streams/transport.py): the broker answers when this many bytes are
-    # ready or after the wait; CPU per event against at most the wait in latency per hop when idle
+    # stream consumer fetches (streams/transport.py): while more than FETCH_BUSY_RATE records a
+    # second arrive, the broker answers when FETCH_MIN_BYTES are ready or after FETCH_MAX_WAIT_MS
+    # (fewer, fuller fetches); below that rate each fetch returns at the first record (no added
+    # latency for a quiet pipeline); 0 turns batching off
     fetch_min_bytes: int = _setting("MESHSTREAM_FETCH_MIN_BYTES", str(64 * 1024), int)
-    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "100", int)
+    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "200", int)
+    fetch_busy_rate: float = _setting("MESHSTREAM_FETCH_BUSY_RATE", "20", float)
     # events the orchestrator handles at once (different runs; one run's events stay in order)
     orchestrator_concurrency: int = _setting("MESHSTREAM_ORCHESTRATOR_CONCURRENCY", "16", int)
     # finished runs leave the run table after this long (their terminal events stay on the topics)

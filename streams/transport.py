@@ -1,32 +1,70 @@
-"""Faust's aiokafka transport, with the stream consumer's fetches batched.
+"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in.
 
 Why: Faust builds its stream consumer with `fetch.min.bytes` = 1, so every fetch returns as soon
 as one record exists. A worker consumes many partitions (the orchestrator: every stage's outcome
 topics, 15 topics x 4 partitions), and each fetch request and response names every one of them
-in pure-Python protocol code. With records trickling in one at a time, the worker then spends
-more CPU on fetch round trips than on the events. Kafka's own answer is `fetch.min.bytes` with a
-bounded `fetch.max.wait.ms`: the broker answers when enough bytes are ready or the wait is over,
-so a busy pipeline gets full batches and an idle one pays at most the wait per hop in latency.
-Both are settings (`MESHSTREAM_FETCH_MIN_BYTES`, `MESHSTREAM_FETCH_MAX_WAIT_MS`).
+in pure-Python protocol code. With records arriving one at a time, the worker then spends more
+CPU on fetch round trips than on the events. Kafka's answer is `fetch.min.bytes` with a bounded
+`fetch.max.wait.ms`: the broker answers when enough bytes are ready or the wait is over.
 
-Faust exposes neither, so this module supplies the transport's consumer thread that sets them
-on the aiokafka consumer before it starts (aiokafka builds its fetcher from these in `start()`;
-tests/unit/test_transport.py pins that contract against the locked aiokafka).
+A fixed wait would add up to that wait to every hop of a run while the pipeline is quiet (the
+last models of a batch, a single scan). So the wait is adaptive (`FetchBatching`): while records
+arrive faster than `busy_rate` per second the consumer asks for batches (`fetch_min_bytes`, at
+most `fetch_max_wait_ms`); below it, each fetch returns at the first record, as Faust's does.
+
+Faust exposes neither bound, so the consumer thread here sets them on aiokafka's fetcher, which
+reads them for every fetch request it builds (tests/unit/test_transport.py pins that against the
+locked aiokafka).
 """
 from __future__ import annotations
 
+import collections
+import time
+from typing import Callable
+
 from faust.transport.drivers import aiokafka as driver
 
+IDLE_MIN_BYTES = 1          # answer at the first record
+IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
 
-def batching_transport(fetch_min_bytes: int, fetch_max_wait_ms: int) -> type[driver.Transport]:
-    """A Faust transport class whose stream consumer uses these fetch bounds."""
+
+class FetchBatching:
+    """The fetch bounds for the next request, from the records of the last `window` seconds."""
+
+    def __init__(self, min_bytes: int, max_wait_ms: int, busy_rate: float, window: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.busy_bounds = (min_bytes, max_wait_ms)
+        self.busy_rate, self.window, self.clock = busy_rate, window, clock
+        self._seen: collections.deque[tuple[float, int]] = collections.deque()
+        self._count = 0
+
+    def observe(self, records: int) -> tuple[int, int]:
+        """Record a fetch's record count; returns (fetch_min_bytes, fetch_max_wait_ms)."""
+        now = self.clock()
+        self._seen.append((now, records))
+        self._count += records
+        while self._seen and self._seen[0][0] < now - self.window:
+            self._count -= self._seen.popleft()[1]
+        busy = self.busy_rate > 0 and self._count / self.window >= self.busy_rate
+        return self.busy_bounds if busy else (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
+
+
+def batching_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: float) -> type[driver.Transport]:
+    """A Faust transport class whose stream consumer batches fetches while busy."""
 
     class BatchingConsumerThread(driver.AIOKafkaConsumerThread):
-        def _create_worker_consumer(self, transport):
-            consumer = super()._create_worker_consumer(transport)
-            consumer._fetch_min_bytes = fetch_min_bytes
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms
-            return consumer
+        fetch_bounds = (fetch_min_bytes, fetch_max_wait_ms, busy_rate)
+        batching = None
+
+        async def _fetch_records(self, consumer, active_partitions, timeout=None, max_records=None):
+            records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
+            if self.batching is None:
+                self.batching = FetchBatching(*self.fetch_bounds)
+            fetcher = consumer._fetcher
+            if fetcher is not None:  # runs in the consumer thread, like the fetcher itself
+                bounds = self.batching.observe(sum(len(batch) for batch in (records or {}).values()))
+                fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = bounds
+            return records
 
     class BatchingConsumer(driver.Consumer):
         def _new_consumer_thread(self):

@@ -73,7 +73,8 @@ class Orchestrator:
                               # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
                               key_type=bytes, value_type=None,
                               # the changelog partition comes from the key (murmur2, like every producer
-                              # of our run-keyed topics), so the timers may update runs too
+                              # of our run-keyed topics), so the timers may update runs too; the app's
+                              # table class computes it without the producer (streams/tables.py)
                               use_partitioner=True)
         self.wakeups = Wakeups()
         # the agent's concurrent actors and the timers share the event loop: one run is changed by
@@ -109,8 +110,11 @@ class Orchestrator:
 
     async def wake_due(self) -> None:
         """Tick every run whose retry or timeout is due (in partitions this worker owns)."""
+        due = self.wakeups.due(self.clock())
+        if not due:
+            return
         owned = self._owned()
-        for key in self.wakeups.due(self.clock()):
+        for key in due:
             async with self.lock(key):
                 state = self._state(key)
                 if state is None or state.finished or state.partition not in owned:
@@ -133,12 +137,12 @@ class Orchestrator:
         for key, raw in list(self.runs.items()):
             if raw is None or raw.get("partition") not in owned:
                 continue
-            state = wf.RunState.from_dict(raw)
-            if state.finished:
-                if state.finished_at is not None and now - state.finished_at > retention_ms:
+            if raw.get("terminal") is not None:  # finished: only its age matters (no decoding)
+                finished_at = raw.get("finished_at")
+                if finished_at is not None and now - finished_at > retention_ms:
                     expired.append(key)
                 continue
-            at = wf.next_check(state)
+            at = wf.next_check(wf.RunState.from_dict(raw))
             if at is not None:
                 self.wakeups.add(at, key)
         for key in expired:

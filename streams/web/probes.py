@@ -12,6 +12,10 @@ import time
 from streams import metrics
 
 TICK = 1.0
+# lag and run gauges are refreshed less often than the liveness tick: each lag reading is a call
+# into the consumer thread per assigned partition, and the run gauges scan the run table; a
+# Prometheus scrape (15 s by default) sees fresh enough values either way
+GAUGES_EVERY = 5
 STALL_SECONDS = 15.0
 RUNS_TABLE = "workflow-runs"
 
@@ -50,6 +54,7 @@ class Probes:
             return None
 
     async def tick_forever(self) -> None:
+        ticks = 0
         while True:
             start = time.monotonic()
             await asyncio.sleep(TICK)
@@ -57,6 +62,10 @@ class Probes:
             self.loop_lag = max(0.0, now - start - TICK)
             self.last_tick = now
             metrics.LOOP_LAG.set(self.loop_lag)
+            ticks += 1
+            if ticks % GAUGES_EVERY:
+                self.ready()
+                continue
             try:
                 await self.refresh()
             except Exception:  # noqa: BLE001 - a gauge refresh must never kill the probe

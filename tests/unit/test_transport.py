@@ -1,0 +1,72 @@
+"""The worker's stream consumer batches fetches while busy (streams/transport.py).
+
+Faust exposes neither fetch.min.bytes nor fetch.max.wait.ms, so the consumer thread sets them on
+aiokafka's fetcher between fetches; these tests pin the policy, and pin against the locked
+aiokafka that its fetcher reads both attributes for every request it builds.
+"""
+from __future__ import annotations
+
+import inspect
+
+import faust
+from aiokafka.consumer.fetcher import Fetcher
+
+from streams.app import create_app
+from streams.settings import Settings
+from streams.transport import IDLE_MAX_WAIT_MS, IDLE_MIN_BYTES, FetchBatching
+
+IDLE = (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_quiet_consumers_fetch_at_the_first_record_busy_ones_in_batches():
+    clock = Clock()
+    policy = FetchBatching(65536, 200, busy_rate=20, window=2.0, clock=clock)
+    assert policy.observe(1) == IDLE            # a single record: no waiting for more
+    for _ in range(10):                         # 5 records every 0.1 s = 50/s
+        clock.now += 0.1
+        bounds = policy.observe(5)
+    assert bounds == (65536, 200)
+    clock.now += 3.0                            # the burst is over: back to immediate answers
+    assert policy.observe(1) == IDLE
+
+
+def test_the_rate_is_over_the_window_only():
+    clock = Clock()
+    policy = FetchBatching(1000, 50, busy_rate=10, window=1.0, clock=clock)
+    assert policy.observe(9) == IDLE            # 9/s
+    clock.now += 0.5
+    assert policy.observe(1) == (1000, 50)      # 10 within the last second
+    clock.now += 0.6
+    assert policy.observe(0) == IDLE            # the 9 left the window
+
+
+def test_a_zero_rate_turns_batching_off():
+    assert FetchBatching(1000, 50, busy_rate=0).observe(10_000) == IDLE
+
+
+def test_aiokafka_reads_the_bounds_for_every_fetch_request():
+    source = inspect.getsource(Fetcher._fetch_requests_routine) + inspect.getsource(Fetcher._get_actions_per_node)
+    assert "self._fetch_max_wait_ms" in source and "self._fetch_min_bytes" in source
+    assert "self._fetch_min_bytes = fetch_min_bytes" in inspect.getsource(Fetcher.__init__)
+
+
+def test_the_worker_app_uses_the_batching_consumer_with_the_settings(tmp_path):
+    settings = Settings.from_env({"MESHSTREAM_FETCH_MIN_BYTES": "2048", "MESHSTREAM_FETCH_MAX_WAIT_MS": "25",
+                                  "MESHSTREAM_FETCH_BUSY_RATE": "7", "MESHSTREAM_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(settings, stages={"orchestrator"})
+    thread = app.consumer._thread
+    assert type(thread).__name__ == "BatchingConsumerThread"
+    assert thread.fetch_bounds == (2048, 25, 7.0)
+
+
+def test_a_plain_faust_app_is_untouched():
+    app = faust.App("transport-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    assert type(app.consumer._thread).__name__ == "AIOKafkaConsumerThread"
