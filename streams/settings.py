@@ -103,7 +103,7 @@ class Settings:
     # (fewer, fuller fetches); below that rate each fetch returns at the first record (no added
     # latency for a quiet pipeline); 0 turns batching off
     fetch_min_bytes: int = _setting("MESHSTREAM_FETCH_MIN_BYTES", str(64 * 1024), int)
-    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "200", int)
+    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "500", int)
     fetch_busy_rate: float = _setting("MESHSTREAM_FETCH_BUSY_RATE", "20", float)
     # events the orchestrator handles at once (different runs; one run's events stay in order)
     orchestrator_concurrency: int = _setting("MESHSTREAM_ORCHESTRATOR_CONCURRENCY", "16", int)

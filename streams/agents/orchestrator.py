@@ -13,6 +13,7 @@ state, which yields the same effects with the same deterministic event ids.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 
 import faust
@@ -173,7 +174,10 @@ class Orchestrator:
 
     async def _terminal(self, state: wf.RunState, cause: str | None) -> None:
         degraded = f" degraded={[d['stage'] for d in state.degraded]}" if state.degraded else ""
-        log.info("run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
+        # failed and degraded runs are worth a line in the log; clean completions are on the
+        # terminal topic and in the metrics (a line per model costs more than the transition)
+        level = logging.DEBUG if state.terminal == wf.COMPLETED and not state.degraded else logging.INFO
+        log.log(level, "run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
         env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
         contract = "processing.completed" if state.terminal == wf.COMPLETED else "processing.failed"
         await self.rt.send(contract, state.run_id, terminal_payload(state), env)
