@@ -1,7 +1,6 @@
 """meshstream.* constraints: enforced with the field named, before anything reaches a broker."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -131,17 +130,6 @@ def test_unconstrained_schema_costs_nothing():
 def test_checker_is_compiled_once_per_schema(etsy):
     first = C.checker_for(etsy.schema)
     assert C.checker_for(etsy.schema) is first
-
-
-def test_check_is_fast_enough_for_every_produce_and_consume(etsy):
-    record = etsy_event(tags=[f"tag {i}" for i in range(13)])
-    C.check_record(etsy.schema, record)
-    n = 2000
-    start = time.perf_counter()
-    for _ in range(n):
-        C.check_record(etsy.schema, record)
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 200e-6, f"{per_call * 1e6:.1f} us per Etsy listing check"
 
 
 class _NoRegistry:
