@@ -1,4 +1,6 @@
-"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in.
+"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in,
+and its "seek to committed" rewinding partitions that have no committed offset yet
+(streams/committed_seek.py: without it a rebalance at start-up could lose a scan's first events).
 
 Why: Faust builds its stream consumer with `fetch.min.bytes` = 1, so every fetch returns as soon
 as one record exists. A worker consumes many partitions (the orchestrator: every stage's outcome
@@ -23,6 +25,8 @@ import time
 from typing import Callable
 
 from faust.transport.drivers import aiokafka as driver
+
+from streams.committed_seek import seek_to_committed_or_reset
 
 IDLE_MIN_BYTES = 1          # answer at the first record
 IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
@@ -65,6 +69,11 @@ def batching_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: 
                 bounds = self.batching.observe(sum(len(batch) for batch in (records or {}).values()))
                 fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = bounds
             return records
+
+        async def seek_to_committed(self):
+            """Also rewinds partitions with no committed offset (see streams/committed_seek.py)."""
+            policy = self.app.conf.consumer_auto_offset_reset
+            return await self.call_thread(seek_to_committed_or_reset, self._ensure_consumer(), policy)
 
     class BatchingConsumer(driver.Consumer):
         def _new_consumer_thread(self):
