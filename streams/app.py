@@ -19,7 +19,7 @@ from streams.runtime import Runtime
 from streams.stages import agent_modules, processing_stages
 from streams.security import faust_broker_credentials
 from streams.tables import KeyPartitionedTable
-from streams.transport import batching_transport
+from streams.transport import worker_transport
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
 AGENT_MODULES = agent_modules(default_manifest())
@@ -76,8 +76,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
-    # before anything reaches app.transport (declaring topics does): batched fetches, see the module
-    app.transport = batching_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
+    # before anything reaches app.transport (declaring topics does): see the module
+    app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
                                        settings.fetch_busy_rate)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))
     for stage, module in AGENT_MODULES.items():

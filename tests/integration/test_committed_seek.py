@@ -61,3 +61,53 @@ def test_partitions_without_a_committed_offset_are_rewound_to_the_reset_policy(s
     assert committed == upstream
     assert positions == {0: 0, 1: 0, 2: 1}
     assert again == {0: [b"0-0", b"0-1"], 1: [b"1-0", b"1-1"], 2: [b"2-1"]}
+
+
+def test_the_livelock_check_skips_a_partition_being_reset_instead_of_crashing_the_worker(settings):
+    """Faust's periodic livelock check reads every assigned partition's position; aiokafka asserts
+    when a partition is being reset (no position), which crashed a worker in the start-up test."""
+    from aiokafka.consumer.fetcher import OffsetResetStrategy
+    from faust.types import TP
+
+    from streams.transport import has_position, worker_transport
+
+    thread = next(c for c in _consumer_thread_classes(worker_transport(1, 100, 0)))
+    topic = f"reset-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    tp = TopicPartition(topic, 0)
+
+    async def scenario():
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            before = has_position(consumer, tp)
+            consumer._fetcher.request_offset_reset([tp], OffsetResetStrategy.EARLIEST)  # as a reset does
+            during = has_position(consumer, tp)
+            state = consumer._subscription.subscription.assignment.state_value(tp)
+            try:
+                state.position
+                upstream_raises = False
+            except AssertionError:
+                upstream_raises = True
+            worker_thread = thread.__new__(thread)
+            worker_thread._consumer = consumer
+            verified = worker_thread.verify_event_path(0.0, TP(topic, 0))  # must not raise
+            await state.wait_for_position()
+            return before, during, upstream_raises, verified, has_position(consumer, tp)
+        finally:
+            await consumer.stop()
+
+    before, during, upstream_raises, verified, after = asyncio.run(scenario())
+    assert (before, during, after) == (True, False, True)
+    assert upstream_raises, "aiokafka no longer asserts on a missing position: the guard may go"
+    assert verified is None
+
+
+def _consumer_thread_classes(transport):
+    """The consumer thread class a worker transport builds (a closure of worker_transport)."""
+    consumer_class = transport.Consumer
+    for cell in consumer_class._new_consumer_thread.__closure__ or ():
+        yield cell.cell_contents

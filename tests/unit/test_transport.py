@@ -58,12 +58,12 @@ def test_aiokafka_reads_the_bounds_for_every_fetch_request():
     assert "self._fetch_min_bytes = fetch_min_bytes" in inspect.getsource(Fetcher.__init__)
 
 
-def test_the_worker_app_uses_the_batching_consumer_with_the_settings(tmp_path):
+def test_the_worker_app_uses_the_worker_consumer_with_the_settings(tmp_path):
     settings = Settings.from_env({"MESHSTREAM_FETCH_MIN_BYTES": "2048", "MESHSTREAM_FETCH_MAX_WAIT_MS": "25",
                                   "MESHSTREAM_FETCH_BUSY_RATE": "7", "MESHSTREAM_DATA_DIR": str(tmp_path)})
     app, _ = create_app(settings, stages={"orchestrator"})
     thread = app.consumer._thread
-    assert type(thread).__name__ == "BatchingConsumerThread"
+    assert type(thread).__name__ == "WorkerConsumerThread"
     assert thread.fetch_bounds == (2048, 25, 7.0)
 
 
