@@ -10,7 +10,9 @@ Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--t
    terminal event, with: one worker limited to one core by CPU affinity (event loop and its pool
    of one share that core: its single-core figure), one worker on all cores (default pool, one
    process per core), and two workers limited to one core each. Prints wall, efficiency = (pure
-   CPU / cores used) / wall, worker CPU / pure CPU, and the speed-ups.
+   CPU / cores used) / wall, worker CPU / pure CPU, the stack's CPU over the run (Kafka, the
+   registry and S3 share the machine: a worker pinned to one core leaves them the other one),
+   and the speed-ups.
 3. The minimal workflow on tiny models with the orchestrator in its own worker: events per
    second and the orchestrator's CPU per model; and a plain confluent-kafka consume->produce
    loop on the same broker as the event-path ceiling.
@@ -157,7 +159,9 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
             sub = Subscriber(settings=settings, from_beginning=True)
             AvroSerde(registry_client(settings))
             time.sleep(2.0)  # let the group settle after the last join
+            stack_pids = {st.name: st.pid for st in stack.status() if st.pid}
             cpu0 = [tree_cpu(p.proc.pid) for p in procs]
+            stack0 = {name: tree_cpu(pid) for name, pid in stack_pids.items()}
             t0 = time.monotonic()
             scan_id = Publisher(settings).scan("models", prefix, workflow=workflow)
             done, failed, last = 0, 0, t0
@@ -173,13 +177,14 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
             finally:
                 sub.close()
             cpu = [tree_cpu(p.proc.pid) - c for p, c in zip(procs, cpu0)]
+            stack_cpu = {name: tree_cpu(pid) - stack0[name] for name, pid in stack_pids.items()}
             events = contract_events(settings.kafka_bootstrap)
         finally:
             for p in procs:  # whatever happened, no worker outlives its stack
                 p.stop()
     if done < expected:
         raise RuntimeError(f"only {done}/{expected} runs finished")
-    return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done, "events": events}
+    return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done, "events": events, "stack_cpu": stack_cpu}
 
 
 def contract_events(bootstrap: str) -> int:
@@ -275,8 +280,10 @@ def main() -> int:
         cpu = sum(r["cpu"])
         used = len(set().union(*(w["cpus"] for w in workers))) if all("cpus" in w for w in workers) else cores
         print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores)  "
-              f"worker CPU / pure {cpu / pure:.2f}  ({r['runs']} runs, {r['failed']} failed)")
+              f"worker CPU / pure {cpu / pure:.2f}  stack CPU {sum(r['stack_cpu'].values()):.1f} s  ({r['runs']} runs, {r['failed']} failed)")
     single = results["1 worker, 1 core"]["wall"]
+    for name, r in results.items():
+        print(f"  {name}: the stack's CPU over the run: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stack_cpu"].items()))
     print(f"1 worker all cores vs its single-core figure:    {single / results['1 worker, all cores']['wall']:.2f}x")
     if "2 workers, 1 core each" in results:
         print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 core each']['wall']:.2f}x")
