@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--t
 
 1. Builds N varied models (600-12,000 triangles, one per folder) and measures the processors'
    own CPU on them, serially, in this process (`meshstream analyze --thumbnails --turntable 8`'s
-   code path per file): the work. Ideal wall on C cores = that / C.
+   code path per file): the work, measured before and after the runs and averaged (the
+   machine's speed drifts). Ideal wall on C cores = that / C.
 2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
    metamodel, print analysis, sellability) on a fresh private stack, from the scan to the last
    terminal event, with: one worker limited to one core by CPU affinity (event loop and its pool
@@ -265,25 +266,31 @@ def main() -> int:
     models = build_models(args.models)
     tris = [len(trimesh.load(trimesh.util.wrap_as_stream(v), file_type="stl").faces) for v in models.values()]
     print(f"{len(models)} models, {min(tris):,}-{max(tris):,} triangles, workflow {args.workflow}, {cores} cores")
-    pure = serial_cpu(models)
-    ideal = pure / cores
-    print(f"processors' own CPU, serial        {pure:8.1f} s   ideal wall on {cores} cores {ideal:.1f} s")
+    before = serial_cpu(models)
+    print(f"processors' own CPU, serial, before the runs  {before:8.1f} s")
     log_dir = Path(tempfile.mkdtemp(prefix="meshstream-bench-logs-"))
     # "one core" is CPU affinity (event loop and pool together on one core; the pool sizes itself
     # to it), not just one pool process beside an event loop on another core
     configs = [("1 worker, 1 core", [{"cpus": {cpu_ids[0]}}]), ("1 worker, all cores", [{}])]
     if not args.skip_two and cores >= 2:
         configs.append(("2 workers, 1 core each", [{"cpus": {cpu_ids[0]}}, {"cpus": {cpu_ids[1]}}]))
-    results = {}
+    results = {name: run_pipeline(models, args.workflow, workers, log_dir) for name, workers in configs}
+    # the baseline brackets the runs: this machine's speed drifts by 10-20 % over minutes, and a
+    # baseline taken at one end only would credit or blame the runs for that drift
+    after = serial_cpu(models)
+    pure = (before + after) / 2
+    ideal = pure / cores
+    print(f"processors' own CPU, serial, after the runs   {after:8.1f} s   mean {pure:.1f} s   "
+          f"ideal wall on {cores} cores {ideal:.1f} s")
     for name, workers in configs:
-        r = results[name] = run_pipeline(models, args.workflow, workers, log_dir)
+        r = results[name]
         cpu = sum(r["cpu"])
         used = len(set().union(*(w["cpus"] for w in workers))) if all("cpus" in w for w in workers) else cores
         print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores)  "
               f"worker CPU / pure {cpu / pure:.2f}  stack CPU {sum(r['stack_cpu'].values()):.1f} s  ({r['runs']} runs, {r['failed']} failed)")
-    single = results["1 worker, 1 core"]["wall"]
     for name, r in results.items():
         print(f"  {name}: the stack's CPU over the run: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stack_cpu"].items()))
+    single = results["1 worker, 1 core"]["wall"]
     print(f"1 worker all cores vs its single-core figure:    {single / results['1 worker, all cores']['wall']:.2f}x")
     if "2 workers, 1 core each" in results:
         print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 core each']['wall']:.2f}x")
