@@ -29,13 +29,14 @@ async def seek_to_committed_or_reset(consumer, reset_policy: str) -> Mapping:
     committed = await consumer.seek_to_committed()
     at_zero = [tp for tp, offset in committed.items() if offset == 0]
     uncommitted = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+    if reset_policy == "earliest":
+        # offset 0 without asking the broker: a ListOffsets request waits behind the fetch
+        # long-poll on the same connection (up to 1.5 s per rebalance); where the log no longer
+        # starts at 0 the fetch answers out of range and aiokafka resets to the earliest offset
+        at_zero += uncommitted
+    elif reset_policy == "latest" and uncommitted:
+        for tp, offset in (await consumer.end_offsets(uncommitted)).items():
+            consumer.seek(tp, offset)
     for tp in at_zero:  # committed 0 means nothing done yet: aiokafka skips it
         consumer.seek(tp, 0)
-    lookup = {"earliest": consumer.beginning_offsets, "latest": consumer.end_offsets}.get(reset_policy)
-    if uncommitted and lookup is not None:
-        # an explicit offset, not aiokafka's seek_to_beginning: that leaves the partition without
-        # a position until the fetcher's next round (up to a fetch wait later), and Faust's
-        # livelock check asserts on a partition without one
-        for tp, offset in (await lookup(uncommitted)).items():
-            consumer.seek(tp, offset)
     return committed
