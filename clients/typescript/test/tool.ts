@@ -150,19 +150,21 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
   async "replay-dead-letters"(filter) {
     return replayDeadLetters(filter as Parameters<typeof replayDeadLetters>[0]);
   },
-  /** {contracts, scanId, expected, timeoutMs}: events of `contracts` whose payload.scan_id is scanId, read from the beginning. */
+  /** {contracts, scanId, expected, timeoutMs}: events of `contracts` whose payload.scan_id is scanId, read from the beginning, for up to timeoutMs after joining. */
   async "read"({ contracts, scanId, expected, timeoutMs }) {
     const settings = settingsFromEnv();
     const serde = new AvroSerde(registryClient(settings));
     const events: Received[] = [];
     let enough: () => void = () => undefined;
     const done = new Promise<void>((resolve) => { enough = resolve; });
-    const timer = setTimeout(enough, timeoutMs as number);
     const sub = await subscribe(contracts as ContractName[], (ev) => {
       if ((ev.record.payload as { scan_id?: string }).scan_id !== scanId) return;
       events.push(ev as Received);
       if (events.length >= (expected as number)) enough();
     }, { settings, fromBeginning: true });
+    // the wait starts once the consumer has joined its group: on a busy machine the join alone
+    // took most of a 15 s budget that used to include it, and the read came back empty
+    const timer = setTimeout(enough, timeoutMs as number);
     await done;
     clearTimeout(timer);
     await sub.close();
