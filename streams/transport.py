@@ -1,6 +1,4 @@
-"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in,
-and its "seek to committed" rewinding partitions that have no committed offset yet
-(streams/committed_seek.py: without it a rebalance at start-up could lose a scan's first events).
+"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in.
 
 Why: Faust builds its stream consumer with `fetch.min.bytes` = 1, so every fetch returns as soon
 as one record exists. A worker consumes many partitions (the orchestrator: every stage's outcome
@@ -91,8 +89,10 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
             return super().verify_event_path(now, tp)
 
     class WorkerConsumer(driver.Consumer):
+        thread_class = WorkerConsumerThread
+
         def _new_consumer_thread(self):
-            return WorkerConsumerThread(self, loop=self.loop, beacon=self.beacon)
+            return self.thread_class(self, loop=self.loop, beacon=self.beacon)
 
     class WorkerTransport(driver.Transport):
         Consumer = WorkerConsumer
@@ -104,6 +104,5 @@ def has_position(consumer, tp) -> bool:
     """Whether the aiokafka consumer has a fetch position for `tp` (False while it is reset)."""
     subscription = consumer._subscription.subscription
     assignment = subscription.assignment if subscription is not None else None
-    if assignment is None or TopicPartition(tp.topic, tp.partition) not in assignment.tps:
-        return False
-    return assignment.state_value(TopicPartition(tp.topic, tp.partition)).has_valid_position
+    tp = TopicPartition(tp.topic, tp.partition)
+    return assignment is not None and tp in assignment.tps and assignment.state_value(tp).has_valid_position

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.committed_seek import seek_to_committed_or_reset
@@ -15,10 +16,15 @@ from streams.committed_seek import seek_to_committed_or_reset
 pytestmark = pytest.mark.integration
 
 
-def test_partitions_without_a_committed_offset_are_rewound_to_the_reset_policy(settings):
-    topic = f"rewind-{uuid.uuid4().hex[:8]}"
+def _new_topic(settings, prefix: str, partitions: int) -> tuple[str, AdminClient]:
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(30)
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
+    return topic, admin
+
+
+def test_partitions_without_a_committed_offset_are_rewound_to_the_reset_policy(settings):
+    topic, admin = _new_topic(settings, "rewind", 4)
     never, zero, one, trimmed = (TopicPartition(topic, p) for p in range(4))
 
     async def scenario():
@@ -29,8 +35,8 @@ def test_partitions_without_a_committed_offset_are_rewound_to_the_reset_policy(s
                 await producer.send_and_wait(topic, f"{tp.partition}-{i}".encode(), partition=tp.partition)
         await producer.stop()
         # a log that no longer starts at 0 (retention): the rewind must land on its first record
-        from confluent_kafka import TopicPartition as CkTopicPartition
-        admin.delete_records([CkTopicPartition(topic, trimmed.partition, 1)])[CkTopicPartition(topic, trimmed.partition, 1)].result(30)
+        before_first = CkTopicPartition(topic, trimmed.partition, 1)
+        admin.delete_records([before_first])[before_first].result(30)
 
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=f"g-{topic}",
                                     enable_auto_commit=False, auto_offset_reset="earliest")
@@ -74,10 +80,8 @@ def test_the_livelock_check_skips_a_partition_being_reset_instead_of_crashing_th
 
     from streams.transport import has_position, worker_transport
 
-    thread = next(c for c in _consumer_thread_classes(worker_transport(1, 100, 0)))
-    topic = f"reset-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    thread = worker_transport(1, 100, 0).Consumer.thread_class
+    topic, _admin = _new_topic(settings, "reset", 1)
     tp = TopicPartition(topic, 0)
 
     async def scenario():
@@ -108,9 +112,3 @@ def test_the_livelock_check_skips_a_partition_being_reset_instead_of_crashing_th
     assert upstream_raises, "aiokafka no longer asserts on a missing position: the guard may go"
     assert verified is None
 
-
-def _consumer_thread_classes(transport):
-    """The consumer thread class a worker transport builds (a closure of worker_transport)."""
-    consumer_class = transport.Consumer
-    for cell in consumer_class._new_consumer_thread.__closure__ or ():
-        yield cell.cell_contents
