@@ -13,12 +13,12 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from streams.version import __version__
 from streams.settings import Settings
 from registry.manifest import Manifest, default_manifest
-from registry.serde import AvroSerde, SerdeError, registry_client
+from registry.serde import AvroSerde, RegistryUnavailableError, SerdeError, registry_client
 from streams.envelope import envelope
 from streams.security import kafka_client_config
 from streams.spool import Spool
@@ -192,7 +192,12 @@ class Received:
 
 
 class Subscriber:
-    """Iterate decoded events of the given contracts; duplicates (same event_id) are dropped."""
+    """Iterate decoded events of the given contracts; duplicates (same event_id) are dropped.
+
+    At least once: a record's offset is stored for the group's commit only after the caller
+    asked for the next event (it handled this one), so a crash redelivers, never skips. Records
+    that are not events of their contract (malformed, unknown schema id, broken constraint) are
+    skipped, counted and logged; an unreachable registry is waited out on the same record."""
 
     def __init__(self, contracts=TERMINAL, settings: Settings | None = None, group_id: str | None = None,
                  from_beginning: bool = False, manifest: Manifest | None = None):
@@ -205,6 +210,7 @@ class Subscriber:
             "group.id": group_id or f"meshstream-subscriber-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": True,
+            "enable.auto.offset.store": False,  # stored by events() once a record is handled
         })
         self.consumer.subscribe(list(self.contracts))
         self._seen: set[str] = set()
@@ -228,15 +234,21 @@ class Subscriber:
             contract = self.contracts[msg.topic()]
             try:
                 record = self.serde.decode(msg.value(), contract)
+            except RegistryUnavailableError as exc:  # transient: read this record again after a pause
+                log.warning("%s[%d]@%d: %s; retrying", msg.topic(), msg.partition(), msg.offset(), exc)
+                self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                time.sleep(1.0)
+                continue
             except SerdeError as exc:  # not an event of the contract: say so, keep reading
                 log.warning("skipping %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc.code)
                 self.skipped += 1
+                self.consumer.store_offsets(msg)
                 continue
             event_id = record["envelope"]["event_id"]
-            if event_id in self._seen:
-                continue
-            self._seen.add(event_id)
-            yield Received(contract.name, msg.topic(), msg.partition(), msg.offset(), record)
+            if event_id not in self._seen:
+                self._seen.add(event_id)
+                yield Received(contract.name, msg.topic(), msg.partition(), msg.offset(), record)
+            self.consumer.store_offsets(msg)
 
     def close(self) -> None:
         self.consumer.close()

@@ -57,8 +57,14 @@ def to_json(value):
 
 def run(command: str, payload: dict, env: dict[str, str] | None = None, timeout: float = 120):
     """Run one tool subcommand with `payload` on stdin; returns its JSON answer."""
+    return run_logged(command, payload, env, timeout)[0]
+
+
+def run_logged(command: str, payload: dict, env: dict[str, str] | None = None, timeout: float = 120):
+    """`run`, also returning what the Node process wrote on stderr (kafkajs warnings), for a
+    test to show when its assertion fails."""
     tool = built()
     result = subprocess.run([node(), str(tool), command], input=json.dumps(to_json(payload)), capture_output=True,
                             text=True, timeout=timeout, env={**os.environ, **(env or {})})
     assert result.returncode == 0, f"node {command} failed ({result.returncode}):\n{result.stderr}"
-    return json.loads(result.stdout)
+    return json.loads(result.stdout), result.stderr

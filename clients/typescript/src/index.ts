@@ -12,4 +12,4 @@ export { Publisher, kafkaFor, producerConfig, type PayloadOf, type Published, ty
 export { readDeadLetters, replayDeadLetters, type DeadLetterOptions, type DeadLetterRecord } from "./replay";
 export { AvroSerde, SerdeError, frame, registryClient, unframe } from "./serde";
 export { settingsFromEnv, type Settings } from "./settings";
-export { Subscription, subscribe, subscribeTerminal, type Received, type ReceivedOf, type SubscribeOptions } from "./subscriber";
+export { Subscription, subscribe, subscribeTerminal, type Received, type ReceivedOf, type Skipped, type SubscribeOptions } from "./subscriber";

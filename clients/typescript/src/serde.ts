@@ -11,7 +11,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import * as avro from "avsc";
 
-import { checkRecord } from "./constraints";
+import { ConstraintViolation, checkRecord } from "./constraints";
 import type { ContractInfo } from "./contract";
 import type { Settings } from "./settings";
 
@@ -93,7 +93,7 @@ export class AvroSerde {
     const key = `${contract.name}\x1f${schemaId}`;
     let resolver = this.resolvers.get(key);
     if (!resolver) {
-      const writer = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
+      const writer = await this.writer(schemaId);
       resolver = reader.equals(writer) ? reader : reader.createResolver(writer);
       this.resolvers.set(key, resolver);
     }
@@ -103,7 +103,30 @@ export class AvroSerde {
     } catch (err) {
       throw new SerdeError(`${contract.topic}: Avro body (schema id ${schemaId}) does not decode as ${contract.recordName}: ${String(err)}`, "malformed_event");
     }
-    if (this.validate) checkRecord(contract, record);
+    if (this.validate) {
+      try {
+        checkRecord(contract, record);
+      } catch (err) {
+        if (err instanceof ConstraintViolation) throw new SerdeError(`${contract.name}: ${err.message}`, "malformed_event");
+        throw err;
+      }
+    }
     return record;
+  }
+
+  /**
+   * The writer schema of `schemaId`. An id the registry does not know is the record's fault
+   * (SerdeError "unknown_schema_id", as in Python); any other registry failure is transient and
+   * thrown as it is, so the caller retries instead of skipping a good record.
+   */
+  private async writer(schemaId: number): Promise<avro.Type> {
+    try {
+      return (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
+    } catch (err) {
+      if ((err as { status?: unknown }).status === 404) {
+        throw new SerdeError(`schema id ${schemaId} is not in the registry`, "unknown_schema_id");
+      }
+      throw err;
+    }
   }
 }

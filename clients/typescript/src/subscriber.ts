@@ -11,7 +11,7 @@ import type { Consumer } from "kafkajs";
 
 import { CONTRACTS, TERMINAL, type ContractName, type Events } from "./generated/contracts";
 import { kafkaFor } from "./publisher";
-import { AvroSerde, registryClient } from "./serde";
+import { AvroSerde, SerdeError, registryClient } from "./serde";
 import { settingsFromEnv, type Settings } from "./settings";
 
 export interface Received<N extends ContractName = ContractName> {
@@ -35,10 +35,26 @@ export interface SubscribeOptions {
   readonly fromBeginning?: boolean;
   /** How many event ids to remember for de-duplication. */
   readonly dedupWindow?: number;
+  /** Told about each record skipped because it is not an event of its contract (default: a warning in the kafkajs log). */
+  readonly onSkipped?: (skipped: Skipped) => void;
+}
+
+/** A record that is not an event of its topic's contract: bad framing, unknown schema id, bad body, broken constraint. */
+export interface Skipped {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly code: string;
+  readonly message: string;
 }
 
 export class Subscription {
-  constructor(private readonly consumer: Consumer, readonly groupId: string) {}
+  constructor(private readonly consumer: Consumer, readonly groupId: string, private readonly counts: { skipped: number }) {}
+
+  /** Records skipped so far because they were not events of their contract. */
+  get skipped(): number {
+    return this.counts.skipped;
+  }
 
   async close(): Promise<void> {
     await this.consumer.disconnect();
@@ -65,9 +81,11 @@ class SeenIds {
 
 /**
  * Call `handler` for every new event of `contracts`; resolves once the consumer has joined its
- * group. A handler error (or a record that does not decode or breaks a constraint) is not
- * skipped: kafkajs retries it under its retry policy and never commits past it, so nothing is
- * lost silently, as with the Python Subscriber, which raises.
+ * group. A record that is not an event of its contract (malformed, unknown schema id, broken
+ * constraint: the pipeline dead-letters such records, so a topic read from the beginning may
+ * hold some) is skipped, counted and reported through `onSkipped`, as the Python Subscriber
+ * does; waiting on it would stall its partition for good. A handler error or an unreachable
+ * registry is not skipped: kafkajs retries it under its retry policy and never commits past it.
  */
 export async function subscribe<N extends ContractName>(
   contracts: readonly N[],
@@ -80,6 +98,8 @@ export async function subscribe<N extends ContractName>(
   const byTopic = new Map<string, N>(contracts.map((n) => [CONTRACTS[n].topic, n]));
   const consumer = kafkaFor(settings, groupId).consumer({ groupId });
   const seen = new SeenIds(opts.dedupWindow ?? 100_000);
+  const counts = { skipped: 0 };
+  const onSkipped = opts.onSkipped ?? ((s: Skipped) => consumer.logger().warn("skipping a record that is not an event of its contract", { ...s }));
   await consumer.connect();
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: opts.fromBeginning ?? false });
   const joined = new Promise<void>((resolve) => {
@@ -89,7 +109,15 @@ export async function subscribe<N extends ContractName>(
     eachMessage: async ({ topic, partition, message }) => {
       const name = byTopic.get(topic);
       if (name === undefined || message.value === null) return;
-      const record = await serde.decode<Events[N]>(message.value, CONTRACTS[name]);
+      let record: Events[N];
+      try {
+        record = await serde.decode<Events[N]>(message.value, CONTRACTS[name]);
+      } catch (err) {
+        if (!(err instanceof SerdeError)) throw err;
+        counts.skipped += 1;
+        onSkipped({ topic, partition, offset: message.offset, code: err.code, message: err.message });
+        return;
+      }
       if (!seen.add(record.envelope.event_id)) return;
       await handler({
         contract: name, topic, partition, offset: message.offset,
@@ -98,7 +126,7 @@ export async function subscribe<N extends ContractName>(
     },
   });
   await joined;
-  return new Subscription(consumer, groupId);
+  return new Subscription(consumer, groupId, counts);
 }
 
 /** Subscribe to the terminal events of workflow runs (processing.completed / processing.failed). */

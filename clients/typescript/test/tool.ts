@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import {
   CONTRACTS, ConstraintViolation, Publisher, TERMINAL, checkRecord, derivedId, kafkaFor, producerConfig,
   settingsFromEnv, subscribe, unframe, replayDeadLetters, AvroSerde, registryClient, type ContractName, type Received,
+  type Skipped,
 } from "../src/index";
 
 type Json = unknown;
@@ -150,25 +151,38 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
   async "replay-dead-letters"(filter) {
     return replayDeadLetters(filter as Parameters<typeof replayDeadLetters>[0]);
   },
-  /** {contracts, scanId, expected, timeoutMs}: events of `contracts` whose payload.scan_id is scanId, read from the beginning, for up to timeoutMs after joining. */
+  /**
+   * {contracts, scanId, expected, timeoutMs} -> {events, delivered, partitions, skipped, waitedMs}:
+   * events of `contracts` whose payload.scan_id is scanId, read from the beginning, for up to
+   * timeoutMs after joining; `delivered` counts every event the subscriber delivered (any scan),
+   * `partitions` has the last offset it delivered per partition and `skipped` the records it
+   * skipped as not events, so an empty answer says whether nothing came at all.
+   */
   async "read"({ contracts, scanId, expected, timeoutMs }) {
     const settings = settingsFromEnv();
     const serde = new AvroSerde(registryClient(settings));
     const events: Received[] = [];
+    const partitions: Record<string, string> = {};
+    const skipped: Skipped[] = [];
+    let delivered = 0;
     let enough: () => void = () => undefined;
     const done = new Promise<void>((resolve) => { enough = resolve; });
     const sub = await subscribe(contracts as ContractName[], (ev) => {
+      delivered += 1;
+      partitions[`${ev.topic}[${ev.partition}]`] = ev.offset;
       if ((ev.record.payload as { scan_id?: string }).scan_id !== scanId) return;
       events.push(ev as Received);
       if (events.length >= (expected as number)) enough();
-    }, { settings, fromBeginning: true });
+    }, { settings, fromBeginning: true, onSkipped: (s) => skipped.push(s) });
     // the wait starts once the consumer has joined its group: on a busy machine the join alone
     // took most of a 15 s budget that used to include it, and the read came back empty
+    const started = Date.now();
     const timer = setTimeout(enough, timeoutMs as number);
     await done;
     clearTimeout(timer);
+    const waitedMs = Date.now() - started;
     await sub.close();
-    return Promise.all(events.map((e) => described(serde, e)));
+    return { events: await Promise.all(events.map((e) => described(serde, e))), delivered, partitions, skipped, waitedMs };
   },
 };
 
