@@ -55,8 +55,15 @@ class Runtime:
         await self.send_encoded(contract_name, key, self.encode(contract_name, {"envelope": env, "payload": payload}))
 
     async def send_encoded(self, contract_name: str, key: str, value: bytes) -> None:
-        fut = await self.topic(contract_name).send(key=key.encode(), value=value)
-        await fut
+        await (await self.send_encoded_soon(contract_name, key, value))
+
+    async def send_soon(self, contract_name: str, key: str, payload: dict, env: dict):
+        """Encode and hand to the producer; returns the broker's acknowledgement to await (several
+        sends awaited together share produce requests)."""
+        return await self.send_encoded_soon(contract_name, key, self.encode(contract_name, {"envelope": env, "payload": payload}))
+
+    async def send_encoded_soon(self, contract_name: str, key: str, value: bytes):
+        return await self.topic(contract_name).send(key=key.encode(), value=value)
 
     # -- consuming ----------------------------------------------------------------------
     def contract_of(self, event) -> Contract:

@@ -12,6 +12,7 @@ state, which yields the same effects with the same deterministic event ids.
 """
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import time
@@ -156,23 +157,27 @@ class Orchestrator:
 
     # -- effects -----------------------------------------------------------------------------
     async def execute(self, key: bytes, transition: wf.Transition, cause: str | None) -> None:
+        """Carry out a transition's effects, then store its state. A transition's sends go out
+        together and are awaited together (one produce request, not one round trip each)."""
         state = transition.state
+        acks = []
         for effect in transition.effects:
             if isinstance(effect, wf.RequestStep):
                 step = self.flows[state.workflow].step(effect.stage)
                 env = envelope(STAGE, state.run_id, cause, event_id=effect.request_id)
-                await self.rt.send(f"{effect.stage}.requested", state.run_id,
-                                   build_request(effect.stage, state, step.options), env)
+                acks.append(await self.rt.send_soon(f"{effect.stage}.requested", state.run_id,
+                                                    build_request(effect.stage, state, step.options), env))
                 if effect.attempt > 1:
                     log.info("run %s: %s attempt %d (%s)", state.run_id, effect.stage, effect.attempt,
                              (state.steps[effect.stage].error or {}).get("code", "timeout"))
             elif isinstance(effect, wf.EmitTerminal):
-                await self._terminal(state, cause)
+                acks.append(await self._terminal(state, cause))
             elif isinstance(effect, wf.ScheduleCheck):
                 self.wakeups.add(effect.at, key)
+        await asyncio.gather(*acks)  # every ack, or the first failure (the state is then not stored)
         self.runs[key] = state.to_dict()  # after the effects were acked: see the module docstring
 
-    async def _terminal(self, state: wf.RunState, cause: str | None) -> None:
+    async def _terminal(self, state: wf.RunState, cause: str | None):
         degraded = f" degraded={[d['stage'] for d in state.degraded]}" if state.degraded else ""
         # failed and degraded runs are worth a line in the log; clean completions are on the
         # terminal topic and in the metrics (a line per model costs more than the transition)
@@ -180,7 +185,7 @@ class Orchestrator:
         log.log(level, "run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
         env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
         contract = "processing.completed" if state.terminal == wf.COMPLETED else "processing.failed"
-        await self.rt.send(contract, state.run_id, terminal_payload(state), env)
+        return await self.rt.send_soon(contract, state.run_id, terminal_payload(state), env)
 
     # -- helpers -----------------------------------------------------------------------------
     def _state(self, key: bytes) -> wf.RunState | None:

@@ -245,6 +245,12 @@ class FakeRuntime:
     async def send_encoded(self, name: str, key: str, value: bytes) -> None:
         self.queue.append((name, key, value))
 
+    async def send_soon(self, name: str, key: str, payload: dict, env: dict):
+        await self.send(name, key, payload, env)
+        acked = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
+
     stage_concurrency = 2
 
     async def run_blocking(self, fn, *args):
@@ -525,12 +531,15 @@ def test_concurrent_orchestrator_keeps_one_run_in_order_and_lets_other_runs_pass
     gate = asyncio.Event()
     log: list[tuple[str, str]] = []
 
-    async def send(name, key, payload, env):
+    async def send_soon(name, key, payload, env):
         log.append((name, key))
-        if key == "run-a" and not gate.is_set():
-            await gate.wait()
 
-    rt.send = send
+        async def acked():
+            if key == "run-a" and not gate.is_set():
+                await gate.wait()
+        return acked()
+
+    rt.send_soon = send_soon
 
     def discovered(run_id):
         files = [{"storage": "default", "bucket": "models", "key": f"{run_id}/cube.stl", "etag": "e", "size_bytes": 1}]
