@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import io
+import struct
 import time
+import uuid
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 from registry.manifest import default_manifest
 from registry.serde import SerdeError
@@ -101,3 +103,28 @@ class Watcher:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def scan_behind_poison(settings, prefix: str) -> tuple[str, list[tuple[int, int]]]:
+    """Two records that are not events (bad framing, an unknown schema id), then a scan request, all
+    under one key so they share a partition of discovery-scan.requested; returns the scan id and
+    the poison's (partition, offset), in that order."""
+    from streams.client import Publisher, producer_config
+    from streams.workflow import default_workflow_name
+
+    scan_id = str(uuid.uuid4())
+    topic = default_manifest().by_name("discovery-scan.requested").topic
+    producer = Producer(producer_config(settings))
+    placed = []
+    for value in (b"not avro at all", struct.pack(">bI", 0, 987654) + b"\x02\x04"):
+        producer.produce(topic, key=scan_id.encode(), value=value,
+                         on_delivery=lambda err, msg: placed.append((err, msg.partition(), msg.offset())))
+    producer.flush(30)
+    assert [p[0] for p in placed] == [None, None], placed
+    publisher = Publisher(settings)
+    publisher.publish("discovery-scan.requested", scan_id,
+                      {"scan_id": scan_id, "storage": "default", "bucket": "models", "prefix": f"{prefix}-{scan_id[:8]}/",
+                       "workflow": default_workflow_name(), "owner_id": None, "objects_manifest": None},
+                      correlation_id=scan_id)
+    assert publisher.pending() == 0
+    return scan_id, [(p, o) for _, p, o in placed]

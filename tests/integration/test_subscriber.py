@@ -4,38 +4,18 @@ events, and a group's committed offset never passes an event the caller did not 
 from __future__ import annotations
 
 import dataclasses
-import struct
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from registry.manifest import default_manifest
-from streams.client import Publisher, Subscriber, producer_config
+from streams.client import Subscriber
+from tests.integration.helpers import scan_behind_poison
 
 pytestmark = pytest.mark.integration
 
 CONTRACT = "discovery-scan.requested"
-
-
-def _scan_behind_poison(settings) -> tuple[str, list[tuple[int, int]]]:
-    """Two records that are not events (bad framing, unknown schema id), then a scan, all under one
-    key so they share a partition; returns the scan id and the poison's (partition, offset)."""
-    scan_id = str(uuid.uuid4())
-    topic = default_manifest().by_name(CONTRACT).topic
-    producer = Producer(producer_config(settings))
-    placed = []
-    for value in (b"not avro at all", struct.pack(">bI", 0, 987654) + b"\x02\x04"):
-        producer.produce(topic, key=scan_id.encode(), value=value,
-                         on_delivery=lambda err, msg: placed.append((err, msg.partition(), msg.offset())))
-    producer.flush(30)
-    assert [p[0] for p in placed] == [None, None], placed
-    publisher = Publisher(settings)
-    publisher.publish(CONTRACT, scan_id, {"scan_id": scan_id, "storage": "default", "bucket": "models",
-                                          "prefix": f"sub-{scan_id[:8]}/", "workflow": "standard", "owner_id": None,
-                                          "objects_manifest": None}, correlation_id=scan_id)
-    assert publisher.pending() == 0
-    return scan_id, [(p, o) for _, p, o in placed]
 
 
 def _mine(sub: Subscriber, scan_id: str, timeout: float) -> list:
@@ -48,7 +28,7 @@ def _mine(sub: Subscriber, scan_id: str, timeout: float) -> list:
 
 
 def test_records_that_are_not_events_are_skipped_and_the_event_behind_them_arrives(settings, prepared):
-    scan_id, poison = _scan_behind_poison(settings)
+    scan_id, poison = scan_behind_poison(settings, "sub")
     sub = Subscriber([CONTRACT], settings=settings, from_beginning=True)
     try:
         found = _mine(sub, scan_id, timeout=60)
@@ -75,7 +55,7 @@ def _group_starting_at(settings, topic: str, partition: int, offset: int) -> str
 
 
 def test_an_unreachable_registry_skips_nothing_and_commits_nothing_past_the_event(settings, prepared):
-    scan_id, poison = _scan_behind_poison(settings)
+    scan_id, poison = scan_behind_poison(settings, "sub")
     (partition, first), (_, needs_registry) = poison
     group = _group_starting_at(settings, default_manifest().by_name(CONTRACT).topic, partition, first)
     blind = Subscriber([CONTRACT], settings=dataclasses.replace(settings, registry_url="http://127.0.0.1:9/apis/ccompat/v7"),

@@ -8,7 +8,6 @@ refused before the client ever connects to a broker.
 """
 from __future__ import annotations
 
-import struct
 import time
 import uuid
 
@@ -22,7 +21,7 @@ from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher, producer_config
 from streams.workflow import default_workflow_name
 from tests import tsclient
-from tests.integration.helpers import upload
+from tests.integration.helpers import scan_behind_poison, upload
 from tests.integration.test_spine import _expected_models
 from tests.unit.test_typescript_client import _listing
 
@@ -121,29 +120,15 @@ def test_ts_subscriber_skips_records_that_are_not_events_and_reads_on(settings, 
     """A topic read from the beginning may hold records the pipeline dead-lettered (bad framing, an
     unknown schema id): the TS subscriber skips them, says which and why, and delivers the event
     behind them on the same partition, as the Python Subscriber does (it used to stall there)."""
-    scan_id = str(uuid.uuid4())
+    scan_id, poison = scan_behind_poison(settings, "ts-poison")
     topic = default_manifest().by_name("discovery-scan.requested").topic
-    producer = Producer(producer_config(settings))
-    placed = []
-    for value in (b"not avro at all", struct.pack(">bI", 0, 987654) + b"\x02\x04"):
-        producer.produce(topic, key=scan_id.encode(), value=value,
-                         on_delivery=lambda err, msg: placed.append((err, msg.partition(), msg.offset())))
-    producer.flush(30)
-    assert [p[0] for p in placed] == [None, None], placed
-    publisher = Publisher(settings)
-    publisher.publish("discovery-scan.requested", scan_id,
-                      {"scan_id": scan_id, "storage": "default", "bucket": "models", "prefix": f"ts-poison-{scan_id[:8]}/",
-                       "workflow": default_workflow_name(), "owner_id": None, "objects_manifest": None},
-                      correlation_id=scan_id)
-    assert publisher.pending() == 0
-
     read, stderr = tsclient.run_logged("read", {"contracts": ["discovery-scan.requested"], "scanId": scan_id,
                                                 "expected": 1, "timeoutMs": 30_000}, env=stack_env, timeout=120)
     assert len(read["events"]) == 1, {**read, "stderr": stderr[-3000:]}
     partition = read["events"][0]["partition"]
-    assert {p[1] for p in placed} == {partition}  # the poison sits before the event on its partition
+    assert {p for p, _ in poison} == {partition}  # the poison sits before the event on its partition
     skipped = {(s["partition"], int(s["offset"])): s["code"] for s in read["skipped"] if s["topic"] == topic}
-    assert [skipped.get((p, o)) for _, p, o in placed] == ["malformed_event", "unknown_schema_id"], read["skipped"]
+    assert [skipped.get(at) for at in poison] == ["malformed_event", "unknown_schema_id"], read["skipped"]
 
 
 def test_keyed_records_land_on_the_python_producers_partitions(settings, stack_env):
