@@ -12,9 +12,9 @@ import time
 from streams import metrics
 
 TICK = 1.0
-# lag and run gauges are refreshed less often than the liveness tick: each lag reading is a call
-# into the consumer thread per assigned partition, and the run gauges scan the run table; a
-# Prometheus scrape (15 s by default) sees fresh enough values either way
+# lag and run gauges are refreshed less often than the liveness tick: the lag readings are a call
+# into the consumer thread, and the run gauges scan the run table; a Prometheus scrape (15 s by
+# default) sees fresh enough values either way
 GAUGES_EVERY = 5
 STALL_SECONDS = 15.0
 RUNS_TABLE = "workflow-runs"
@@ -76,9 +76,9 @@ class Probes:
         pool = getattr(self.rt, "_pool", None)
         if getattr(pool, "_max_workers", None):
             metrics.POOL_SIZE.set(pool._max_workers)  # noqa: SLF001
-        for tp in self._assignment():
+        positions = await self.app.consumer.positions(self._assignment())  # one call into the consumer thread
+        for tp, position in positions.items():
             try:
-                position = await self.app.consumer.position(tp)
                 high = self.app.consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not fetched yet
                 continue

@@ -70,3 +70,25 @@ def test_the_worker_app_uses_the_worker_consumer_with_the_settings(tmp_path):
 def test_a_plain_faust_app_is_untouched():
     app = faust.App("transport-test", broker="kafka://127.0.0.1:1", autodiscover=False)
     assert type(app.consumer._thread).__name__ == "AIOKafkaConsumerThread"
+
+
+def test_positions_are_read_for_many_partitions_at_once_without_waiting_for_a_reset():
+    """The lag gauges read every partition's position in one call into the consumer thread; a
+    partition still being reset reads None instead of waiting, one not assigned reads None."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from faust.types import TP
+
+    from streams.transport import read_positions
+
+    async def read():
+        state = SubscriptionState()
+        state.assign_from_user({TopicPartition("t", 0), TopicPartition("t", 1)})
+        state.subscription.assignment.state_value(TopicPartition("t", 0)).reset_to(42)
+        consumer = SimpleNamespace(_subscription=state)
+        return await read_positions(consumer, [TP("t", 0), TP("t", 1), TP("other", 0)])
+
+    assert asyncio.run(read()) == {TP("t", 0): 42, TP("t", 1): None, TP("other", 0): None}
