@@ -7,6 +7,7 @@ releases wrote, so a rolling upgrade recovers old runs instead of stranding them
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 STATE_VERSION = 2
@@ -86,10 +87,15 @@ class RunState:
         raw = dict(raw)
         if raw.get("v", 1) == 1:
             raw = _from_v1(raw)
-        known = {f.name for f in fields(cls)}
-        step_known = {f.name for f in fields(StepState)}
+        known, step_known = _field_names(cls), _field_names(StepState)
         steps = {k: StepState(**{a: b for a, b in v.items() if a in step_known}) for k, v in (raw.get("steps") or {}).items()}
         return cls(**{**{k: v for k, v in raw.items() if k in known}, "steps": steps})
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls) -> frozenset[str]:
+    """A dataclass's field names, computed once (every event decodes a run state)."""
+    return frozenset(f.name for f in fields(cls))
 
 
 def _from_v1(raw: dict) -> dict:
