@@ -4,8 +4,9 @@ Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--t
 
 1. Builds N varied models (600-12,000 triangles, one per folder) and measures the processors'
    own CPU on them, serially, in this process (`meshstream analyze --thumbnails --turntable 8`'s
-   code path per file): the work, measured before and after the runs and averaged (the
-   machine's speed drifts). Ideal wall on C cores = that / C.
+   code path per file): the work, measured before the first configuration and after each one
+   (the machine's speed drifts); each configuration is compared with the mean of the two
+   measurements around it. Ideal wall on C cores = that / C.
 2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
    metamodel, print analysis, sellability) on a fresh private stack, from the scan to the last
    terminal event, with: one worker limited to one core by CPU affinity (event loop and its pool
@@ -271,34 +272,44 @@ def main() -> int:
     models = build_models(args.models)
     tris = [len(trimesh.load(trimesh.util.wrap_as_stream(v), file_type="stl").faces) for v in models.values()]
     print(f"{len(models)} models, {min(tris):,}-{max(tris):,} triangles, workflow {args.workflow}, {cores} cores")
-    before = serial_cpu(models)
-    print(f"processors' own CPU, serial, before the runs  {before:8.1f} s")
     log_dir = Path(tempfile.mkdtemp(prefix="meshstream-bench-logs-"))
     # "one core" is CPU affinity (event loop and pool together on one core; the pool sizes itself
     # to it), not just one pool process beside an event loop on another core
     configs = [("1 worker, 1 core", [{"cpus": {cpu_ids[0]}}]), ("1 worker, all cores", [{}])]
     if not args.skip_two and cores >= 2:
         configs.append(("2 workers, 1 core each", [{"cpus": {cpu_ids[0]}}, {"cpus": {cpu_ids[1]}}]))
-    results = {name: run_pipeline(models, args.workflow, workers, log_dir) for name, workers in configs}
-    # the baseline brackets the runs: this machine's speed drifts by 10-20 % over minutes, and a
-    # baseline taken at one end only would credit or blame the runs for that drift
-    after = serial_cpu(models)
-    pure = (before + after) / 2
-    ideal = pure / cores
-    print(f"processors' own CPU, serial, after the runs   {after:8.1f} s   mean {pure:.1f} s   "
-          f"ideal wall on {cores} cores {ideal:.1f} s")
+    # the serial baseline brackets every configuration (measured before the first, between each
+    # two and after the last): this machine's speed drifts by 10-20 % over minutes, so each
+    # configuration is compared with the work as measured next to it, not at the far ends
+    baselines = [serial_cpu(models)]
+    print(f"processors' own CPU, serial, before the runs        {baselines[0]:8.1f} s")
+    results = {}
     for name, workers in configs:
+        results[name] = run_pipeline(models, args.workflow, workers, log_dir)
+        baselines.append(serial_cpu(models))
+        print(f"processors' own CPU, serial, after {name:18s}{baselines[-1]:8.1f} s")
+    pure_all = sum(baselines) / len(baselines)
+    print(f"processors' own CPU, serial, mean {pure_all:.1f} s, ideal wall on {cores} cores {pure_all / cores:.1f} s")
+    local = {}  # the work next to each configuration: the mean of the baselines around it
+    for i, (name, workers) in enumerate(configs):
+        pure = local[name] = (baselines[i] + baselines[i + 1]) / 2
         r = results[name]
         cpu = sum(r["cpu"])
         used = len(set().union(*(w["cpus"] for w in workers))) if all("cpus" in w for w in workers) else cores
-        print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores)  "
+        print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores, pure {pure:.1f} s)  "
               f"worker CPU / pure {cpu / pure:.2f}  stack CPU {sum(r['stack_cpu'].values()):.1f} s  ({r['runs']} runs, {r['failed']} failed)")
     for name, r in results.items():
         print(f"  {name}: the stack's CPU over the run: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stack_cpu"].items()))
-    single = results["1 worker, 1 core"]["wall"]
-    print(f"1 worker all cores vs its single-core figure:    {single / results['1 worker, all cores']['wall']:.2f}x")
+
+    def speedup(name: str) -> str:
+        """Wall ratio to the single-core run, and the same with each wall scaled by the work
+        measured next to it (throughput at equal machine speed)."""
+        one, other = results["1 worker, 1 core"]["wall"], results[name]["wall"]
+        steady = (local[name] / other) / (local["1 worker, 1 core"] / one)
+        return f"{one / other:.2f}x (at equal machine speed {steady:.2f}x)"
+    print(f"1 worker all cores vs its single-core figure:    {speedup('1 worker, all cores')}")
     if "2 workers, 1 core each" in results:
-        print(f"2 workers vs 1 (one core each):                  {single / results['2 workers, 1 core each']['wall']:.2f}x")
+        print(f"2 workers vs 1 (one core each):                  {speedup('2 workers, 1 core each')}")
     if args.tiny:
         tiny = tiny_models(args.tiny)
         # the orchestrator in its own consumer group: members of one group with different agent
