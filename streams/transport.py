@@ -113,19 +113,20 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
 async def read_positions(consumer, tps) -> dict:
     """{tp: position or None} from aiokafka's subscription state, without waiting for a reset
     (runs in the consumer thread, where that state lives)."""
-    subscription = consumer._subscription.subscription
-    assignment = subscription.assignment if subscription is not None else None
-    out = {}
-    for tp in tps:
-        key = TopicPartition(tp.topic, tp.partition)
-        state = assignment.state_value(key) if assignment is not None and key in assignment.tps else None
-        out[tp] = state.position if state is not None and state.has_valid_position else None
-    return out
+    states = {tp: _partition_state(consumer, tp) for tp in tps}
+    return {tp: state.position if state is not None and state.has_valid_position else None
+            for tp, state in states.items()}
 
 
 def has_position(consumer, tp) -> bool:
     """Whether the aiokafka consumer has a fetch position for `tp` (False while it is reset)."""
+    state = _partition_state(consumer, tp)
+    return state is not None and state.has_valid_position
+
+
+def _partition_state(consumer, tp):
+    """aiokafka's state of an assigned partition (None when it is not assigned)."""
     subscription = consumer._subscription.subscription
     assignment = subscription.assignment if subscription is not None else None
-    tp = TopicPartition(tp.topic, tp.partition)
-    return assignment is not None and tp in assignment.tps and assignment.state_value(tp).has_valid_position
+    key = TopicPartition(tp.topic, tp.partition)
+    return assignment.state_value(key) if assignment is not None and key in assignment.tps else None
