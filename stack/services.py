@@ -154,7 +154,7 @@ class Kafka(Service):
 
     def argv(self) -> list[str]:
         return [self.java, f"-Xmx{self.config.kafka_heap}", f"-Xms{self.config.kafka_heap}",
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                "-XX:+UseG1GC", *self.config.jvm_jit, "-Djava.awt.headless=true",
                 f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
                 "-cp", f"{self.lib}/*", "kafka.Kafka", str(self.home / "server.properties")]
 
@@ -212,7 +212,7 @@ class SchemaRegistry(Service):
             # Confluent clients expect the registry to hand out stable integer ids per content
             "apicurio.ccompat.legacy-id-mode.enabled": "false",
         }
-        return [self.java, f"-Xmx{self.config.registry_heap}", "-XX:+UseSerialGC",
+        return [self.java, f"-Xmx{self.config.registry_heap}", "-XX:+UseSerialGC", *self.config.jvm_jit,
                 *[f"-D{k}={v}" for k, v in props.items()],
                 "-jar", str(fetch.apicurio_runner(self.apicurio))]
 

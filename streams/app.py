@@ -18,7 +18,8 @@ from registry.serde import AvroSerde, registry_client
 from streams.runtime import Runtime
 from streams.stages import agent_modules, processing_stages
 from streams.security import faust_broker_credentials
-from streams.tables import KeyPartitionedTable
+from streams.monitor import LeanMonitor
+from streams.tables import KeyPartitionedTable, key_partitioner
 from streams.transport import worker_transport
 
 # Agent modules, each with register(app, runtime): agent name -> module (derived from the manifest).
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_every=50,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
+        monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/monitor.py)
         Table=KeyPartitionedTable,              # changelog partition from the key (streams/tables.py)
         stream_wait_empty=False,
         table_standby_replicas=settings.standby_replicas,

@@ -11,13 +11,33 @@ Kafka default partitioner (murmur2, as aiokafka and our confluent producers with
 """
 from __future__ import annotations
 
+import functools
+import random
+
 import faust
 from aiokafka.partitioner import murmur2
 
 
+@functools.lru_cache(maxsize=16384)
+def key_hash(key: bytes) -> int:
+    """Kafka's default partitioner hash of a key (murmur2, positive). Cached: aiokafka's murmur2
+    is pure Python, and a run's key is hashed for every record of the run (requests, terminal
+    event, changelog writes: about eight per model on the orchestrator)."""
+    return murmur2(key) & 0x7FFFFFFF
+
+
 def key_partition(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a non-null key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return key_hash(key) % partitions
+
+
+def key_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """The workers' producer partitioner (Faust's `producer_partitioner`): aiokafka's
+    DefaultPartitioner with the key's hash cached; a null key goes to a random partition, as
+    there."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[key_hash(key) % len(all_partitions)]
 
 
 class KeyPartitionedTable(faust.Table):

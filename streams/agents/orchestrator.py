@@ -42,14 +42,23 @@ _stage_result_topics = stage_result_topics  # the alignment test's older name
 
 class Wakeups:
     """When runs next need a Tick: a heap of (time ms, run key), fed by ScheduleCheck effects and
-    re-seeded by the periodic sweep (after a rebalance this worker may own runs it never saw)."""
+    re-seeded by the periodic sweep (after a rebalance this worker may own runs it never saw).
+
+    `sleep` waits until the earliest wake-up is due or an earlier one is added, so a quiet worker
+    is not woken to find nothing due (it polled five times a second before), and a retry's
+    backoff ends on time."""
+
+    IDLE_SECONDS = 60.0  # the longest sleep with nothing scheduled (the sweep re-seeds anyway)
 
     def __init__(self):
         self._heap: list[tuple[int, bytes]] = []
         self._queued: set[tuple[int, bytes]] = set()
+        self._earlier = asyncio.Event()
 
     def add(self, at: int, key: bytes) -> None:
         if (at, key) not in self._queued:
+            if not self._heap or at < self._heap[0][0]:
+                self._earlier.set()
             self._queued.add((at, key))
             heapq.heappush(self._heap, (at, key))
 
@@ -60,6 +69,17 @@ class Wakeups:
             self._queued.discard(item)
             keys.append(item[1])
         return list(dict.fromkeys(keys))
+
+    async def sleep(self, now: int) -> None:
+        """Return when the earliest wake-up is due (`now` in ms), or when an earlier one is added."""
+        self._earlier.clear()
+        delay = (self._heap[0][0] - now) / 1000 if self._heap else self.IDLE_SECONDS
+        if delay <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._earlier.wait(), min(delay, self.IDLE_SECONDS))
+        except asyncio.TimeoutError:
+            pass
 
 
 class Orchestrator:
@@ -204,9 +224,15 @@ def register(app, rt) -> Orchestrator:
     orch = Orchestrator(app, rt)
     source = rt.topic("discovery.discovered", *stage_result_topics(orch.flows))
 
-    @app.timer(interval=0.2)
+    @app.task
     async def wake_due_runs():
-        await orch.wake_due()
+        while True:
+            await orch.wakeups.sleep(orch.clock())
+            try:
+                await orch.wake_due()
+            except Exception:  # noqa: BLE001 - e.g. no assignment yet mid-rebalance: try again soon
+                log.exception("waking due runs failed; trying again in 1 s")
+                await asyncio.sleep(1.0)
 
     @app.timer(interval=rt.settings.timeout_check_seconds)
     async def sweep_runs():

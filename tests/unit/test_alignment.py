@@ -147,6 +147,7 @@ class FakeApp:
     agents: dict = field(default_factory=dict)   # agent name -> (contract names, agent function)
     tables: dict = field(default_factory=dict)   # table name -> (table, kwargs)
     timers: list = field(default_factory=list)
+    tasks: list = field(default_factory=list)    # background tasks (not run: the test drives time)
     agent_options: dict = field(default_factory=dict)
 
     def agent(self, topic, name, **options):
@@ -161,6 +162,10 @@ class FakeApp:
             self.timers.append((interval, fn))
             return fn
         return decorate
+
+    def task(self, fn):
+        self.tasks.append(fn)
+        return fn
 
     @property
     def assignor(self):
