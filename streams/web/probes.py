@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from streams import metrics
+from streams.heap import freeze_startup_heap
 
 TICK = 1.0
 # lag and run gauges are refreshed less often than the liveness tick: the lag readings are a call
@@ -38,6 +39,8 @@ class Probes:
         recovered = bool(recovery is not None and recovery.completed.is_set())
         ok = bool(assigned) and recovered and not getattr(self.app, "rebalancing", False)
         metrics.READY.set(1 if ok else 0)
+        if ok:
+            freeze_startup_heap()  # once: start-up is over (streams/heap.py)
         return ok, {"status": "ready" if ok else "not ready", "partitions_assigned": len(assigned),
                     "tables_recovered": recovered}
 
