@@ -57,6 +57,7 @@ class AvroSerde:
         self.validate = validate
         self._ids: dict[str, int] = {}
         self._writers: dict[int, Any] = {}
+        self._readers: dict[tuple[int, str], Any] = {}  # (schema id, subject) -> reader schema or None
         self._lock = threading.Lock()
 
     # -- producing -----------------------------------------------------------------------
@@ -103,6 +104,16 @@ class AvroSerde:
             self._writers[schema_id] = parsed
         return parsed
 
+    def _reader_schema(self, sid: int, writer, contract: Contract):
+        """The reader schema to resolve `sid`'s records with: None when the writer schema is the
+        contract's own. Why: fastavro compares writer and reader on every call and, for a writer
+        fetched from the registry (an equal but distinct object), resolves field by field: twice
+        the decode time of a record whose schema needs no resolution (bench/serde.py)."""
+        key = (sid, contract.subject)
+        if key not in self._readers:
+            self._readers[key] = None if writer is contract.parsed_schema or writer == contract.parsed_schema else contract.parsed_schema
+        return self._readers[key]
+
     def decode(self, data: bytes | None, contract: Contract) -> dict[str, Any]:
         """Decode a record written under any registered version of `contract`'s subject."""
         if not data or len(data) < HEADER.size:
@@ -112,7 +123,7 @@ class AvroSerde:
             raise DecodeError(f"{contract.topic}: unknown magic byte {magic} (not Confluent Avro wire format)")
         writer = self.writer_schema(sid)
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(data[HEADER.size:]), writer, contract.parsed_schema)
+            record = fastavro.schemaless_reader(io.BytesIO(data[HEADER.size:]), writer, self._reader_schema(sid, writer, contract))
         except Exception as exc:  # fastavro raises EOFError, SchemaResolutionError, ValueError, ...
             raise DecodeError(f"{contract.topic}: Avro body (schema id {sid}) does not decode as "
                               f"{contract.record_name}: {type(exc).__name__}: {exc}") from exc
