@@ -1,6 +1,8 @@
 """Stage agent: discovery. Lists a scan's bucket/prefix and emits one event per model found."""
 from __future__ import annotations
 
+import asyncio
+
 from processors.discovery import group_models, read_manifest
 from processors.storage import get_bytes, list_objects
 from streams.envelope import derived_id, envelope
@@ -10,6 +12,9 @@ from registry.workflows import Workflow
 STAGE = "discovery"
 # providers whose listing API is S3's (the minio SDK); GCS through its S3-interoperable XML API
 S3_COMPATIBLE = ("s3", "minio", "seaweedfs", "gcs")
+# discoveries handed to the producer before their acks are awaited: one produce request carries
+# many (a scan of 200 models was 200 sequential round trips), memory stays bounded for huge scans
+SEND_CHUNK = 500
 
 
 class UnsupportedProviderError(ValueError):
@@ -43,20 +48,33 @@ async def handle(rt, contract, record: dict) -> None:
     if scan.get("provider", "s3") not in S3_COMPATIBLE:
         raise UnsupportedProviderError(f"storage provider {scan['provider']!r} is not supported; "
                                        f"S3-compatible providers are {', '.join(S3_COMPATIBLE)}")
-    models = await rt.run_blocking(_discover, rt, scan)
-    for model in models:
-        run_id = derived_id(scan["scan_id"], model.model_id, scan["workflow"])
-        payload = {
-            "scan_id": scan["scan_id"], "run_id": run_id, "model_id": model.model_id,
-            "name": model.name, "folder": model.folder, "workflow": scan["workflow"],
-            "owner_id": scan.get("owner_id"), "options": scan.get("options"),
-            "collection_id": collection_id(flow, scan, model.folder),
-            "files": [{"storage": scan["storage"], "bucket": scan["bucket"], "key": f.key,
-                       "etag": f.etag, "size_bytes": f.size} for f in model.files],
-        }
-        env = envelope(STAGE, correlation_id=run_id, causation_id=env_in["event_id"],
-                       event_id=derived_id(STAGE, env_in["event_id"], run_id))
-        await rt.send("discovery.discovered", run_id, payload, env)
+    models = largest_first(await rt.run_blocking(_discover, rt, scan))
+    for start in range(0, len(models), SEND_CHUNK):
+        acks = []
+        for model in models[start:start + SEND_CHUNK]:
+            run_id = derived_id(scan["scan_id"], model.model_id, scan["workflow"])
+            payload = {
+                "scan_id": scan["scan_id"], "run_id": run_id, "model_id": model.model_id,
+                "name": model.name, "folder": model.folder, "workflow": scan["workflow"],
+                "owner_id": scan.get("owner_id"), "options": scan.get("options"),
+                "collection_id": collection_id(flow, scan, model.folder),
+                "files": [{"storage": scan["storage"], "bucket": scan["bucket"], "key": f.key,
+                           "etag": f.etag, "size_bytes": f.size} for f in model.files],
+            }
+            env = envelope(STAGE, correlation_id=run_id, causation_id=env_in["event_id"],
+                           event_id=derived_id(STAGE, env_in["event_id"], run_id))
+            acks.append(await rt.send_soon("discovery.discovered", run_id, payload, env))
+        # the scan's record is acked only after every discovery was (streams/runtime.py consume)
+        await asyncio.gather(*acks)
+
+
+def largest_first(models: list) -> list:
+    """A scan's models, largest (total bytes) first; equal sizes keep the listing's order.
+
+    Why: a batch ends when its last model does. Started last, the biggest model runs alone on one
+    core while the others idle; started first, the small ones fill the other cores around it (the
+    longest-processing-time-first rule for a makespan). Size is the proxy for the work."""
+    return sorted(models, key=lambda m: -sum(f.size or 0 for f in m.files))
 
 
 def collection_id(flow: Workflow, scan: dict, folder: str) -> str | None:
