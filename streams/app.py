@@ -69,8 +69,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_session_timeout=session_ms,
         broker_request_timeout=max(30.0, session_ms * 2),
         broker_heartbeat_interval=max(1.0, session_ms / 5),
-        broker_commit_every=50,
-        broker_commit_interval=1.0,
+        broker_commit_every=settings.commit_every,
+        broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/monitor.py)
