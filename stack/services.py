@@ -104,6 +104,9 @@ class Kafka(Service):
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
             "log.cleaner.backoff.ms": "5000",
+            # the controller's no-op metadata records (a liveness beat of the metadata log): every
+            # 10 s instead of 500 ms on this single-node stack (idle broker CPU 1.16 -> 0.81 s per 30 s)
+            "metadata.max.idle.interval.ms": "10000",
         }
         if self.config.kafka_security == "sasl_ssl":
             props.update(self._sasl_ssl_props())

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from processors import meshcache
 from processors.errors import ProcessingError
@@ -33,6 +36,25 @@ from streams.stages import agent_module
 IDENTITY = ("run_id", "model_id")
 PARSED_PREFIX = "parsed"
 REUSE_PREFIX = "results"
+# parsed forms this process stored or read lately, by parsed_key (content and loader version, so
+# an entry never goes stale): a model's later stages that land on the same pool process decode it
+# from memory instead of reading it back from S3 (about 35 S3 requests per model, each costing the
+# S3 server CPU beside the geometry). Bounded by bytes; one per process.
+PARSED_MEMO_BYTES = 128 * 1024 * 1024
+_parsed_memo: LRUCache = LRUCache(maxsize=PARSED_MEMO_BYTES, getsizeof=len)
+_parsed_memo_lock = threading.Lock()  # the worker's own process may call stages from threads
+
+
+def remember_parsed(key: str, data: bytes) -> None:
+    """Keep a parsed form this process just stored or read (too big for the memo: not kept)."""
+    if len(data) <= PARSED_MEMO_BYTES // 4:
+        with _parsed_memo_lock:
+            _parsed_memo[key] = data
+
+
+def recall_parsed(key: str) -> bytes | None:
+    with _parsed_memo_lock:
+        return _parsed_memo.get(key)
 
 
 @dataclass
@@ -70,8 +92,11 @@ class StageContext:
         bucket = self.settings.cache_bucket
         if key is not None and not skip_cache:
             try:
-                return meshcache.decode(get_bytes(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4),
-                                        self.limits)
+                data = recall_parsed(key)
+                if data is None:
+                    data = get_bytes(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4)
+                    remember_parsed(key, data)
+                return meshcache.decode(data, self.limits)
             except ProcessingError as exc:
                 if exc.code not in ("object_missing", "corrupt_mesh"):
                     raise
@@ -80,7 +105,7 @@ class StageContext:
         except ProcessingError as exc:
             raise _reraise_with_key(exc, ref["key"]) from exc
         if key is not None:
-            put_bytes(self.storage("default"), bucket, key, meshcache.encode(loaded), "application/octet-stream")
+            store_parsed(self, key, loaded)
         return loaded
 
     # -- results ---------------------------------------------------------------------------
@@ -97,6 +122,13 @@ class StageContext:
     def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
         etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
+
+
+def store_parsed(ctx: StageContext, key: str, loaded: LoadedMesh) -> None:
+    """Store a file's parsed form in the cache bucket for the stages after, and remember it here."""
+    data = meshcache.encode(loaded)
+    put_bytes(ctx.storage("default"), ctx.settings.cache_bucket, key, data, "application/octet-stream")
+    remember_parsed(key, data)
 
 
 def reuse_key(stage: str, payload: dict) -> str:

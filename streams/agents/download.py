@@ -2,11 +2,10 @@
 source and ETag, so later stages read a stable copy and a re-run does not download again."""
 from __future__ import annotations
 
-from processors import meshcache
 from processors.errors import ProcessingError
 from processors.loading import load_mesh
-from processors.storage import put_bytes, stat
-from streams.stage import StageContext, parsed_key, register_stage, sha256
+from processors.storage import stat
+from streams.stage import StageContext, parsed_key, register_stage, sha256, store_parsed
 
 STAGE = "download"
 
@@ -47,7 +46,7 @@ def parse_once(ctx: StageContext, cached: dict, data: bytes, skip_cache: bool) -
         loaded = load_mesh(data, cached["key"], ctx.limits)
     except ProcessingError:
         return
-    put_bytes(ctx.storage("default"), ctx.settings.cache_bucket, key, meshcache.encode(loaded), "application/octet-stream")
+    store_parsed(ctx, key, loaded)
 
 
 register = register_stage(STAGE)
