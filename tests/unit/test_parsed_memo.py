@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+from cachetools import LRUCache
 from minio.error import S3Error
 
 from processors import meshcache
@@ -49,8 +50,13 @@ class _S3:
         return type("Put", (), {"etag": hashlib.md5(body).hexdigest()})()
 
 
+def _fresh_memo(monkeypatch) -> None:
+    """This process's memo, empty (as in a newly started pool process)."""
+    monkeypatch.setattr(stage, "_parsed_memo", LRUCache(maxsize=stage.PARSED_MEMO_BYTES, getsizeof=len))
+
+
 def test_a_parsed_form_stored_here_is_not_read_back_and_decodes_the_same(monkeypatch):
-    monkeypatch.setattr(stage, "_parsed_memo", type(stage._parsed_memo)(maxsize=stage.PARSED_MEMO_BYTES, getsizeof=len))
+    _fresh_memo(monkeypatch)
     s3 = _S3()
     data = sample_models()["cube_10mm.stl"]
     s3.objects[("models", "lib/cube.stl")] = data
@@ -67,7 +73,7 @@ def test_a_parsed_form_stored_here_is_not_read_back_and_decodes_the_same(monkeyp
     assert (again.mesh.vertices == stored.mesh.vertices).all() and (again.mesh.faces == stored.mesh.faces).all()
     assert (again.mesh.vertices == first.mesh.vertices).all() and again.sha256 == first.sha256
     # another process (an empty memo) reads the stored form once, then remembers it
-    monkeypatch.setattr(stage, "_parsed_memo", type(stage._parsed_memo)(maxsize=stage.PARSED_MEMO_BYTES, getsizeof=len))
+    _fresh_memo(monkeypatch)
     StageContext(settings, "metamodel", lambda name: s3).load(ref)
     StageContext(settings, "print-analysis", lambda name: s3).load(ref)
     assert s3.calls == [("GET", key)]
