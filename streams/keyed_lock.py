@@ -1,8 +1,8 @@
 """Per-key mutual exclusion for agents that handle several records at once.
 
-Stage agents and the orchestrator run with Faust `concurrency` > 1 so one slow record does not
-hold up the others and sends to the broker batch; records of one run key must still be handled
-one at a time and in arrival order, which this lock gives.
+Stage agents run with Faust `concurrency` > 1 so one slow record does not hold up the others;
+records of one run key must still be handled one at a time and in arrival order, which this lock
+gives. (The orchestrator takes its events in batches instead: streams/batches.py.)
 """
 from __future__ import annotations
 

@@ -113,8 +113,9 @@ class Settings:
     # workflow, with 2.8 s (Faust's default) / 1000 0.053-0.057 (4.3 ms per model)
     commit_interval: float = _setting("MESHSTREAM_COMMIT_INTERVAL", "2.8", float)
     commit_every: int = _setting("MESHSTREAM_COMMIT_EVERY", "1000", int)
-    # events the orchestrator handles at once (different runs; one run's events stay in order)
-    orchestrator_concurrency: int = _setting("MESHSTREAM_ORCHESTRATOR_CONCURRENCY", "16", int)
+    # the most events the orchestrator takes at once from those already received (one produce
+    # request and one ack wait for all of them; a run's events stay in order: streams/batches.py)
+    orchestrator_batch: int = _setting("MESHSTREAM_ORCHESTRATOR_BATCH", "256", int)
     # finished runs leave the run table after this long (their terminal events stay on the topics)
     run_retention_seconds: float = _setting("MESHSTREAM_RUN_RETENTION_SECONDS", str(7 * 24 * 3600), float)
     # Table store: "memory" (rebuilt from the changelog at start) or "rocksdb" (rocksdict, kept on

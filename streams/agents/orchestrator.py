@@ -6,9 +6,13 @@ id and co-partitioned with the run table), turns each into a state-machine event
 terminal event, wake the run at a time (retry backoff, step timeout). Every transition rule lives
 in streams/workflow/machine.py; this module holds no policy.
 
-Ordering that makes crashes harmless: effects are sent (and acked) before the new state is
-written to the changelog-backed table; a crash in between replays the same event on the old
-state, which yields the same effects with the same deterministic event ids.
+Events are handled in batches: every event already received at once (streams/batches.py), so
+one produce request and one ack wait serve the batch instead of one round trip per event.
+
+Ordering that makes crashes harmless: effects are sent (and acked) before the new states are
+written to the changelog-backed table, and the batch's offsets are acked after that; a crash in
+between replays the same events on the old states, which yields the same effects with the same
+deterministic event ids.
 """
 from __future__ import annotations
 
@@ -17,11 +21,9 @@ import heapq
 import logging
 import time
 
-import faust
 
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
-from streams.keyed_lock import KeyedLock
 from streams.requests import build_request, terminal_payload
 from streams.runtime import log
 
@@ -99,36 +101,49 @@ class Orchestrator:
                               # table class computes it without the producer (streams/tables.py)
                               use_partitioner=True)
         self.wakeups = Wakeups()
-        # the agent's concurrent actors and the timers share the event loop: one run is changed by
-        # one of them at a time, in arrival order; different runs proceed together (their sends
-        # then share produce requests instead of one round trip each)
-        self.lock = KeyedLock()
+        # the agent's batches and the timers take turns: a batch's transitions, sends and state
+        # writes happen with no timer changing a run in between
+        self.serial = asyncio.Lock()
         self.cap = rt.settings.step_timeout_cap
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 
     # -- inputs ------------------------------------------------------------------------------
-    async def handle(self, rt, contract, record: dict) -> None:
+    async def handle_batch(self, rt, items: list) -> None:
+        """Apply a batch of events, `(contract, record, message)` in arrival order, then carry out
+        all their effects at once. Events of one run see each other's transitions (the batch's
+        own view of the table), so one run's events are applied in order even within a batch."""
+        async with self.serial:
+            now = self.clock()
+            batch_states: dict[bytes, wf.RunState | None] = {}
+            planned = []
+            for contract, record, message in items:
+                step = self._transition(contract, record, message.partition, batch_states, now)
+                if step is not None:
+                    planned.append(step)
+            await self.execute(planned)
+
+    def _transition(self, contract, record: dict, partition: int, batch_states: dict, now: int):
+        """The state machine's transition for one event, as `(key, transition, cause)`, or None
+        when the event changes nothing (a repeated discovery, an outcome for a finished run)."""
         payload, env_in = record["payload"], record["envelope"]
         key = payload["run_id"].encode()
-        async with self.lock(key):
-            if contract.name == "discovery.discovered":
-                if self.runs.get(key) is not None:
-                    return  # a redelivered or replayed discovery: the run exists already
-                now = self.clock()
-                transition = wf.start(self.flows, payload, now, cause=env_in["event_id"],
-                                      partition=faust.current_event().message.partition, timeout_cap=self.cap)
-                await self.execute(key, transition, env_in["event_id"])
-                return
-            state = self._state(key)
+        state = batch_states[key] if key in batch_states else self._state(key)
+        if contract.name == "discovery.discovered":
+            if state is not None:
+                return None  # a redelivered or replayed discovery: the run exists already
+            transition = wf.start(self.flows, payload, now, cause=env_in["event_id"], partition=partition,
+                                  timeout_cap=self.cap)
+        else:
             if state is None or state.finished:
-                return
+                return None
             if contract.event == "completed":
                 event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},
                                          env_in["producer"]["version"], env_in.get("causation_id"))
             else:
                 event = wf.StepFailed(contract.stage, payload["error"], env_in.get("causation_id"))
-            await self.execute(key, wf.apply(self.flows[state.workflow], state, event, self.clock(), timeout_cap=self.cap),
-                               env_in["event_id"])
+            transition = wf.apply(self.flows[state.workflow], state, event, now, timeout_cap=self.cap)
+        batch_states[key] = transition.state
+        return key, transition, env_in["event_id"]
 
     async def wake_due(self) -> None:
         """Tick every run whose retry or timeout is due (in partitions this worker owns)."""
@@ -136,17 +151,25 @@ class Orchestrator:
         if not due:
             return
         owned = self._owned()
-        for key in due:
-            async with self.lock(key):
+        async with self.serial:
+            planned = []
+            for key in due:
                 state = self._state(key)
                 if state is None or state.finished or state.partition not in owned:
                     continue
                 try:
                     transition = wf.apply(self.flows[state.workflow], state, wf.Tick(), self.clock(), timeout_cap=self.cap)
-                    if transition.effects:
-                        await self.execute(key, transition, None)
                 except Exception:  # noqa: BLE001 - one bad run must not stop the others
                     log.exception("tick failed for run %s", state.run_id)
+                    self.wakeups.add(self.clock() + 5000, key)
+                    continue
+                if transition.effects:
+                    planned.append((key, transition, None))
+            try:
+                await self.execute(planned)
+            except Exception:  # noqa: BLE001 - e.g. the broker is away: tick these runs again soon
+                log.exception("ticking %d run(s) failed; trying again in 5 s", len(planned))
+                for key, _, _ in planned:
                     self.wakeups.add(self.clock() + 5000, key)
 
     async def sweep(self) -> None:
@@ -167,8 +190,8 @@ class Orchestrator:
             at = wf.next_check(wf.RunState.from_dict(raw))
             if at is not None:
                 self.wakeups.add(at, key)
-        for key in expired:
-            async with self.lock(key):
+        async with self.serial:
+            for key in expired:
                 raw = self.runs.get(key)
                 if raw is not None and raw.get("terminal") is not None:
                     del self.runs[key]
@@ -176,28 +199,33 @@ class Orchestrator:
             log.info("run table: %d finished run(s) past retention removed", len(expired))
 
     # -- effects -----------------------------------------------------------------------------
-    async def execute(self, key: bytes, transition: wf.Transition, cause: str | None) -> None:
-        """Carry out a transition's effects, then store its state. A transition's sends go out
-        together and are awaited together (one produce request, not one round trip each)."""
-        state = transition.state
-        acks = []
-        for effect in transition.effects:
-            if isinstance(effect, wf.RequestStep):
-                step = self.flows[state.workflow].step(effect.stage)
-                env = envelope(STAGE, state.run_id, cause, event_id=effect.request_id)
-                acks.append(await self.rt.send_soon(f"{effect.stage}.requested", state.run_id,
-                                                    build_request(effect.stage, state, step.options), env))
-                if effect.attempt > 1:
-                    log.info("run %s: %s attempt %d (%s)", state.run_id, effect.stage, effect.attempt,
-                             (state.steps[effect.stage].error or {}).get("code", "timeout"))
-            elif isinstance(effect, wf.EmitTerminal):
-                acks.append(await self._terminal(state, cause))
-            elif isinstance(effect, wf.ScheduleCheck):
-                self.wakeups.add(effect.at, key)
-        await asyncio.gather(*acks)  # every ack, or the first failure (the state is then not stored)
-        self.runs[key] = state.to_dict()  # after the effects were acked: see the module docstring
+    async def execute(self, planned: list) -> None:
+        """Carry out transitions' effects, `(key, transition, cause)` in order, then store their
+        states. Every record is encoded first (a contract violation sends nothing), then all are
+        handed to the producer and their acks awaited together: one produce request for the
+        batch, not a round trip per event. A run's last state is the one stored."""
+        outgoing = []  # (contract name, run id, encoded record)
+        for key, transition, cause in planned:
+            state = transition.state
+            for effect in transition.effects:
+                if isinstance(effect, wf.RequestStep):
+                    step = self.flows[state.workflow].step(effect.stage)
+                    env = envelope(STAGE, state.run_id, cause, event_id=effect.request_id)
+                    name = f"{effect.stage}.requested"
+                    outgoing.append((name, state.run_id, self.rt.encode(name, {"envelope": env, "payload": build_request(effect.stage, state, step.options)})))
+                    if effect.attempt > 1:
+                        log.info("run %s: %s attempt %d (%s)", state.run_id, effect.stage, effect.attempt,
+                                 (state.steps[effect.stage].error or {}).get("code", "timeout"))
+                elif isinstance(effect, wf.EmitTerminal):
+                    outgoing.append(self._terminal(state, cause))
+                elif isinstance(effect, wf.ScheduleCheck):
+                    self.wakeups.add(effect.at, key)
+        acks = [await self.rt.send_encoded_soon(name, run_id, value) for name, run_id, value in outgoing]
+        await asyncio.gather(*acks)  # every ack, or the first failure (the states are then not stored)
+        for key, state in {key: transition.state for key, transition, _ in planned}.items():
+            self.runs[key] = state.to_dict()  # after the effects were acked: see the module docstring
 
-    async def _terminal(self, state: wf.RunState, cause: str | None):
+    def _terminal(self, state: wf.RunState, cause: str | None) -> tuple[str, str, bytes]:
         degraded = f" degraded={[d['stage'] for d in state.degraded]}" if state.degraded else ""
         # failed and degraded runs are worth a line in the log; clean completions are on the
         # terminal topic and in the metrics (a line per model costs more than the transition)
@@ -205,7 +233,7 @@ class Orchestrator:
         log.log(level, "run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
         env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
         contract = "processing.completed" if state.terminal == wf.COMPLETED else "processing.failed"
-        return await self.rt.send_soon(contract, state.run_id, terminal_payload(state), env)
+        return contract, state.run_id, self.rt.encode(contract, {"envelope": env, "payload": terminal_payload(state)})
 
     # -- helpers -----------------------------------------------------------------------------
     def _state(self, key: bytes) -> wf.RunState | None:
@@ -238,9 +266,9 @@ def register(app, rt) -> Orchestrator:
     async def sweep_runs():
         await orch.sweep()
 
-    # several events at once, one run at a time (KeyedLock); acks stay safe as for stage agents
-    @app.agent(source, name=STAGE, concurrency=rt.settings.orchestrator_concurrency)
+    # every event already received at once (streams/batches.py), acked after the batch's effects
+    @app.agent(source, name=STAGE)
     async def orchestrator(stream):
-        await rt.consume(stream, STAGE, orch.handle)
+        await rt.consume_batches(stream, STAGE, orch.handle_batch, rt.settings.orchestrator_batch)
 
     return orch

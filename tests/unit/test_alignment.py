@@ -182,8 +182,13 @@ class FakeApp:
 class JsonTable(dict):
     """The orchestrator's table as Faust keeps it: values go through JSON (value_type=None)."""
 
+    def __init__(self):
+        super().__init__()
+        self.writes: list[bytes] = []  # keys in write order (each write is a changelog record)
+
     def __setitem__(self, key, value):
         assert isinstance(key, bytes)
+        self.writes.append(key)
         super().__setitem__(key, json.dumps(value))
 
     def get(self, key, default=None):
@@ -210,6 +215,7 @@ class FakeRuntime:
         self.settings = Settings()
         self.app = FakeApp()
         self.handlers: dict[str, object] = {}
+        self.batch_handlers: dict[str, object] = {}  # agents that take every queued event at once
         self.objects, self.results = objects, results
         self.queue: list[tuple[str, str, bytes]] = []
         self.sent: list[tuple[str, str, dict]] = []        # every decoded event, in order
@@ -232,6 +238,10 @@ class FakeRuntime:
         assert stream == stage
         self.handlers[stage] = handle
 
+    async def consume_batches(self, stream, stage: str, handle_batch, max_batch: int) -> None:
+        assert stream == stage and max_batch > 1
+        self.batch_handlers[stage] = handle_batch
+
     def encode(self, name: str, record: dict) -> bytes:
         contract = MANIFEST.by_name(name)
         assert contract.active, f"produced to {contract.status} contract {name}"
@@ -251,7 +261,10 @@ class FakeRuntime:
         self.queue.append((name, key, value))
 
     async def send_soon(self, name: str, key: str, payload: dict, env: dict):
-        await self.send(name, key, payload, env)
+        return await self.send_encoded_soon(name, key, self.encode(name, {"envelope": env, "payload": payload}))
+
+    async def send_encoded_soon(self, name: str, key: str, value: bytes):
+        await self.send_encoded(name, key, value)
         acked = asyncio.get_running_loop().create_future()
         acked.set_result(None)
         return acked
@@ -272,19 +285,31 @@ class FakeRuntime:
     def consumers(self, name: str) -> list[str]:
         return [agent for agent, (topics, _) in self.app.agents.items() if name in topics]
 
+    def _deliver(self, name: str, key: str, value: bytes):
+        contract = MANIFEST.by_name(name)
+        record = fastavro.schemaless_reader(io.BytesIO(value), contract.parsed_schema)
+        check_record(contract.schema, record)  # consumers check the constraints too
+        self.sent.append((name, key, record))
+        partition = zlib.crc32(key.encode()) % contract.partitions  # any stable key -> partition map
+        message = SimpleNamespace(topic=contract.topic, partition=partition, offset=len(self.sent),
+                                  key=key.encode(), value=value)
+        return contract, record, message
+
     async def pump(self) -> None:
+        """Deliver the queue in order. A batch agent gets every message queued for it at once
+        (up to the next message another agent consumes), as streams/batches.py hands them over."""
         while self.queue:
-            name, key, value = self.queue.pop(0)
-            contract = MANIFEST.by_name(name)
-            record = fastavro.schemaless_reader(io.BytesIO(value), contract.parsed_schema)
-            check_record(contract.schema, record)  # consumers check the constraints too
-            self.sent.append((name, key, record))
-            partition = zlib.crc32(key.encode()) % contract.partitions  # any stable key -> partition map
-            event = FakeEvent(SimpleNamespace(topic=contract.topic, partition=partition, offset=len(self.sent),
-                                              key=key.encode(), value=value))
-            token = faust.streams._current_event.set(weakref.ref(event))  # what faust.current_event() reads
+            agents = self.consumers(self.queue[0][0])
+            if len(agents) == 1 and agents[0] in self.batch_handlers:
+                batch = []
+                while self.queue and self.consumers(self.queue[0][0]) == agents:
+                    batch.append(self._deliver(*self.queue.pop(0)))
+                await self.batch_handlers[agents[0]](self, batch)
+                continue
+            contract, record, message = self._deliver(*self.queue.pop(0))
+            token = faust.streams._current_event.set(weakref.ref(FakeEvent(message)))  # what faust.current_event() reads
             try:
-                for agent in self.consumers(name):
+                for agent in agents:
                     await self.handlers[agent](self, contract, record)
             finally:
                 faust.streams._current_event.reset(token)
@@ -517,64 +542,96 @@ def test_each_builder_encodes_for_a_fresh_run(stage):
     assert {k: record["payload"][k] for k in IDENTITY} == {"run_id": "run-1", "model_id": "model-1"}
 
 
-def test_stage_agents_and_the_orchestrator_run_concurrently():
-    """Stages are stateless: several requests at once. The orchestrator handles several events at
-    once too, one run at a time (tests below): its sends then share produce requests."""
+def test_stage_agents_run_concurrently_and_the_orchestrator_takes_batches():
+    """Stages are stateless: several requests at once. The orchestrator takes every event already
+    received at once (tests below): its sends then share one produce request."""
     from streams.stages import processing_stages
 
     rt = FakeRuntime([], {})
-    assert rt.app.agent_options["orchestrator"]["concurrency"] == rt.settings.orchestrator_concurrency > 1
+    assert set(rt.batch_handlers) == {"orchestrator"} and rt.settings.orchestrator_batch > 1
     for stage in processing_stages(MANIFEST):
         assert rt.app.agent_options[stage]["concurrency"] > 1, stage
 
 
-def test_concurrent_orchestrator_keeps_one_run_in_order_and_lets_other_runs_pass():
-    """While run A's first event waits for the broker's ack, A's next event waits behind it (it
-    would otherwise apply to the state before the first one) and run B's events go ahead."""
+def _discovered(run_id: str):
+    files = [{"storage": "default", "bucket": "models", "key": f"{run_id}/cube.stl", "etag": "e", "size_bytes": 1}]
+    payload = {"run_id": run_id, "model_id": f"m-{run_id}", "scan_id": "s", "workflow": "minimal", "name": "cube",
+               "folder": run_id, "files": files, "owner_id": "o", "collection_id": None, "options": None}
+    return MANIFEST.by_name("discovery.discovered"), {"envelope": envelope("test", run_id), "payload": payload}
+
+
+def _download_done(run_id: str):
+    payload = {"run_id": run_id, "model_id": f"m-{run_id}", "files": []}
+    env = envelope("download", run_id, event_id=f"done-{run_id}")
+    return MANIFEST.by_name("download.completed"), {"envelope": env, "payload": payload}
+
+
+def _batch(*events):
+    return [(contract, record, SimpleNamespace(partition=0)) for contract, record in events]
+
+
+def _table_writes(rt) -> list[bytes]:
+    (table, _), = rt.app.tables.values()
+    return table.writes
+
+
+def test_a_batch_applies_one_runs_events_in_order_and_sends_everything_before_awaiting_acks():
+    """Run A's discovery and its download outcome in one batch: the outcome applies to the state
+    the discovery made (not to the table's, which has no run A yet); every record of the batch is
+    handed to the producer before any ack is awaited; each run's last state is stored once,
+    after all acks."""
     rt = FakeRuntime([], {})
     orch = rt.orchestrator
-    gate = asyncio.Event()
-    log: list[tuple[str, str]] = []
+    sent: list[tuple[str, str]] = []
+    acks: list[asyncio.Future] = []
 
-    async def send_soon(name, key, payload, env):
-        log.append((name, key))
+    async def send_encoded_soon(name, key, value):
+        assert not any(a.done() for a in acks)  # nothing acked while the batch is still sending
+        sent.append((name, key))
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
 
-        async def acked():
-            if key == "run-a" and not gate.is_set():
-                await gate.wait()
-        return acked()
-
-    rt.send_soon = send_soon
-
-    def discovered(run_id):
-        files = [{"storage": "default", "bucket": "models", "key": f"{run_id}/cube.stl", "etag": "e", "size_bytes": 1}]
-        payload = {"run_id": run_id, "model_id": f"m-{run_id}", "scan_id": "s", "workflow": "minimal", "name": "cube",
-                   "folder": run_id, "files": files, "owner_id": "o", "collection_id": None, "options": None}
-        return MANIFEST.by_name("discovery.discovered"), {"envelope": envelope("test", run_id), "payload": payload}
-
-    def download_done(run_id):
-        payload = {"run_id": run_id, "model_id": f"m-{run_id}", "files": []}
-        env = envelope("download", run_id, event_id=f"done-{run_id}")
-        return MANIFEST.by_name("download.completed"), {"envelope": env, "payload": payload}
-
-    async def deliver(contract, record):
-        event = FakeEvent(SimpleNamespace(topic=contract.topic, partition=0, offset=0, key=b"", value=b""))
-        token = faust.streams._current_event.set(weakref.ref(event))
-        try:
-            await orch.handle(rt, contract, record)
-        finally:
-            faust.streams._current_event.reset(token)
+    rt.send_encoded_soon = send_encoded_soon
 
     async def scenario():
-        a_start = asyncio.create_task(deliver(*discovered("run-a")))
-        await asyncio.sleep(0)  # A's download request is now waiting for its ack
-        a_next = asyncio.create_task(deliver(*download_done("run-a")))
-        await deliver(*discovered("run-b"))  # another run is not held up by A
+        handled = asyncio.create_task(orch.handle_batch(rt, _batch(_discovered("run-a"), _download_done("run-a"),
+                                                                   _discovered("run-b"))))
         await asyncio.sleep(0.01)
-        assert log == [("download.requested", "run-a"), ("download.requested", "run-b")]
-        assert not a_next.done()  # A's outcome waits until A's start is written
-        gate.set()
-        await asyncio.gather(a_start, a_next)
-        assert log[2] == ("technical-metadata.requested", "run-a")
+        assert sent == [("download.requested", "run-a"), ("technical-metadata.requested", "run-a"),
+                        ("thumbnails.requested", "run-a"), ("download.requested", "run-b")]
+        assert _table_writes(rt) == []  # no state before its effects are acked
+        for ack in acks:
+            ack.set_result(None)
+        await handled
+        assert _table_writes(rt) == [b"run-a", b"run-b"]
+        run_a = wf.RunState.from_dict(orch.runs.get(b"run-a"))
+        assert run_a.steps["download"].status == wf.COMPLETED
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_batch_whose_send_fails_stores_nothing_and_raises_for_the_runtime_to_retry():
+    rt = FakeRuntime([], {})
+
+    async def send_encoded_soon(name, key, value):
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(ConnectionError("broker away"))
+        return failed
+
+    rt.send_encoded_soon = send_encoded_soon
+    with pytest.raises(ConnectionError):
+        asyncio.run(rt.orchestrator.handle_batch(rt, _batch(_discovered("run-a"), _discovered("run-b"))))
+    assert _table_writes(rt) == []
+
+
+def test_a_batch_with_a_failing_transition_sends_nothing():
+    """Transitions and encoding come before any send: an event the state machine cannot take
+    (here a discovery without its file list, which no request can be built from) stops the batch
+    before anything leaves, and the runtime then handles the batch one event at a time (so only
+    that event is dead-lettered)."""
+    rt = FakeRuntime([], {})
+    bad_contract, bad = _discovered("run-bad")
+    bad["payload"]["files"] = None
+    with pytest.raises(Exception):
+        asyncio.run(rt.orchestrator.handle_batch(rt, _batch(_discovered("run-a"), (bad_contract, bad))))
+    assert rt.queue == [] and _table_writes(rt) == []
