@@ -21,7 +21,6 @@ import heapq
 import logging
 import time
 
-
 from streams import workflow as wf
 from streams.envelope import derived_id, envelope
 from streams.requests import build_request, terminal_payload

@@ -92,3 +92,76 @@ def test_positions_are_read_for_many_partitions_at_once_without_waiting_for_a_re
         return await read_positions(consumer, [TP("t", 0), TP("t", 1), TP("other", 0)])
 
     assert asyncio.run(read()) == {TP("t", 0): 42, TP("t", 1): None, TP("other", 0): None}
+
+
+# -- handing fetched records to the streams ------------------------------------------------------
+
+def test_faust_hands_records_over_through_wait_first_and_blocks_only_where_the_check_looks():
+    """Pins the locked Faust: its drain loop is the consumer's one caller of wait_first, and a
+    record's delivery waits only on flow control, the producer buffer, the callback-map lock or
+    a full stream buffer (what `delivery_cannot_block` checks)."""
+    from pathlib import Path
+
+    from faust.transport import conductor, consumer
+
+    drain = inspect.getsource(consumer.Consumer._drain_messages)
+    assert "self.wait_first(\n                                callback(message), self.suspend_flow.wait()\n" in drain
+    assert inspect.getsource(consumer).count("wait_first(") == 1
+    assert "async with self._tp_to_callback_lock:" in inspect.getsource(conductor.Conductor._compile_message_handler)
+    # the per-partition handler, in Python and in the Cython build the wheel ships (and uses)
+    python_handler = inspect.getsource(conductor.ConductorCompiler.build)
+    cython_handler = (Path(conductor.__file__).parent / "_cython" / "conductor.pyx").read_text()
+    for handler in (python_handler, cython_handler):
+        assert "acquire_flow_control()" in handler and "wait_until_producer_ebb()" in handler
+        assert "queue.full()" in handler and "put_nowait_enhanced(" in handler
+
+
+def _worker_app(tmp_path):
+    settings = Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(settings, stages={"orchestrator"})
+    return app
+
+
+def test_delivery_cannot_block_only_while_nothing_it_could_wait_on_is_in_the_way(tmp_path):
+    import asyncio
+
+    from streams.transport import delivery_cannot_block
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer = app.consumer
+        assert not delivery_cannot_block(consumer)        # flow control starts suspended
+        app.flow_control.resume()
+        assert delivery_cannot_block(consumer)
+        channel = app.topic("transport-test")
+        channel.maxsize = 1                                # read when its buffer is made
+        app.topics.add(channel)
+        await channel.queue.put("event")                   # a stream's buffer is full
+        assert not delivery_cannot_block(consumer)
+        channel.queue.get_nowait()
+        assert delivery_cannot_block(consumer)
+        consumer.suspend_flow.set()                        # a rebalance began
+        assert not delivery_cannot_block(consumer)
+
+    asyncio.run(scenario())
+
+
+def test_wait_first_awaits_a_delivery_that_cannot_block_and_keeps_fausts_way_otherwise(tmp_path):
+    import asyncio
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer, delivered = app.consumer, []
+
+        async def deliver(n):
+            delivered.append(n)
+            return n
+
+        app.flow_control.resume()
+        direct = await consumer.wait_first(deliver(1), consumer.suspend_flow.wait())
+        assert direct.results == [1] and not direct.stopped
+        app.flow_control.suspend()                         # Faust's wait_first, with its tasks
+        await consumer.wait_first(deliver(2), consumer.suspend_flow.wait())
+        assert delivered == [1, 2]
+
+    asyncio.run(scenario())
