@@ -105,8 +105,14 @@ class StageContext:
         except ProcessingError as exc:
             raise _reraise_with_key(exc, ref["key"]) from exc
         if key is not None:
-            store_parsed(self, key, loaded)
+            self.store_parsed(key, loaded)
         return loaded
+
+    def store_parsed(self, key: str, loaded: LoadedMesh) -> None:
+        """Store a file's parsed form in the cache bucket for the stages after, and remember it here."""
+        data = meshcache.encode(loaded)
+        put_bytes(self.storage("default"), self.settings.cache_bucket, key, data, "application/octet-stream")
+        remember_parsed(key, data)
 
     # -- results ---------------------------------------------------------------------------
     def _ref(self, bucket: str, key: str, etag: str, size: int) -> dict:
@@ -122,13 +128,6 @@ class StageContext:
     def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
         etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
-
-
-def store_parsed(ctx: StageContext, key: str, loaded: LoadedMesh) -> None:
-    """Store a file's parsed form in the cache bucket for the stages after, and remember it here."""
-    data = meshcache.encode(loaded)
-    put_bytes(ctx.storage("default"), ctx.settings.cache_bucket, key, data, "application/octet-stream")
-    remember_parsed(key, data)
 
 
 def reuse_key(stage: str, payload: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from processors.errors import ProcessingError
 from processors.loading import load_mesh
 from processors.storage import stat
-from streams.stage import StageContext, parsed_key, register_stage, sha256, store_parsed
+from streams.stage import StageContext, parsed_key, register_stage, sha256
 
 STAGE = "download"
 
@@ -46,7 +46,7 @@ def parse_once(ctx: StageContext, cached: dict, data: bytes, skip_cache: bool) -
         loaded = load_mesh(data, cached["key"], ctx.limits)
     except ProcessingError:
         return
-    store_parsed(ctx, key, loaded)
+    ctx.store_parsed(key, loaded)
 
 
 register = register_stage(STAGE)

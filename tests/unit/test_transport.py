@@ -154,14 +154,15 @@ def test_wait_first_awaits_a_delivery_that_cannot_block_and_keeps_fausts_way_oth
         consumer, delivered = app.consumer, []
 
         async def deliver(n):
-            delivered.append(n)
+            delivered.append((n, asyncio.current_task() is caller))  # run in the caller's task?
             return n
 
+        caller = asyncio.current_task()
         app.flow_control.resume()
         direct = await consumer.wait_first(deliver(1), consumer.suspend_flow.wait())
         assert direct.results == [1] and not direct.stopped
         app.flow_control.suspend()                         # Faust's wait_first, with its tasks
         await consumer.wait_first(deliver(2), consumer.suspend_flow.wait())
-        assert delivered == [1, 2]
+        assert delivered == [(1, True), (2, False)]
 
     asyncio.run(scenario())
