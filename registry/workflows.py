@@ -4,7 +4,7 @@ validate them, once, for everyone.
 Why here and not in streams/: a workflow is part of the contract surface. `contracts check`
 (offline, no Faust) must refuse a workflow with a cycle, an unknown stage, an unreachable step or
 a stage without contracts, and the worker must refuse the same file at start-up with the same
-words; both call `validate_workflows`. The run-time state machine (streams.workflow) only reads
+words; both call `validate_workflows`. The run-time state machine (streams.orchestration.workflow) only reads
 the `Workflow` values built here.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Step:
     max_attempts: int = 3
     retry: RetryPolicy = RetryPolicy()
     # request options this workflow sets for the stage (e.g. thumbnails preview_type: hero);
-    # a scan's own options override them (streams.requests)
+    # a scan's own options override them (streams.orchestration.request_builders)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 

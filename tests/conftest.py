@@ -38,7 +38,7 @@ def stack_env(stack) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(stack_env):
     """Settings pointing at the test stack (and the env set for child processes)."""
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     os.environ.update(stack_env)
     return Settings.from_env(stack_env)
@@ -47,7 +47,7 @@ def settings(stack_env):
 @pytest.fixture(scope="session")
 def prepared(settings):
     """Contracts registered and topics created, as a worker does at start-up."""
-    from streams.worker import prepare
+    from streams.worker.main import prepare
 
     prepare(settings)
     return settings

@@ -72,7 +72,7 @@ def register(subparsers) -> None:
 def _version() -> str:
     # the source's own version, not installed-package metadata: generated files must not depend
     # on how (or whether) the checkout was installed
-    from streams.version import __version__
+    from streams.core.version import __version__
 
     return __version__
 

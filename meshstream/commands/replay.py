@@ -46,8 +46,8 @@ def register(subparsers) -> None:
 
 
 def run_dead_letters(args) -> int:
-    from streams.replay import replay_dead_letters
-    from streams.settings import Settings
+    from streams.client.replay import replay_dead_letters
+    from streams.core.settings import Settings
 
     done = replay_dead_letters(Settings(), stage=args.stage, code=args.code, key=args.key, dry_run=args.dry_run)
     verb = "would replay" if args.dry_run else "replayed"
@@ -71,8 +71,8 @@ def run_dead_letters(args) -> int:
 
 
 def run_topic(args) -> int:
-    from streams.replay import parse_position, progress_bar, replay_topic
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, progress_bar, replay_topic
+    from streams.core.settings import Settings
 
     report = replay_topic(Settings(), args.topic, start=parse_position(args.start), end=parse_position(args.end),
                           partition=args.partition, model_id=args.model, workflow=args.workflow,
@@ -89,8 +89,8 @@ def run_topic(args) -> int:
 
 
 def run_reset_group(args) -> int:
-    from streams.replay import parse_position, reset_group
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, reset_group
+    from streams.core.settings import Settings
 
     kind, when = parse_position(args.to_time)
     if kind != "time":
@@ -107,8 +107,8 @@ def run_reset_group(args) -> int:
 
 def run_reprocess(args) -> int:
     from processors.model import PROCESSOR_VERSION
-    from streams.replay import parse_position, reprocess
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, reprocess
+    from streams.core.settings import Settings
 
     version = args.processor_version or PROCESSOR_VERSION
     done = reprocess(Settings(), since=parse_position(args.since), workflow=args.workflow, version=version,

@@ -15,7 +15,7 @@ def run(args) -> int:
     import sys
 
     from meshstream.progress import bar, get, table
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     api = Settings().api_url
     if args.id is None:

@@ -10,7 +10,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from streams.worker import run_worker
+    from streams.worker.main import run_worker
 
     stages = set(args.stages.split(",")) if args.stages else None
     run_worker(stages=stages, loglevel=args.loglevel)

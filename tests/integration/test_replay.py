@@ -12,7 +12,7 @@ from processors.model import PROCESSOR_VERSION
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
-from streams.replay import replay_topic, reprocess
+from streams.client.replay import replay_topic, reprocess
 from tests.integration.helpers import read_topics, terminal_events, upload
 
 pytestmark = pytest.mark.integration
@@ -107,7 +107,7 @@ def test_reset_group_rewinds_a_stopped_group_and_refuses_a_live_one(prepared, se
     from confluent_kafka import Consumer, TopicPartition
 
     from registry.manifest import default_manifest
-    from streams.replay import ReplayError, reset_group
+    from streams.client.replay import ReplayError, reset_group
 
     topic = default_manifest().by_name("discovery-scan.requested").topic
     group = f"reset-{uuid.uuid4().hex[:8]}"

@@ -21,8 +21,8 @@ from confluent_kafka.admin import AdminClient
 from meshstream.worker_process import WorkerProcess
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
-from streams.security import kafka_client_config
-from streams.settings import Settings
+from streams.core.security import kafka_client_config
+from streams.core.settings import Settings
 from tests.conftest import ROOT
 from tests.integration.helpers import terminal_events, upload
 

@@ -10,7 +10,7 @@ from meshstream.worker_process import WorkerProcess
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.integration.helpers import terminal_events, upload
 
 pytestmark = pytest.mark.integration

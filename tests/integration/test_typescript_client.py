@@ -19,7 +19,7 @@ from processors.samples import sample_models
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher, producer_config
-from streams.workflow import default_workflow_name
+from streams.orchestration.workflow import default_workflow_name
 from tests import tsclient
 from tests.integration.helpers import scan_behind_poison, upload
 from tests.integration.test_spine import _expected_models

@@ -10,7 +10,7 @@ import pytest
 
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
-from streams import workflow as wf
+from streams.orchestration import workflow as wf
 from streams.client import Publisher
 from tests.integration.faults import TcpProxy
 from tests.integration.helpers import Watcher, by_scan, read_topics, terminal_events, upload

@@ -1,7 +1,7 @@
 """Producers and consumers provably agree (seed 002's lesson), with no servers.
 
 Three sources must line up: the manifest (schemas/contracts.yaml), the workflows
-(schemas/workflows.yaml) and the code (streams/app.py AGENT_MODULES, streams/requests.py BUILDERS).
+(schemas/workflows.yaml) and the code (streams/worker/agents AGENTS, streams/execution/catalog.py work modules, streams/orchestration/request_builders.py BUILDERS).
 
 * Static wiring: every step of an active workflow has active requested/completed/failed contracts,
   an agent and a request builder; planned workflows may name planned contracts and are refused.
@@ -33,23 +33,24 @@ import pytest
 from fastavro.validation import validate
 
 from processors.discovery import StoredObject, group_models
-from streams.settings import Settings
+from streams.core.settings import Settings
 from registry.constraints import check_record
 from registry.manifest import default_manifest
-from streams import workflow as wf
-from streams.agents import discovery as discovery_agent
-from streams.agents.orchestrator import Orchestrator, stage_result_topics
-from streams.app import AGENT_MODULES
-from streams.envelope import envelope
-from streams.requests import BUILDERS
-from streams.stage import IDENTITY
+from streams.orchestration import workflow as wf
+from streams.worker.agents import discovery as discovery_agent
+from streams.worker.agents.orchestrator import Orchestrator, stage_result_topics
+from streams.worker.app import AGENTS
+from streams.execution.catalog import work_module
+from streams.core.envelope import envelope
+from streams.orchestration.request_builders import BUILDERS
+from streams.worker.stage_agent import IDENTITY
 
 MANIFEST = default_manifest()
 FLOWS = wf.default_workflows()
 ACTIVE_FLOWS = {name: flow for name, flow in FLOWS.items() if flow.status == "active"}
 PLANNED_FLOWS = {name: flow for name, flow in FLOWS.items() if flow.status != "active"}
 NOT_STAGES = ("discovery", "orchestrator")  # agents that are not a requested/completed/failed stage
-STAGE_AGENTS = sorted(set(AGENT_MODULES) - set(NOT_STAGES))
+STAGE_AGENTS = sorted(set(AGENTS) - set(NOT_STAGES))
 KINDS = ("requested", "completed", "failed")
 
 # Contracts no agent of this repository consumes and no active workflow uses, each for a reason.
@@ -77,7 +78,7 @@ def test_active_workflow_step_has_contracts_agent_and_builder(flow, stage):
         contract = MANIFEST.stage(stage, kind)
         assert contract.active, f"workflow {flow}: {contract.name} is {contract.status}"
         assert (contract.stage, contract.event) == (stage, kind)
-    assert stage in AGENT_MODULES, f"workflow {flow}: no agent for stage {stage}"
+    assert stage in AGENTS, f"workflow {flow}: no agent for stage {stage}"
     assert stage in BUILDERS, f"workflow {flow}: no request builder for stage {stage}"
     assert wf.runnable(flow).name == flow
 
@@ -86,8 +87,8 @@ def test_stage_agents_builders_and_workflows_name_the_same_stages():
     in_workflows = {s.stage for f in ACTIVE_FLOWS.values() for s in f.steps}
     assert set(BUILDERS) == set(STAGE_AGENTS) == in_workflows
     for stage in STAGE_AGENTS:
-        module = importlib.import_module(AGENT_MODULES[stage])
-        assert module.STAGE == stage and callable(module.register)
+        module = importlib.import_module(work_module(stage))
+        assert module.STAGE == stage and callable(module.work) and callable(AGENTS[stage])
 
 
 @pytest.mark.parametrize("flow", sorted(PLANNED_FLOWS))
@@ -105,7 +106,7 @@ def test_planned_contracts_are_only_in_planned_workflows():
     referenced = {f"{s.stage}.{k}" for f in PLANNED_FLOWS.values() for s in f.steps for k in KINDS}
     assert planned <= referenced
     for stage in {c.stage for c in MANIFEST.contracts if not c.active}:
-        assert stage not in AGENT_MODULES and stage not in BUILDERS
+        assert stage not in AGENTS and stage not in BUILDERS
 
 
 def test_workflow_named_by_a_contract_default_is_runnable():
@@ -208,7 +209,7 @@ class StageError(Exception):
 
 
 class FakeRuntime:
-    """Enough of streams.runtime.Runtime to run the real handlers in memory."""
+    """Enough of streams.worker.runtime.Runtime to run the real handlers in memory."""
 
     def __init__(self, objects, results):
         self.manifest = MANIFEST
@@ -222,8 +223,8 @@ class FakeRuntime:
         self.produced: dict[tuple[str, str], dict] = {}  # (stage, run id) -> what work() returned
         self.clock = 1_700_000_000_000  # ms; time moves only when the simulation says so
         self.orchestrator = None
-        for module in AGENT_MODULES.values():
-            registered = importlib.import_module(module).register(self.app, self)
+        for register in AGENTS.values():
+            registered = register(self.app, self)
             if isinstance(registered, Orchestrator):
                 self.orchestrator = registered
                 registered.clock = lambda: self.clock
@@ -248,7 +249,7 @@ class FakeRuntime:
         check_record(contract.schema, record)
         validate(record, contract.parsed_schema, strict=True)
         if contract.event == "completed" and contract.stage in BUILDERS:
-            # streams.stage.register_stage: <stage>.completed = request identity + work's result
+            # streams.execution.context.register_stage: <stage>.completed = request identity + work's result
             p = record["payload"]
             assert p == {"run_id": p["run_id"], "model_id": p["model_id"],
                          **self.produced[(contract.stage, p["run_id"])]}
@@ -276,7 +277,7 @@ class FakeRuntime:
         return group_models(self.objects)
 
     async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
-        assert module == AGENT_MODULES[stage]
+        assert module == work_module(stage)
         result = self.results[stage](payload)  # may raise StageError
         self.produced[(stage, payload["run_id"])] = result
         return result
@@ -297,7 +298,7 @@ class FakeRuntime:
 
     async def pump(self) -> None:
         """Deliver the queue in order. A batch agent gets every message queued for it at once
-        (up to the next message another agent consumes), as streams/batches.py hands them over."""
+        (up to the next message another agent consumes), as streams/faust_ext/batches.py hands them over."""
         while self.queue:
             agents = self.consumers(self.queue[0][0])
             if len(agents) == 1 and agents[0] in self.batch_handlers:
@@ -335,7 +336,7 @@ class FakeRuntime:
 def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
     rt = FakeRuntime([], {})
     consumed = {agent: topics for agent, (topics, _) in rt.app.agents.items()}
-    assert set(consumed) == set(AGENT_MODULES)
+    assert set(consumed) == set(AGENTS)
     for agent, names in consumed.items():
         contracts = [MANIFEST.by_name(n) for n in names]
         assert all(c.active for c in contracts), agent
@@ -545,7 +546,7 @@ def test_each_builder_encodes_for_a_fresh_run(stage):
 def test_stage_agents_run_concurrently_and_the_orchestrator_takes_batches():
     """Stages are stateless: several requests at once. The orchestrator takes every event already
     received at once (tests below): its sends then share one produce request."""
-    from streams.stages import processing_stages
+    from streams.execution.catalog import processing_stages
 
     rt = FakeRuntime([], {})
     assert set(rt.batch_handlers) == {"orchestrator"} and rt.settings.orchestrator_batch > 1

@@ -1,4 +1,4 @@
-"""Batches of already-received events (streams/batches.py) and the runtime's policy for a batch
+"""Batches of already-received events (streams/faust_ext/batches.py) and the runtime's policy for a batch
 (Runtime.process_batch).
 
 The batch tests run a real Faust stream over an in-memory channel (no broker is contacted): the
@@ -14,9 +14,9 @@ import pytest
 
 from registry.manifest import default_manifest
 from registry.serde import DecodeError, RegistryUnavailableError
-from streams.batches import next_is_deliverable, ready_batches
-from streams.runtime import Runtime
-from streams.settings import Settings
+from streams.faust_ext.batches import next_is_deliverable, ready_batches
+from streams.worker.runtime import Runtime
+from streams.core.settings import Settings
 
 MANIFEST = default_manifest()
 

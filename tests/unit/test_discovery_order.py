@@ -1,9 +1,9 @@
-"""Discovery emits a scan's models largest first (streams/agents/discovery.py `largest_first`)."""
+"""Discovery emits a scan's models largest first (streams/worker/agents/discovery.py `largest_first`)."""
 from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from streams.agents.discovery import largest_first
+from streams.worker.agents.discovery import largest_first
 
 
 def _model(name: str, *sizes: int):

@@ -1,4 +1,4 @@
-"""A process remembers the parsed forms it stored or read (streams/stage.py `recall_parsed`):
+"""A process remembers the parsed forms it stored or read (streams/execution/context.py `recall_parsed`):
 a model's later stages on the same process read no parsed form back from S3, and decode the same
 mesh as from the stored bytes."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ from minio.error import S3Error
 
 from processors import meshcache
 from processors.samples import sample_models
-from streams import stage
-from streams.settings import Settings
-from streams.stage import StageContext, parsed_key
+from streams.execution import context as stage
+from streams.core.settings import Settings
+from streams.execution.context import StageContext, parsed_key
 
 
 class _Response:

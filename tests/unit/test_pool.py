@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from streams.policy import WorkerLostError, error_info
-from streams.pool import ProcessorPool, ReportedError
-from streams.settings import Settings
+from streams.core.policy import WorkerLostError, error_info
+from streams.execution.pool import ProcessorPool, ReportedError
+from streams.core.settings import Settings
 
 MODULE = "tests.unit.pool_work"
 
@@ -52,14 +52,14 @@ def test_a_killed_pool_process_fails_its_step_as_retryable_and_the_pool_recovers
 
 
 def test_pool_is_sized_to_the_cores_this_worker_may_use():
-    from streams.pool import pool_size
+    from streams.execution.pool import pool_size
 
     assert pool_size(Settings()) == len(os.sched_getaffinity(0))
     assert pool_size(Settings.from_env({"MESHSTREAM_PROCESSOR_PROCESSES": "3"})) == 3
 
 
 def test_keyed_lock_keeps_one_run_keys_requests_in_arrival_order_and_lets_others_pass():
-    from streams.keyed_lock import KeyedLock
+    from streams.core.keyed_lock import KeyedLock
 
     locks = KeyedLock()
     order: list[str] = []

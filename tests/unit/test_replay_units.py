@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.replay import ReplayError, _common_folder, discovered_from, parse_position
+from streams.client.replay import ReplayError, _common_folder, discovered_from, parse_position
 
 
 def test_positions_are_offsets_or_times():

@@ -3,9 +3,9 @@ request contracts have those fields; terminal payloads carry owner, degradation 
 from __future__ import annotations
 
 from registry.workflows import default_workflows
-from streams import workflow as wf
+from streams.orchestration import workflow as wf
 from streams.client import processing_options
-from streams.requests import build_request, request_fields, scan_options, terminal_payload
+from streams.orchestration.request_builders import build_request, request_fields, scan_options, terminal_payload
 
 MODEL = {"run_id": "r", "model_id": "m", "scan_id": "s", "workflow": "minimal", "name": "cube", "folder": "f/",
          "owner_id": "owner-7", "files": [{"storage": "default", "bucket": "b", "key": "f/cube.stl", "etag": "e",

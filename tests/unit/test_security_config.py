@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.security import faust_broker_credentials, kafka_client_config
-from streams.settings import Settings
+from streams.core.security import faust_broker_credentials, kafka_client_config
+from streams.core.settings import Settings
 
 
 def _sasl_env(tmp_path, **extra):

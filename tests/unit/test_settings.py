@@ -1,7 +1,7 @@
 """Settings read MESHSTREAM_* variables, from the process or from any mapping."""
 from __future__ import annotations
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def test_from_env_reads_the_same_variables_with_their_types():

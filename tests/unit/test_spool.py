@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.client import spool_for
-from streams.settings import Settings
-from streams.spool import Spool, SpoolFullError
+from streams.core.settings import Settings
+from streams.client.spool import Spool, SpoolFullError
 
 
 def test_entries_survive_a_new_instance_in_order(tmp_path):

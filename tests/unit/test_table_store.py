@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app import create_app, table_store_url
-from streams.settings import Settings
+from streams.worker.app import create_app, table_store_url
+from streams.core.settings import Settings
 
 
 def test_rocksdb_store_and_standby_replicas(tmp_path):

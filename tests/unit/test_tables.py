@@ -1,11 +1,11 @@
 """The run table's changelog partition is the run key's partition on every run-keyed topic,
-computed without the producer's metadata (streams/tables.py)."""
+computed without the producer's metadata (streams/worker/tables.py)."""
 from __future__ import annotations
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.tables import KeyPartitionedTable, key_partition, key_partitioner
+from streams.worker.tables import KeyPartitionedTable, key_partition, key_partitioner
 
 KEYS = [f"run-{i:04d}".encode() for i in range(200)] + [b"", b"\xff" * 33]
 

@@ -1,4 +1,4 @@
-"""The worker's stream consumer batches fetches while busy (streams/transport.py).
+"""The worker's stream consumer batches fetches while busy (streams/faust_ext/transport.py).
 
 Faust exposes neither fetch.min.bytes nor fetch.max.wait.ms, so the consumer thread sets them on
 aiokafka's fetcher between fetches; these tests pin the policy, and pin against the locked
@@ -11,9 +11,9 @@ import inspect
 import faust
 from aiokafka.consumer.fetcher import Fetcher
 
-from streams.app import create_app
-from streams.settings import Settings
-from streams.transport import IDLE_MAX_WAIT_MS, IDLE_MIN_BYTES, FetchBatching
+from streams.worker.app import create_app
+from streams.core.settings import Settings
+from streams.faust_ext.transport import IDLE_MAX_WAIT_MS, IDLE_MIN_BYTES, FetchBatching
 
 IDLE = (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
 
@@ -82,7 +82,7 @@ def test_positions_are_read_for_many_partitions_at_once_without_waiting_for_a_re
     from aiokafka.consumer.subscription_state import SubscriptionState
     from faust.types import TP
 
-    from streams.transport import read_positions
+    from streams.faust_ext.transport import read_positions
 
     async def read():
         state = SubscriptionState()
@@ -125,7 +125,7 @@ def _worker_app(tmp_path):
 def test_delivery_cannot_block_only_while_nothing_it_could_wait_on_is_in_the_way(tmp_path):
     import asyncio
 
-    from streams.transport import delivery_cannot_block
+    from streams.faust_ext.transport import delivery_cannot_block
 
     async def scenario():
         app = _worker_app(tmp_path)

@@ -1,11 +1,11 @@
 """The orchestrator's wake-ups sleep until the earliest is due, and an earlier one added while it
-sleeps wakes it at once (streams/agents/orchestrator.py: Wakeups)."""
+sleeps wakes it at once (streams/worker/agents/orchestrator.py: Wakeups)."""
 from __future__ import annotations
 
 import asyncio
 import time
 
-from streams.agents.orchestrator import Wakeups
+from streams.worker.agents.orchestrator import Wakeups
 
 
 def _ms() -> int:

@@ -12,7 +12,7 @@ from registry.manifest import default_manifest
 from registry.workflows import (
     RetryPolicy, WORKFLOWS_PATH, contract_problems, parse_workflows, structure_problems, validate_workflows,
 )
-from streams import workflow as wf
+from streams.orchestration import workflow as wf
 
 DOC = {
     "default": "t",

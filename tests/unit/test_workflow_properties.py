@@ -13,7 +13,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import workflow as wf
+from streams.orchestration import workflow as wf
 
 FLOWS = wf.default_workflows()
 ACTIVE = sorted(name for name, f in FLOWS.items() if f.active)

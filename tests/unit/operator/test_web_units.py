@@ -8,12 +8,12 @@ import re
 import pytest
 
 from registry.manifest import default_manifest
-from streams import metrics
-from streams.web.auth import write_refusal
-from streams.web.openapi import document
-from streams.web.readmodel import ReadModel
-from streams.web.scans import InvalidScan, scan_payload
-from streams.workflow import runnable
+from streams.worker import metrics
+from streams.worker.web.auth import write_refusal
+from streams.worker.web.openapi import document
+from streams.worker.web.readmodel import ReadModel
+from streams.worker.web.scans import InvalidScan, scan_payload
+from streams.orchestration.workflow import runnable
 from schemas import SCHEMAS_DIR
 
 SCAN = default_manifest().by_name("discovery-scan.requested")
@@ -76,7 +76,7 @@ def test_openapi_scan_schema_is_the_contract():
 def test_health_fails_when_the_event_loop_stalls():
     import time
 
-    from streams.web.probes import STALL_SECONDS, Probes
+    from streams.worker.web.probes import STALL_SECONDS, Probes
 
     probes = Probes(app=None, runtime=None)
     assert probes.health()[0] is True

@@ -5,8 +5,8 @@ import json
 
 from meshstream.cli import main
 from schemas import SCHEMAS_DIR
-from streams import workflow_docs as docs
-from streams.workflow import default_workflow_name, default_workflows
+from streams.orchestration import diagrams as docs
+from streams.orchestration.workflow import default_workflow_name, default_workflows
 
 
 def test_docs_workflows_md_is_up_to_date():
