@@ -13,7 +13,6 @@ diff      report drift between the repo and a live registry (exit 1 when there i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -195,10 +194,13 @@ def cmd_asyncapi(args) -> int:
 def _client(args):
     from registry.live import client_for
 
-    url = args.registry_url or os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_URL") or "http://127.0.0.1:8081/apis/ccompat/v7"
-    user = args.user or os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_USER")
+    from streams.core.settings import Settings
+
+    settings = Settings()  # the one reader of MESHSTREAM_* variables
+    url = args.registry_url or settings.registry_url
+    user = args.user or settings.registry_user
     if user and ":" not in user:
-        user = f"{user}:{os.environ.get('MESHSTREAM_SCHEMA_REGISTRY_PASSWORD', '')}"
+        user = f"{user}:{settings.registry_password or ''}"
     return client_for(url, user), url
 
 

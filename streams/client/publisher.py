@@ -17,18 +17,11 @@ from streams.core.settings import Settings
 from registry.manifest import Manifest, default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.core.envelope import envelope
+from streams.core.policy import kafka_error_is_transient
 from streams.core.security import kafka_client_config
 from streams.client.spool import Spool
+from streams.core import names
 
-# errors that mean "the broker was not reached in time", whatever their retriable flag says
-_TRANSIENT = {KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
-              KafkaError._ALL_BROKERS_DOWN, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
-              KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.LEADER_NOT_AVAILABLE,
-              KafkaError.NOT_LEADER_FOR_PARTITION}
-
-
-def _transient(err: KafkaError) -> bool:
-    return err.code() in _TRANSIENT
 
 log = logging.getLogger("meshstream")
 
@@ -103,7 +96,7 @@ class Publisher:
                 err = outcome.get(rec.path, "not acknowledged")
                 if err is None:
                     self.spool.remove(rec)
-                elif isinstance(err, KafkaError) and not err.retriable() and not _transient(err):
+                elif isinstance(err, KafkaError) and not kafka_error_is_transient(err):
                     fatal = fatal or err.fatal()
                     rejected[rec.path] = str(err)
                     self.spool.reject(rec)
@@ -136,7 +129,7 @@ class Publisher:
 
         scan_id = scan_id or str(uuid.uuid4())
         workflow = workflow or default_workflow_name()
-        self.publish("discovery-scan.requested", scan_id,
+        self.publish(names.SCAN_REQUESTED, scan_id,
                      {"scan_id": scan_id, "storage": storage, "bucket": bucket, "prefix": prefix,
                       "workflow": workflow, "owner_id": owner_id, "objects_manifest": objects_manifest,
                       "options": processing_options(options)},

@@ -33,11 +33,12 @@ from streams.core.envelope import derived_id, envelope
 from streams.core.security import kafka_client_config
 from streams.core.settings import Settings
 from streams.orchestration.workflow import runnable
+from streams.core import names
 
 SERVICE = "meshstream-replay"
 # what a replayed event becomes: contract name -> how to turn its payload into a new run's
 # discovered payload (scans are re-published as new scans instead)
-REPLAYABLE = ("discovery-scan.requested", "discovery.discovered", "processing.completed", "processing.failed")
+REPLAYABLE = (names.SCAN_REQUESTED, names.DISCOVERED, *names.TERMINAL)
 
 
 class ReplayError(ValueError):
@@ -182,12 +183,12 @@ def replay_topic(settings: Settings, topic: str, *, start=None, end=None, partit
         seen_events.add(env["event_id"])
         report.matched += 1
         target = workflow or payload.get("workflow") or "standard"
-        if contract.name == "discovery-scan.requested":
+        if contract.name == names.SCAN_REQUESTED:
             new_id = derived_id("replay", env["event_id"], target, PROCESSOR_VERSION)
-            out = ("discovery-scan.requested", new_id, {**payload, "scan_id": new_id, "workflow": target})
+            out = (names.SCAN_REQUESTED, new_id, {**payload, "scan_id": new_id, "workflow": target})
         else:
             new_id = derived_id("replay", env["event_id"], target, PROCESSOR_VERSION)
-            out = ("discovery.discovered", new_id, discovered_from(payload, new_id, target))
+            out = (names.DISCOVERED, new_id, discovered_from(payload, new_id, target))
         report.runs.append((new_id, env["event_id"]))
         if publisher is not None:
             name, key, new_payload = out
@@ -262,7 +263,7 @@ def stale_models(settings: Settings, *, since=None, version: str = PROCESSOR_VER
                  workflow: str | None = None) -> list[Stale]:
     """The latest completed run of every model (since `since`), where any stage's result was made
     by a processor version other than `version`."""
-    contract = default_manifest().by_name("processing.completed")
+    contract = default_manifest().by_name(names.COMPLETED)
     latest: dict[str, Found] = {}
     for found in read_range(settings, contract, start=since):
         p = found.record["payload"]
@@ -297,7 +298,7 @@ def reprocess(settings: Settings, *, since=None, workflow: str | None = None, ve
             discovered = discovered_from(payload, new_id, target)
             if force:
                 discovered["options"] = processing_options({**(discovered.get("options") or {}), "skip_cache": True})
-            publisher.send("discovery.discovered", new_id, discovered,
+            publisher.send(names.DISCOVERED, new_id, discovered,
                            correlation_id=new_id, causation_id=env["event_id"],
                            event_id=derived_id("reprocess-event", new_id))
     if publisher is not None:
@@ -347,7 +348,7 @@ def reset_group(settings: Settings, group: str, to_time_ms: int, *, dry_run: boo
 
 def read_dead_letters(settings: Settings, timeout: float = 10.0) -> list[DeadLetter]:
     """Every record on the dead-letter topic, oldest first (reads up to the current end)."""
-    contract = default_manifest().by_name("pipeline.dead-lettered")
+    contract = default_manifest().by_name(names.DEAD_LETTERED)
     out: list[DeadLetter] = []
     for found in read_range(settings, contract, timeout=timeout):
         pl = found.record["payload"]

@@ -14,12 +14,14 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from registry.manifest import Manifest, default_manifest
 from registry.serde import AvroSerde, RegistryUnavailableError, SerdeError, registry_client
+from streams.core.policy import InPlaceRetry
 from streams.core.security import kafka_client_config
 from streams.core.settings import Settings
+from streams.core import names
 
 log = logging.getLogger("meshstream")
 
-TERMINAL = ("processing.completed", "processing.failed")
+TERMINAL = names.TERMINAL
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Subscriber:
         self.consumer.subscribe(list(self.contracts))
         self._seen: set[str] = set()
         self.skipped = 0  # records that were not events of their contract
+        self._registry_retry = InPlaceRetry()
 
     def events(self, timeout: float | None = None, idle_timeout: float | None = None) -> Iterator[Received]:
         """Yield events until `timeout` seconds in total, or `idle_timeout` seconds without one."""
@@ -81,13 +84,14 @@ class Subscriber:
             except RegistryUnavailableError as exc:  # transient: read this record again after a pause
                 log.warning("%s[%d]@%d: %s; retrying", msg.topic(), msg.partition(), msg.offset(), exc)
                 self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
-                time.sleep(1.0)
+                time.sleep(self._registry_retry.next_delay())
                 continue
             except SerdeError as exc:  # not an event of the contract: say so, keep reading
                 log.warning("skipping %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc.code)
                 self.skipped += 1
                 self.consumer.store_offsets(msg)
                 continue
+            self._registry_retry.reset()
             event_id = record["envelope"]["event_id"]
             if event_id not in self._seen:
                 self._seen.add(event_id)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from registry.workflows import RetryPolicy
 
 log = logging.getLogger("meshstream")
 
@@ -38,18 +40,29 @@ class WorkerLostError(TransientError):
     code = "worker_lost"
 
 
+# librdkafka errors that mean "the broker was not reached in time", whatever their retriable
+# flag says: the one table of them (the Publisher keeps such a record spooled, a stage retries)
+TRANSIENT_KAFKA_ERRORS = ("_MSG_TIMED_OUT", "_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_PURGE_QUEUE",
+                          "_PURGE_INFLIGHT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE",
+                          "NOT_LEADER_FOR_PARTITION")
+
+
+def kafka_error_is_transient(err) -> bool:
+    """Whether a confluent-kafka `KafkaError` may go away by itself (retry, keep spooled)."""
+    from confluent_kafka import KafkaError  # lazily: pool processes never load librdkafka
+
+    codes = {getattr(KafkaError, name) for name in TRANSIENT_KAFKA_ERRORS}
+    return err.code() in codes or bool(err.retriable())
+
+
 def _infra_code(exc: BaseException) -> str | None:
     """The code of an infrastructure failure a library raised untyped, or None."""
     if isinstance(exc, BrokenProcessPool):
         return WorkerLostError.code
-    try:
-        from confluent_kafka import KafkaException
-        if isinstance(exc, KafkaException):
-            err = exc.args[0] if exc.args else None
-            retriable = getattr(err, "retriable", lambda: True)()
-            return BrokerUnavailableError.code if retriable else None
-    except ImportError:  # pragma: no cover - confluent-kafka is a dependency
-        pass
+    if type(exc).__module__.startswith("confluent_kafka") and type(exc).__name__ == "KafkaException":
+        err = exc.args[0] if exc.args else None
+        transient = err is None or not hasattr(err, "code") or kafka_error_is_transient(err)
+        return BrokerUnavailableError.code if transient else None
     if type(exc).__module__.startswith("aiokafka") and "Timeout" in type(exc).__name__:
         return BrokerUnavailableError.code
     if isinstance(exc, (ConnectionError, TimeoutError)):
@@ -81,17 +94,25 @@ def spread(*parts: str) -> float:
     return int.from_bytes(digest, "big") / float(2**64 - 1) * 2.0 - 1.0
 
 
+# in-place waits (a dependency is down, a background loop failed): short first, capped
+IN_PLACE_BACKOFF = RetryPolicy(initial_seconds=0.5, max_seconds=15.0, multiplier=2.0, jitter=0.1)
+
+
 @dataclass
 class InPlaceRetry:
-    """Backoff for a record that cannot be handled while a dependency is down (the registry during
-    decoding, storage during discovery). The record keeps its place: everything behind it on the
-    partition would meet the same outage, and order per key is kept."""
+    """Backoff for a record or a loop that cannot go on while a dependency is down (the registry
+    during decoding, storage during discovery, the read model's consumer). A record keeps its
+    place: everything behind it on the partition would meet the same outage, and order per key
+    is kept. The delays are the one backoff function of the project, `RetryPolicy.delay_seconds`
+    (registry/workflows.py), which also spaces a step's attempts."""
 
-    initial_seconds: float = 0.5
-    max_seconds: float = 15.0
+    policy: RetryPolicy = field(default_factory=lambda: IN_PLACE_BACKOFF)
     failures: int = 0
 
     def next_delay(self) -> float:
         self.failures += 1
-        base = min(self.max_seconds, self.initial_seconds * 2 ** (self.failures - 1))
-        return base * (1.0 + 0.1 * spread(str(id(self)), str(self.failures)))
+        return self.policy.delay_seconds(self.failures, spread(str(id(self)), str(self.failures)))
+
+    def reset(self) -> None:
+        """After a success: the next outage starts from the shortest delay again."""
+        self.failures = 0

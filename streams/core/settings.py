@@ -38,20 +38,25 @@ def _bool(text: str) -> bool:
     return text.lower() == "true"
 
 
+def read_variable(env: Mapping[str, str], name: str, default: str | None = None, cast=str, secret: bool = False):
+    """One MESHSTREAM_* variable from `env`, cast; a `secret` may instead sit in the file named by
+    `<name>_FILE` (Docker/Kubernetes secrets), so it need not be in the environment. The one
+    reader of variables: Settings' fields and named storage connections both use it."""
+    raw = env.get(name)
+    if not raw and secret and env.get(name + "_FILE"):
+        with open(env[name + "_FILE"], encoding="utf-8") as fh:
+            raw = fh.read().strip()
+    raw = raw or default
+    return None if raw is None else cast(raw)
+
+
 def _setting(name: str, default: str | None, cast=str, secret: bool = False):
     """A field read from environment variable `name`; the name is kept in the field's metadata so
-    `Settings.from_env` can read the same variables from any mapping.
-
-    A `secret` is also read from the file named by `<name>_FILE` (Docker/Kubernetes secrets), so
-    it need not sit in the environment; it is left out of repr() so it never reaches a log line."""
+    `Settings.from_env` can read the same variables from any mapping. A secret is left out of
+    repr() so it never reaches a log line."""
 
     def read(env: Mapping[str, str] = os.environ):
-        raw = env.get(name)
-        if not raw and secret and env.get(name + "_FILE"):
-            with open(env[name + "_FILE"], encoding="utf-8") as fh:
-                raw = fh.read().strip()
-        raw = raw or default
-        return None if raw is None else cast(raw)
+        return read_variable(env, name, default, cast, secret)
 
     return field(default_factory=read, repr=not secret, metadata={"read": read, "env": name, "secret": secret})
 
@@ -166,13 +171,11 @@ class Settings:
             return StorageConnection(name, self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_secure,
                                      self.s3_ca_location)
         prefix = f"MESHSTREAM_STORAGE_{name.upper().replace('-', '_')}_"
-        endpoint = os.environ.get(prefix + "ENDPOINT")
+        env = os.environ
+        endpoint = read_variable(env, prefix + "ENDPOINT")
         if not endpoint:
             raise UnknownStorageError(f"unknown storage connection {name!r}: set {prefix}ENDPOINT (and keys) on the workers")
-        secret = os.environ.get(prefix + "SECRET_KEY", "")
-        if not secret and os.environ.get(prefix + "SECRET_KEY_FILE"):
-            with open(os.environ[prefix + "SECRET_KEY_FILE"], encoding="utf-8") as fh:
-                secret = fh.read().strip()
-        return StorageConnection(name, endpoint, os.environ.get(prefix + "ACCESS_KEY", ""), secret,
-                                 os.environ.get(prefix + "SECURE", "false").lower() == "true",
-                                 os.environ.get(prefix + "CA_LOCATION") or None)
+        return StorageConnection(name, endpoint, read_variable(env, prefix + "ACCESS_KEY", ""),
+                                 read_variable(env, prefix + "SECRET_KEY", "", secret=True),
+                                 read_variable(env, prefix + "SECURE", "false", _bool),
+                                 read_variable(env, prefix + "CA_LOCATION"))

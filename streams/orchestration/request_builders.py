@@ -55,9 +55,8 @@ BUILDERS: dict[str, Callable[[RunState], dict]] = {
     "download": lambda run: {**_ids(run), "files": run.files, "skip_cache": False, "max_bytes": None},
     "technical-metadata": lambda run: {**_ids(run), "files": _files(run), "enable_expensive_analysis": False,
                                        "skip_cache": False},
-    "thumbnails": lambda run: {**_ids(run), "owner_id": run.owner_id, "files": _files(run),
-                               "preview_type": "standard", "sizes": [256, 512], "generate_360_views": True,
-                               "turntable_frames": 8, "skip_cache": False},
+    # views, sizes, turntable: the request contract's defaults (request_defaults)
+    "thumbnails": lambda run: {**_ids(run), "owner_id": run.owner_id, "files": _files(run)},
     "metamodel": lambda run: {**_ids(run), "folder": run.folder, "files": _files(run),
                               "split_bodies": True, "min_confidence": 0.5},
     "print-analysis": lambda run: {**_ids(run), "files": _files(run), "overhang_angle_deg": 45.0, "printers": [],
@@ -79,12 +78,7 @@ BUILDERS: dict[str, Callable[[RunState], dict]] = {
 @lru_cache(maxsize=None)
 def request_fields(stage: str) -> frozenset[str]:
     """The payload fields of a stage's request contract (what options may set)."""
-    return frozenset(payload_fields(default_manifest().stage(stage, "requested")))
-
-
-def payload_fields(contract) -> list[str]:
-    payload = next(f for f in contract.schema["fields"] if f["name"] == "payload")["type"]
-    return [f["name"] for f in payload["fields"]]
+    return frozenset(default_manifest().stage(stage, "requested").payload_field_names)
 
 
 def scan_options(options: Mapping[str, Any] | None) -> dict:
@@ -103,7 +97,13 @@ def build_request(stage: str, run: RunState, step_options: Mapping[str, Any] | N
         raise KeyError(f"no request builder for stage {stage!r}") from None
     known = request_fields(stage)
     overrides = {**dict(step_options or {}), **scan_options(run.options)}
-    return {**builder(run), **{k: v for k, v in overrides.items() if k in known}}
+    return {**request_defaults(stage), **builder(run), **{k: v for k, v in overrides.items() if k in known}}
+
+
+@lru_cache(maxsize=None)
+def request_defaults(stage: str) -> dict:
+    """The schema defaults of a stage's request (the contract is the one place they are set)."""
+    return default_manifest().stage(stage, "requested").payload_defaults()
 
 
 def terminal_payload(run: RunState) -> dict:

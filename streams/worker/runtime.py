@@ -19,12 +19,13 @@ from streams.core.envelope import derived_id, envelope
 from streams.core.policy import InPlaceRetry, error_info
 from streams.execution.storages import Storages
 from streams.worker.topics import faust_topic
+from streams.core import names
 
 log = logging.getLogger("meshstream")
 
 __all__ = ["DEAD_LETTER", "Runtime", "error_info", "log"]
 
-DEAD_LETTER = "pipeline.dead-lettered"
+DEAD_LETTER = names.DEAD_LETTERED
 
 
 class Runtime:

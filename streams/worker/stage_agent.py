@@ -42,7 +42,7 @@ def register_stage(stage: str):
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed event with its reason
                 failed = rt.manifest.stage(stage, "failed")
-                extra = {k: payload[k] for k in _field_names(failed) if k in payload and k not in identity and k != "error"}
+                extra = {k: payload[k] for k in failed.payload_field_names if k in payload and k not in identity and k != "error"}
                 error = error_info(exc)
                 log.info("%s failed run=%s model=%s in %.2fs: %s: %s", stage, payload["run_id"], payload["model_id"],
                          time.monotonic() - started, error["code"], error["message"][:200])
@@ -69,8 +69,3 @@ def register_stage(stage: str):
             await rt.consume(stream, stage, handle_in_order)
 
     return register
-
-
-def _field_names(contract) -> list[str]:
-    payload = next(f for f in contract.schema["fields"] if f["name"] == "payload")["type"]
-    return [f["name"] for f in payload["fields"]]

@@ -111,8 +111,7 @@ def test_planned_contracts_are_only_in_planned_workflows():
 
 def test_workflow_named_by_a_contract_default_is_runnable():
     scan = MANIFEST.by_name("discovery-scan.requested")
-    payload = next(f for f in scan.schema["fields"] if f["name"] == "payload")["type"]
-    default = next(f for f in payload["fields"] if f["name"] == "workflow")["default"]
+    default = scan.payload_default("workflow")
     assert wf.runnable(default).status == "active"
 
 

@@ -255,8 +255,5 @@ def test_a_cyclic_workflows_file_fails_validation(tmp_path: Path):
 def test_the_scan_contract_defaults_to_the_default_workflow():
     """A scan published without a workflow (by any client) runs the same workflow the CLI and
     Publisher choose: the Avro default and workflows.yaml's `default` must agree."""
-    payload = next(f for f in default_manifest().by_name("discovery-scan.requested").schema["fields"]
-                   if f["name"] == "payload")["type"]
-    field = next(f for f in payload["fields"] if f["name"] == "workflow")
-    assert field["default"] == wf.default_workflow_name()
-    assert wf.runnable(field["default"]).status == "active"
+    assert default_manifest().by_name("discovery-scan.requested").payload_default("workflow") == wf.default_workflow_name()
+    assert wf.runnable(wf.default_workflow_name()).status == "active"

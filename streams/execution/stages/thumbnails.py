@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 from processors.thumbnails import standard_views, turntable
+from registry.manifest import default_manifest
 from streams.execution.context import StageContext
 
 STAGE = "thumbnails"
+# what a request leaves out is the contract's default (schemas/thumbnails/requested.v1.avsc)
+DEFAULTS = default_manifest().stage(STAGE, "requested").payload_defaults()
 VIEWS_BY_PREVIEW = {"hero": ("isometric",), "standard": ("front", "isometric", "top")}
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False))
-    sizes = tuple(payload.get("sizes") or (256, 512))
-    shots = standard_views(assembly, views=VIEWS_BY_PREVIEW[payload.get("preview_type") or "standard"], sizes=sizes)
-    if payload.get("generate_360_views", True):
-        shots += turntable(assembly, frames=payload.get("turntable_frames") or 8, size=min(sizes))
+    payload = {**DEFAULTS, **{k: v for k, v in payload.items() if v is not None}}
+    assembly, _ = ctx.load_model(payload["files"], payload["skip_cache"])
+    sizes = tuple(payload["sizes"])
+    shots = standard_views(assembly, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes)
+    if payload["generate_360_views"]:
+        shots += turntable(assembly, frames=payload["turntable_frames"], size=min(sizes))
     images = []
     frame = 0
     for shot in shots:

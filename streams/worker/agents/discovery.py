@@ -8,6 +8,7 @@ from processors.storage import get_bytes, list_objects
 from streams.core.envelope import derived_id, envelope
 from streams.orchestration.workflow import runnable
 from registry.workflows import Workflow
+from streams.core import names
 
 STAGE = "discovery"
 # providers whose listing API is S3's (the minio SDK); GCS through its S3-interoperable XML API
@@ -25,7 +26,7 @@ class UnsupportedProviderError(ValueError):
 
 
 def register(app, rt) -> None:
-    @app.agent(rt.topic("discovery-scan.requested"), name=STAGE)
+    @app.agent(rt.topic(names.SCAN_REQUESTED), name=STAGE)
     async def discovery(stream):
         # a scan that cannot run (unknown workflow, bucket, storage) is dead-lettered with the reason
         await rt.consume(stream, STAGE, handle)
@@ -63,7 +64,7 @@ async def handle(rt, contract, record: dict) -> None:
             }
             env = envelope(STAGE, correlation_id=run_id, causation_id=env_in["event_id"],
                            event_id=derived_id(STAGE, env_in["event_id"], run_id))
-            acks.append(await rt.send_soon("discovery.discovered", run_id, payload, env))
+            acks.append(await rt.send_soon(names.DISCOVERED, run_id, payload, env))
         # the scan's record is acked only after every discovery was (streams/worker/runtime.py consume)
         await asyncio.gather(*acks)
 

@@ -25,9 +25,10 @@ from streams.orchestration import workflow as wf
 from streams.core.envelope import derived_id, envelope
 from streams.orchestration.request_builders import build_request, terminal_payload
 from streams.worker.runtime import log
+from streams.core import names
+from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
-TABLE = "workflow-runs"
 
 
 def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
@@ -89,9 +90,9 @@ class Orchestrator:
     def __init__(self, app, rt, flows: wf.Workflows | None = None):
         self.app, self.rt = app, rt
         self.flows = flows or wf.default_workflows()
-        discovered = rt.manifest.by_name("discovery.discovered")
+        discovered = rt.manifest.by_name(names.DISCOVERED)
         self.partitions_topic = discovered.topic
-        self.runs = app.Table(TABLE, default=None, partitions=discovered.partitions,
+        self.runs = app.Table(names.RUNS_TABLE, default=None, partitions=discovered.partitions,
                               # Faust derives the changelog serializers from these types (bytes -> raw,
                               # untyped -> json); a mismatch makes recovery hang, so keep them explicit.
                               key_type=bytes, value_type=None,
@@ -127,7 +128,7 @@ class Orchestrator:
         payload, env_in = record["payload"], record["envelope"]
         key = payload["run_id"].encode()
         state = batch_states[key] if key in batch_states else self._state(key)
-        if contract.name == "discovery.discovered":
+        if contract.name == names.DISCOVERED:
             if state is not None:
                 return None  # a redelivered or replayed discovery: the run exists already
             transition = wf.start(self.flows, payload, now, cause=env_in["event_id"], partition=partition,
@@ -231,7 +232,7 @@ class Orchestrator:
         level = logging.DEBUG if state.terminal == wf.COMPLETED and not state.degraded else logging.INFO
         log.log(level, "run %s %s model=%s name=%s%s", state.run_id, state.terminal, state.model_id, state.name, degraded)
         env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
-        contract = "processing.completed" if state.terminal == wf.COMPLETED else "processing.failed"
+        contract = names.COMPLETED if state.terminal == wf.COMPLETED else names.FAILED
         return contract, state.run_id, self.rt.encode(contract, {"envelope": env, "payload": terminal_payload(state)})
 
     # -- helpers -----------------------------------------------------------------------------
@@ -249,17 +250,20 @@ def _now() -> int:
 
 def register(app, rt) -> Orchestrator:
     orch = Orchestrator(app, rt)
-    source = rt.topic("discovery.discovered", *stage_result_topics(orch.flows))
+    source = rt.topic(names.DISCOVERED, *stage_result_topics(orch.flows))
 
     @app.task
     async def wake_due_runs():
+        retry = InPlaceRetry()
         while True:
             await orch.wakeups.sleep(orch.clock())
             try:
                 await orch.wake_due()
+                retry.reset()
             except Exception:  # noqa: BLE001 - e.g. no assignment yet mid-rebalance: try again soon
-                log.exception("waking due runs failed; trying again in 1 s")
-                await asyncio.sleep(1.0)
+                delay = retry.next_delay()
+                log.exception("waking due runs failed; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
 
     @app.timer(interval=rt.settings.timeout_check_seconds)
     async def sweep_runs():

@@ -6,7 +6,6 @@ schema), so the API document and the event contract cannot drift apart.
 from __future__ import annotations
 
 from streams.core.version import __version__
-from streams.worker.web.scans import payload_fields
 
 
 def _json_type(avro_type) -> dict:
@@ -25,7 +24,7 @@ def _json_type(avro_type) -> dict:
 
 def scan_body_schema(contract) -> dict:
     props, required = {}, []
-    for f in payload_fields(contract):
+    for f in contract.payload_fields:
         props[f["name"]] = {**_json_type(f["type"]), **({"description": f["doc"]} if f.get("doc") else {})}
         if "default" not in f and f["name"] not in ("scan_id", "storage"):
             required.append(f["name"])

@@ -11,6 +11,7 @@ import time
 
 from streams.worker import metrics
 from streams.worker.heap import freeze_startup_heap
+from streams.core import names
 
 TICK = 1.0
 # lag and run gauges are refreshed less often than the liveness tick: the lag readings are a call
@@ -18,7 +19,6 @@ TICK = 1.0
 # default) sees fresh enough values either way
 GAUGES_EVERY = 5
 STALL_SECONDS = 15.0
-RUNS_TABLE = "workflow-runs"
 
 
 class Probes:
@@ -52,7 +52,7 @@ class Probes:
 
     def runs_table(self):
         try:
-            return self.app.tables[RUNS_TABLE]
+            return self.app.tables[names.RUNS_TABLE]
         except KeyError:
             return None
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from streams.core import names
 
 log = logging.getLogger("meshstream.web")
 
-CONTRACTS = ("discovery-scan.requested", "discovery.discovered", "processing.completed",
-             "processing.failed", "pipeline.dead-lettered")
+CONTRACTS = (names.SCAN_REQUESTED, names.DISCOVERED, *names.TERMINAL, names.DEAD_LETTERED)
 RECENT = 50
 FETCH_WAIT_MS = 500
 FETCH_MIN_BYTES = 256 * 1024
@@ -43,11 +43,11 @@ class ReadModel:
         self.records += 1
         p = record.get("payload") or {}
         at = (record.get("envelope") or {}).get("occurred_at")
-        if contract_name == "discovery-scan.requested":
+        if contract_name == names.SCAN_REQUESTED:
             scan = self._scan(p["scan_id"])
             scan.update(requested=True, bucket=p.get("bucket"), prefix=p.get("prefix"), workflow=p.get("workflow"),
                         owner_id=p.get("owner_id"), requested_at=at)
-        elif contract_name == "discovery.discovered":
+        elif contract_name == names.DISCOVERED:
             run = self.runs.setdefault(p["run_id"], {"state": "running"})
             run.update({k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "workflow", "owner_id")})
             self._scan(p["scan_id"])["runs"].add(p["run_id"])
@@ -55,8 +55,8 @@ class ReadModel:
             model.update(name=p.get("name"), files=p.get("files"), owner_id=p.get("owner_id"))
             if p["run_id"] not in model["runs"]:
                 model["runs"].append(p["run_id"])
-        elif contract_name in ("processing.completed", "processing.failed"):
-            state = "completed" if contract_name == "processing.completed" else "failed"
+        elif contract_name in names.TERMINAL:
+            state = "completed" if contract_name == names.COMPLETED else "failed"
             run = self.runs.setdefault(p["run_id"], {})
             if run.get("state") in ("completed", "failed"):
                 return  # a duplicate terminal event
@@ -72,7 +72,7 @@ class ReadModel:
             if state == "failed":
                 self.failures.appendleft({k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "workflow",
                                                                 "failed_stage", "error")} | {"at": at})
-        elif contract_name == "pipeline.dead-lettered":
+        elif contract_name == names.DEAD_LETTERED:
             event_id = (record.get("envelope") or {}).get("event_id")
             if event_id in self._dead_letter_ids:
                 return  # the same poison record dead-lettered again (another group, a redelivery)

@@ -8,9 +8,10 @@ with constraints still runs afterwards, before anything is published.
 from __future__ import annotations
 
 import uuid
+from streams.core import names
 from dataclasses import dataclass
 
-SCAN_CONTRACT = "discovery-scan.requested"
+SCAN_CONTRACT = names.SCAN_REQUESTED
 
 
 @dataclass
@@ -23,11 +24,6 @@ class InvalidScan(ValueError):
 
     def to_dict(self) -> dict:
         return {"error": "invalid_scan", "field": self.field, "message": self.message}
-
-
-def payload_fields(contract) -> list[dict]:
-    payload = next(f for f in contract.schema["fields"] if f["name"] == "payload")["type"]
-    return payload["fields"]
 
 
 def _accepts(avro_type, value) -> bool:
@@ -69,7 +65,7 @@ def scan_payload(body, contract, runnable) -> dict:
     `runnable(name)` raises for a workflow that cannot run (unknown or planned)."""
     if not isinstance(body, dict):
         raise InvalidScan(400, None, "the body must be a JSON object")
-    fields = {f["name"]: f for f in payload_fields(contract)}
+    fields = {f["name"]: f for f in contract.payload_fields}
     for name in body:
         if name not in fields:
             raise InvalidScan(422, name, f"unknown field {name!r}; the scan contract has {sorted(fields)}")

@@ -18,9 +18,11 @@ from streams.core.envelope import envelope
 from streams.core.security import aiokafka_client_config
 from streams.worker.web.auth import write_refusal
 from streams.worker.web.openapi import document
-from streams.worker.web.probes import RUNS_TABLE, Probes, stage_counts
+from streams.worker.web.probes import Probes, stage_counts
 from streams.worker.web.readmodel import ReadModel
 from streams.worker.web.scans import SCAN_CONTRACT, InvalidScan, scan_payload
+from streams.core import names
+from streams.core.policy import InPlaceRetry
 
 log = logging.getLogger("meshstream.web")
 STATIC = Path(__file__).parent / "static"
@@ -38,14 +40,16 @@ def register(app, rt) -> None:
 
     @app.task
     async def _read_model():
+        retry = InPlaceRetry()
         while True:
             try:
                 await model.run(aiokafka_client_config(rt.settings))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect; the API keeps serving what it has
-                log.exception("read model consumer stopped; restarting in 5 s")
-                await asyncio.sleep(5)
+                delay = retry.next_delay()
+                log.exception("read model consumer stopped; restarting in %.1f s", delay)
+                await asyncio.sleep(delay)
 
     @app.page("/metrics")
     class Metrics(View):
@@ -176,7 +180,7 @@ def register(app, rt) -> None:
         async def get(self, request):
             return self.html((STATIC / "dashboard.html").read_text())
 
-    runs = app.tables.get(RUNS_TABLE) if hasattr(app.tables, "get") else None
+    runs = app.tables.get(names.RUNS_TABLE) if hasattr(app.tables, "get") else None
     if runs is None:
         return  # no orchestrator in this worker: /runs is answered by workers that have one
 
