@@ -11,7 +11,7 @@ from streams.core.policy import WorkerLostError, error_info
 from streams.execution.pool import ProcessorPool, ReportedError
 from streams.core.settings import Settings
 
-MODULE = "tests.unit.pool_work"
+MODULE = "tests.unit.execution.pool_work"
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_plaintext_is_just_the_bootstrap():
 
 
 def test_sasl_ssl_with_password_file_and_mtls(tmp_path):
-    from tests.unit.tls_fixture import make_tls
+    from tests.unit.core.tls_fixture import make_tls
 
     tls = make_tls(tmp_path)
     s = Settings.from_env(_sasl_env(tmp_path, MESHSTREAM_KAFKA_SSL_CA_LOCATION=str(tls.ca),
