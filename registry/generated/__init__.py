@@ -27,6 +27,7 @@ CONTRACTS = {
     'processing.completed': processing_v1.ProcessingCompleted,
     'processing.failed': processing_v1.ProcessingFailed,
     'pipeline.dead-lettered': pipeline_v1.DeadLetter,
+    'pipeline.step-started': pipeline_v1.StepStarted,
     'download.requested': download_v1.DownloadRequested,
     'download.completed': download_v1.DownloadCompleted,
     'download.failed': download_v1.DownloadFailed,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from registry.generated import common as _common
 
-__all__ = ['DeadLetter', 'DeadLetterPayload']
+__all__ = ['DeadLetter', 'DeadLetterPayload', 'StepStarted', 'StepStartedPayload']
 
 
 def _ts(value: Any, per_second: int) -> datetime.datetime:
@@ -94,4 +94,76 @@ class DeadLetterPayload:
             attempts=d['attempts'],
             first_failure_at=_ts(d['first_failure_at'], 1000),
             last_failure_at=_ts(d['last_failure_at'], 1000),
+        )
+
+
+@dataclass(kw_only=True)
+class StepStarted:
+    """A stage took a step's request and is working on it (beat 0), or is still working on it (beat 1, 2, ...). The orchestrator starts the step's execution timeout at beat 0 and notices a lost step (a worker killed mid-step) when the beats stop, so time spent queued never counts as a stuck stage."""
+    CONTRACT: ClassVar[str] = 'pipeline.step-started'
+    TOPIC: ClassVar[str] = 'model.pipeline.step-started.v1'
+    SUBJECT: ClassVar[str] = 'model.pipeline.step-started.v1-value'
+    STATUS: ClassVar[str] = 'active'
+    SCHEMA_SHA256: ClassVar[str] = '3cb1c564b4d527f7489dbb7dc4c2c3cc9c3d1ab0e2bf1ff6c1f6706530a0582e'
+
+    envelope: _common.Envelope
+    payload: StepStartedPayload
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'envelope': self.envelope.to_avro(),
+            'payload': self.payload.to_avro(),
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "StepStarted":
+        return cls(
+            envelope=_common.Envelope.from_avro(d['envelope']),
+            payload=StepStartedPayload.from_avro(d['payload']),
+        )
+
+    def check(self) -> None:
+        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
+        from registry.constraints import check_record
+        from registry.manifest import default_manifest
+
+        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+
+
+@dataclass(kw_only=True)
+class StepStartedPayload:
+    run_id: str
+    # constraints: {"minLength": 1}
+    model_id: str
+    stage: str
+    # The stage working on the request.
+    request_id: str
+    # Event id of the request (one attempt of the step).
+    beat: int = 0
+    # 0 when the stage starts, then 1, 2, ... every heartbeat interval.
+    worker: str = ''
+    # host:pid of the worker process doing the step.
+    started_at: datetime.datetime
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'run_id': self.run_id,
+            'model_id': self.model_id,
+            'stage': self.stage,
+            'request_id': self.request_id,
+            'beat': self.beat,
+            'worker': self.worker,
+            'started_at': self.started_at,
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "StepStartedPayload":
+        return cls(
+            run_id=d['run_id'],
+            model_id=d['model_id'],
+            stage=d['stage'],
+            request_id=d['request_id'],
+            beat=d['beat'],
+            worker=d['worker'],
+            started_at=_ts(d['started_at'], 1000),
         )

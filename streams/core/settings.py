@@ -93,6 +93,12 @@ class Settings:
     timeout_check_seconds: float = _setting("MESHSTREAM_TIMEOUT_CHECK_SECONDS", "5", float)
     # caps every step's timeout_seconds from workflows.yaml (an operator's knob; tests use it)
     step_timeout_cap: float | None = _setting("MESHSTREAM_STEP_TIMEOUT_CAP", None, float)
+    # caps every step's queue timeout (schedule-to-start; workflows.yaml queue_timeout_seconds)
+    queue_timeout_cap: float | None = _setting("MESHSTREAM_QUEUE_TIMEOUT_CAP", None, float)
+    # how often a stage reports that it is still working on a step (ADR 0012)
+    heartbeat_seconds: float = _setting("MESHSTREAM_HEARTBEAT_SECONDS", "5", float)
+    # requests per stage one orchestrator keeps in flight; unset: 4 per processor of this worker
+    admission_per_stage: int | None = _setting("MESHSTREAM_ADMISSION_PER_STAGE", None, int)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.core.policy)

@@ -8,7 +8,10 @@ event, which the orchestrator ignores the second time.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import time
 
 from processors.model import PROCESSOR_VERSION
@@ -21,6 +24,35 @@ from streams.worker import metrics
 log = logging.getLogger("meshstream")
 
 IDENTITY = ("run_id", "model_id")
+STARTED = "pipeline.step-started"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def report_progress(rt, stage: str, record: dict, interval: float) -> None:
+    """`started` (beat 0) at once, then a heartbeat every `interval` seconds until cancelled
+    (when the step is answered). The orchestrator measures the step's execution from beat 0
+    and notices a lost step when the beats stop (ADR 0012). A beat that cannot be sent is
+    logged and skipped: it must never fail the step itself."""
+    env_in, payload = record["envelope"], record["payload"]
+    request_id = env_in["event_id"]
+    started_at = int(time.time() * 1000)
+    beat = 0
+    while True:
+        env = envelope(stage, env_in["correlation_id"], request_id, event_id=derived_id(STARTED, request_id, str(beat)))
+        beat_payload = {"run_id": payload["run_id"], "model_id": payload["model_id"], "stage": stage,
+                        "request_id": request_id, "beat": beat, "worker": WORKER, "started_at": started_at}
+        try:
+            ack = await rt.send_soon(STARTED, payload["run_id"], beat_payload, env)
+            asyncio.ensure_future(ack).add_done_callback(_log_failed_beat)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("%s: heartbeat %d of run %s not sent", stage, beat, payload["run_id"], exc_info=True)
+        beat += 1
+        await asyncio.sleep(interval)
+
+
+def _log_failed_beat(ack: asyncio.Future) -> None:
+    if not ack.cancelled() and ack.exception() is not None:
+        log.warning("a heartbeat was not acknowledged: %s", ack.exception())
 
 
 def register_stage(stage: str):
@@ -34,6 +66,7 @@ def register_stage(stage: str):
             env = envelope(stage, env_in["correlation_id"], env_in["event_id"],
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
+            beats = asyncio.ensure_future(report_progress(rt, stage, record, rt.settings.heartbeat_seconds))
             try:
                 with metrics.POOL_BUSY.track_inprogress():
                     result = await rt.run_stage(module, stage, payload)
@@ -47,8 +80,11 @@ def register_stage(stage: str):
                 log.info("%s failed run=%s model=%s in %.2fs: %s: %s", stage, payload["run_id"], payload["model_id"],
                          time.monotonic() - started, error["code"], error["message"][:200])
                 metrics.stage_done(stage, time.monotonic() - started, code=error["code"])
+                beats.cancel()
                 await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, env)
                 return
+            finally:
+                beats.cancel()
             log.info("%s completed run=%s model=%s in %.2fs", stage, payload["run_id"], payload["model_id"],
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)

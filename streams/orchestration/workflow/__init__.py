@@ -6,11 +6,11 @@ from registry.workflows import (
     RetryPolicy, Step, Workflow, WorkflowError, Workflows, default_workflows, load_workflows, parse_workflows,
 )
 from streams.orchestration.workflow.machine import (
-    EmitTerminal, RequestStep, ScheduleCheck, StepFailed, StepSucceeded, Tick, Transition, apply, next_check,
-    request_id, start,
+    EmitTerminal, RequestStep, ScheduleCheck, StepFailed, StepStarted, StepSucceeded, Tick, Transition, admit, apply,
+    in_flight_stages, next_check, request_id, start, waiting_stages,
 )
 from streams.orchestration.workflow.state import (
-    COMPLETED, DONE, FAILED, PENDING, REQUESTED, RETRY_WAIT, SKIPPED, STATE_VERSION, RunState, StepState,
+    COMPLETED, DONE, FAILED, PENDING, REQUESTED, RETRY_WAIT, SKIPPED, STATE_VERSION, WAITING, RunState, StepState,
 )
 
 
@@ -25,8 +25,9 @@ def runnable(name: str, flows: Workflows | None = None) -> Workflow:
 
 
 __all__ = [
-    "COMPLETED", "DONE", "FAILED", "PENDING", "REQUESTED", "RETRY_WAIT", "SKIPPED", "STATE_VERSION",
-    "EmitTerminal", "RequestStep", "RetryPolicy", "RunState", "ScheduleCheck", "Step", "StepFailed", "StepState",
-    "StepSucceeded", "Tick", "Transition", "Workflow", "WorkflowError", "Workflows", "apply", "default_workflow_name",
-    "default_workflows", "load_workflows", "next_check", "parse_workflows", "request_id", "runnable", "start",
+    "COMPLETED", "DONE", "FAILED", "PENDING", "REQUESTED", "RETRY_WAIT", "SKIPPED", "STATE_VERSION", "WAITING",
+    "EmitTerminal", "RequestStep", "RetryPolicy", "RunState", "ScheduleCheck", "Step", "StepFailed", "StepStarted",
+    "StepState", "StepSucceeded", "Tick", "Transition", "Workflow", "WorkflowError", "Workflows", "admit", "apply",
+    "default_workflow_name", "default_workflows", "in_flight_stages", "load_workflows", "next_check",
+    "parse_workflows", "request_id", "runnable", "start", "waiting_stages",
 ]

@@ -22,7 +22,7 @@ from registry.workflows import Workflow, Workflows, WorkflowError
 from streams.core.envelope import derived_id
 from streams.core.policy import TIMEOUT, spread
 from streams.orchestration.workflow.state import (
-    COMPLETED, DONE, FAILED, PENDING, REQUESTED, RETRY_WAIT, SKIPPED, RunState, StepState,
+    COMPLETED, DONE, FAILED, PENDING, REQUESTED, RETRY_WAIT, SKIPPED, WAITING, RunState, StepState,
 )
 
 ORCHESTRATOR = "orchestrator"
@@ -46,11 +46,19 @@ class StepFailed:
 
 
 @dataclass(frozen=True)
+class StepStarted:
+    """A stage took the request `request_id` (beat 0) or is still working on it (beat > 0)."""
+    stage: str
+    request_id: str
+    beat: int = 0
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: due retries are requested, overdue steps time out."""
 
 
-Event = Union[StepSucceeded, StepFailed, Tick]
+Event = Union[StepSucceeded, StepFailed, StepStarted, Tick]
 
 
 # -- effects (what the orchestrator must do) --------------------------------------------------
@@ -92,9 +100,11 @@ class Transition:
 # -- transitions -------------------------------------------------------------------------------
 
 def start(flows: Workflows, model: Mapping[str, Any], now: int, *, cause: str | None = None,
-          partition: int | None = None, timeout_cap: float | None = None) -> Transition:
-    """A run for a discovered model: its root steps requested, or, for a workflow that cannot
-    run (unknown, planned), a run that is failed from the start with the reason."""
+          partition: int | None = None, timeout_cap: float | None = None, hold: bool = False,
+          queue_cap: float | None = None) -> Transition:
+    """A run for a discovered model: its root steps requested (or, with `hold`, left `waiting`
+    for `admit`), or, for a workflow that cannot run (unknown, planned), a run that is failed
+    from the start with the reason."""
     state = RunState.from_discovered(dict(model), now, cause, partition)
     try:
         flow = flows.runnable(state.workflow)
@@ -104,25 +114,51 @@ def start(flows: Workflows, model: Mapping[str, Any], now: int, *, cause: str | 
         return Transition(state, (EmitTerminal(FAILED),))
     state.steps = {s.stage: StepState() for s in flow.steps}
     effects: list[Effect] = []
-    _advance(flow, state, now, effects, timeout_cap)
+    _advance(flow, state, now, effects, _Limits(timeout_cap, hold, queue_cap))
     return Transition(state, tuple(effects))
 
 
-def apply(flow: Workflow, state: RunState, event: Event, now: int, *, timeout_cap: float | None = None) -> Transition:
-    """The run after `event`, and what must happen because of it. `state` is not modified."""
+def apply(flow: Workflow, state: RunState, event: Event, now: int, *, timeout_cap: float | None = None,
+          hold: bool = False, queue_cap: float | None = None) -> Transition:
+    """The run after `event`, and what must happen because of it. `state` is not modified.
+    With `hold`, steps that become ready wait for `admit` instead of being requested."""
     if state.finished:
         return Transition(state)
     state = _clone(state)
     effects: list[Effect] = []
+    limits = _Limits(timeout_cap, hold, queue_cap)
     if isinstance(event, StepSucceeded):
-        _succeeded(flow, state, event, now, effects, timeout_cap)
+        _succeeded(flow, state, event, now, effects, limits)
     elif isinstance(event, StepFailed):
-        _failed(flow, state, event, now, effects, timeout_cap)
+        _failed(flow, state, event, now, effects, limits)
+    elif isinstance(event, StepStarted):
+        _started(flow, state, event, now, effects, limits)
     elif isinstance(event, Tick):
-        _tick(flow, state, now, effects, timeout_cap)
+        _tick(flow, state, now, effects, limits)
     else:  # pragma: no cover - a programming error, not an input
         raise TypeError(f"not a workflow event: {event!r}")
     return Transition(state, tuple(effects))
+
+
+def admit(flow: Workflow, state: RunState, stage: str, now: int, *, timeout_cap: float | None = None,
+          queue_cap: float | None = None) -> Transition:
+    """Let a waiting step's request out (admission control decided there is room for it)."""
+    if state.finished or state.steps.get(stage) is None or state.steps[stage].status != WAITING:
+        return Transition(state)
+    state = _clone(state)
+    effects: list[Effect] = []
+    _request(state, flow.step(stage), now, effects, _Limits(timeout_cap, True, queue_cap))
+    return Transition(state, tuple(effects))
+
+
+def waiting_stages(state: RunState) -> list[str]:
+    """The run's steps held for admission."""
+    return [stage for stage, st in state.steps.items() if st.status == WAITING] if not state.finished else []
+
+
+def in_flight_stages(state: RunState) -> list[str]:
+    """The run's steps whose request is out (sent, not answered)."""
+    return [stage for stage, st in state.steps.items() if st.status == REQUESTED] if not state.finished else []
 
 
 def next_check(state: RunState) -> int | None:
@@ -141,23 +177,30 @@ def request_id(run_id: str, stage: str, attempt: int) -> str:
 
 # -- internals ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Limits:
+    cap: float | None = None        # MESHSTREAM_STEP_TIMEOUT_CAP: caps execution timeouts
+    hold: bool = False              # ready steps wait for admission instead of being requested
+    queue_cap: float | None = None  # MESHSTREAM_QUEUE_TIMEOUT_CAP: caps queue timeouts
+
+
 def _clone(state: RunState) -> RunState:
     # results and errors are never mutated in place, so sharing them is safe
     return replace(state, steps={k: replace(v) for k, v in state.steps.items()},
                    degraded=list(state.degraded), options=dict(state.options))
 
 
-def _succeeded(flow, state, event: StepSucceeded, now, effects, cap) -> None:
+def _succeeded(flow, state, event: StepSucceeded, now, effects, limits) -> None:
     st = state.steps.get(event.stage)
     # a success is accepted from any attempt (its result is as good), even while a retry waits
     if st is None or st.status not in (REQUESTED, RETRY_WAIT):
         return
     st.status, st.result, st.error = COMPLETED, dict(event.result), None
     st.processor_version, st.finished_at, st.due_at = event.processor_version, now, None
-    _advance(flow, state, now, effects, cap)
+    _advance(flow, state, now, effects, limits)
 
 
-def _failed(flow, state, event: StepFailed, now, effects, cap) -> None:
+def _failed(flow, state, event: StepFailed, now, effects, limits) -> None:
     st = state.steps.get(event.stage)
     if st is None or st.status != REQUESTED:
         return
@@ -172,27 +215,51 @@ def _failed(flow, state, event: StepFailed, now, effects, cap) -> None:
         effects.append(ScheduleCheck(st.due_at))
         return
     _fail_step(st, error, now)
-    _advance(flow, state, now, effects, cap)
+    _advance(flow, state, now, effects, limits)
 
 
-def _tick(flow, state, now, effects, cap) -> None:
+def _started(flow, state, event: StepStarted, now, effects, limits) -> None:
+    """The stage has the current request: from now on the step's clock measures work (its
+    execution timeout from the first beat, the heartbeat timeout from the latest), not queueing."""
+    st = state.steps.get(event.stage)
+    if st is None or st.status != REQUESTED or event.request_id != st.request_id:
+        return  # an earlier attempt's beat, or a step already answered
+    step = flow.step(event.stage)
+    if st.started_at is None:
+        st.started_at = now
+    st.beat_at = now
+    st.due_at = min(now + int(step.heartbeat_timeout_seconds * 1000),
+                    st.started_at + int(_timeout_seconds(step, limits.cap) * 1000))
+    effects.append(ScheduleCheck(st.due_at))
+
+
+def _tick(flow, state, now, effects, limits) -> None:
     changed = False
     for step in flow.steps:
         st = state.steps[step.stage]
         if st.due_at is None or st.due_at > now:
             continue
         if st.status == RETRY_WAIT:
-            _request(state, step, now, effects, cap)
+            _request(state, step, now, effects, limits)
         elif st.status == REQUESTED:
+            why = _overdue(step, st, limits)
             if st.attempts < step.max_attempts:
-                _request(state, step, now, effects, cap)  # lost or stuck: ask again at once
+                _request(state, step, now, effects, limits)  # lost or stuck: ask again at once
             else:
                 _fail_step(st, {"code": TIMEOUT, "error_class": "StepTimeout", "retryable": False,
-                                "message": f"{step.stage} did not answer after {st.attempts} attempts "
-                                           f"({_timeout_seconds(step, cap):g} s each)"}, now)
+                                "message": f"{step.stage}: {why} ({st.attempts} attempts)"}, now)
                 changed = True
     if changed:
-        _advance(flow, state, now, effects, cap)
+        _advance(flow, state, now, effects, limits)
+
+
+def _overdue(step, st: StepState, limits: _Limits) -> str:
+    """Which of the step's clocks ran out, in words."""
+    if st.started_at is None:
+        return f"not started within {_queue_timeout_seconds(step, limits.queue_cap):g} s of its request (queue timeout)"
+    if (st.due_at or 0) < st.started_at + int(_timeout_seconds(step, limits.cap) * 1000):
+        return f"no heartbeat for {step.heartbeat_timeout_seconds:g} s (the worker was lost)"
+    return f"did not finish within {_timeout_seconds(step, limits.cap):g} s of starting (execution timeout)"
 
 
 def _fail_step(st: StepState, error: dict, now: int) -> None:
@@ -203,17 +270,21 @@ def _timeout_seconds(step, cap: float | None) -> float:
     return step.timeout_seconds if cap is None else min(step.timeout_seconds, cap)
 
 
-def _request(state: RunState, step, now: int, effects: list, cap) -> None:
+def _queue_timeout_seconds(step, cap: float | None) -> float:
+    return step.queue_timeout_seconds if cap is None else min(step.queue_timeout_seconds, cap)
+
+
+def _request(state: RunState, step, now: int, effects: list, limits) -> None:
     st = state.steps[step.stage]
     st.attempts += 1
-    st.status, st.requested_at = REQUESTED, now
-    st.due_at = now + int(_timeout_seconds(step, cap) * 1000)
+    st.status, st.requested_at, st.started_at, st.beat_at = REQUESTED, now, None, None
+    st.due_at = now + int(_queue_timeout_seconds(step, limits.queue_cap) * 1000)
     st.request_id = request_id(state.run_id, step.stage, st.attempts)
     effects.append(RequestStep(step.stage, st.attempts, st.request_id))
     effects.append(ScheduleCheck(st.due_at))
 
 
-def _advance(flow: Workflow, state: RunState, now: int, effects: list, cap) -> None:
+def _advance(flow: Workflow, state: RunState, now: int, effects: list, limits) -> None:
     """After any step change: end the run on a blocking failure, skip what can no longer run,
     request what became ready, and complete the run when every step is done."""
     steps = state.steps
@@ -234,7 +305,10 @@ def _advance(flow: Workflow, state: RunState, now: int, effects: list, cap) -> N
                 changed = True
     for step in flow.steps:
         if steps[step.stage].status == PENDING and all(steps[n].status == COMPLETED for n in step.needs):
-            _request(state, step, now, effects, cap)
+            if limits.hold:
+                steps[step.stage].status = WAITING  # admission control lets it out (admit)
+            else:
+                _request(state, step, now, effects, limits)
     if all(st.status in DONE for st in steps.values()):
         state.terminal, state.finished_at = COMPLETED, now
         state.degraded = [{"stage": s.stage, "code": (steps[s.stage].error or {}).get("code", "failed"),

@@ -13,7 +13,8 @@ from typing import Any
 STATE_VERSION = 2
 
 # step statuses
-PENDING, REQUESTED, RETRY_WAIT = "pending", "requested", "retry_wait"
+# waiting: ready to run, held in the run table until admission control lets its request out
+PENDING, WAITING, REQUESTED, RETRY_WAIT = "pending", "waiting", "requested", "retry_wait"
 COMPLETED, FAILED, SKIPPED = "completed", "failed", "skipped"
 DONE = (COMPLETED, FAILED, SKIPPED)
 # run outcomes (`terminal`); a completed run with failed optional steps is degraded
@@ -25,7 +26,9 @@ class StepState:
     status: str = PENDING
     attempts: int = 0                      # requests sent so far (the true count)
     requested_at: int | None = None        # ms, last request
-    due_at: int | None = None              # ms: retry_wait -> next request; requested -> timeout
+    started_at: int | None = None          # ms, when a stage reported it took the current request
+    beat_at: int | None = None             # ms, the current request's last heartbeat
+    due_at: int | None = None              # ms: retry_wait -> next request; requested -> a timeout
     request_id: str | None = None          # event id of the current attempt's request
     processor_version: str | None = None
     result: dict | None = None

@@ -9,6 +9,12 @@ in streams/orchestration/workflow/machine.py; this module holds no policy.
 Events are handled in batches: every event already received at once (streams/faust_ext/batches.py), so
 one produce request and one ack wait serve the batch instead of one round trip per event.
 
+Admission control (streams/orchestration/admission.py, ADR 0012): steps that become ready wait
+in the run table (`waiting`) and at most a bounded number of requests per stage are in flight
+for the runs this worker owns; a freed slot goes to the next waiting step, round robin between
+scans. Stages report `started` and heartbeats (`pipeline.step-started`), which start the step's
+execution and heartbeat clocks: time spent queued never counts as a stuck stage.
+
 Ordering that makes crashes harmless: effects are sent (and acked) before the new states are
 written to the changelog-backed table, and the batch's offsets are acked after that; a crash in
 between replays the same events on the old states, which yields the same effects with the same
@@ -21,7 +27,9 @@ import heapq
 import logging
 import time
 
+from streams.execution.pool import pool_size
 from streams.orchestration import workflow as wf
+from streams.orchestration.admission import Admission
 from streams.core.envelope import derived_id, envelope
 from streams.orchestration.request_builders import build_request, terminal_payload
 from streams.worker.runtime import log
@@ -29,6 +37,7 @@ from streams.core import names
 from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
+STARTED = "pipeline.step-started"
 
 
 def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
@@ -36,7 +45,7 @@ def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
     besides discoveries)."""
     flows = flows or wf.default_workflows()
     stages = sorted({s for f in flows.values() if f.active for s in f.stages})
-    return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")]
+    return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")] + [STARTED]
 
 
 _stage_result_topics = stage_result_topics  # the alignment test's older name
@@ -105,6 +114,8 @@ class Orchestrator:
         # writes happen with no timer changing a run in between
         self.serial = asyncio.Lock()
         self.cap = rt.settings.step_timeout_cap
+        self.queue_cap = rt.settings.queue_timeout_cap
+        self.admission = Admission(rt.settings.admission_per_stage or 4 * pool_size(rt.settings))
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 
     # -- inputs ------------------------------------------------------------------------------
@@ -120,6 +131,8 @@ class Orchestrator:
                 step = self._transition(contract, record, message.partition, batch_states, now)
                 if step is not None:
                     planned.append(step)
+                    # admitted at once, so the batch's later events of the run see the request
+                    self._admit(planned, batch_states, now, changed=(step[0],))
             await self.execute(planned)
 
     def _transition(self, contract, record: dict, partition: int, batch_states: dict, now: int):
@@ -132,16 +145,19 @@ class Orchestrator:
             if state is not None:
                 return None  # a redelivered or replayed discovery: the run exists already
             transition = wf.start(self.flows, payload, now, cause=env_in["event_id"], partition=partition,
-                                  timeout_cap=self.cap)
+                                  timeout_cap=self.cap, queue_cap=self.queue_cap, hold=True)
         else:
             if state is None or state.finished:
                 return None
-            if contract.event == "completed":
+            if contract.name == STARTED:
+                event = wf.StepStarted(payload["stage"], payload["request_id"], payload["beat"])
+            elif contract.event == "completed":
                 event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},
                                          env_in["producer"]["version"], env_in.get("causation_id"))
             else:
                 event = wf.StepFailed(contract.stage, payload["error"], env_in.get("causation_id"))
-            transition = wf.apply(self.flows[state.workflow], state, event, now, timeout_cap=self.cap)
+            transition = wf.apply(self.flows[state.workflow], state, event, now, timeout_cap=self.cap,
+                                  queue_cap=self.queue_cap, hold=True)
         batch_states[key] = transition.state
         return key, transition, env_in["event_id"]
 
@@ -152,19 +168,22 @@ class Orchestrator:
             return
         owned = self._owned()
         async with self.serial:
-            planned = []
+            planned, batch_states = [], {}
             for key in due:
                 state = self._state(key)
                 if state is None or state.finished or state.partition not in owned:
                     continue
                 try:
-                    transition = wf.apply(self.flows[state.workflow], state, wf.Tick(), self.clock(), timeout_cap=self.cap)
+                    transition = wf.apply(self.flows[state.workflow], state, wf.Tick(), self.clock(), timeout_cap=self.cap,
+                                          queue_cap=self.queue_cap, hold=True)
                 except Exception:  # noqa: BLE001 - one bad run must not stop the others
                     log.exception("tick failed for run %s", state.run_id)
                     self.wakeups.add(self.clock() + 5000, key)
                     continue
-                if transition.effects:
+                if transition.effects or transition.state.steps != state.steps:
                     planned.append((key, transition, None))
+                    batch_states[key] = transition.state
+            self._admit(planned, batch_states, self.clock())
             try:
                 await self.execute(planned)
             except Exception:  # noqa: BLE001 - e.g. the broker is away: tick these runs again soon
@@ -179,22 +198,32 @@ class Orchestrator:
         now = self.clock()
         retention_ms = int(self.rt.settings.run_retention_seconds * 1000)
         expired = []
-        for key, raw in list(self.runs.items()):
-            if raw is None or raw.get("partition") not in owned:
-                continue
-            if raw.get("terminal") is not None:  # finished: only its age matters (no decoding)
-                finished_at = raw.get("finished_at")
-                if finished_at is not None and now - finished_at > retention_ms:
-                    expired.append(key)
-                continue
-            at = wf.next_check(wf.RunState.from_dict(raw))
-            if at is not None:
-                self.wakeups.add(at, key)
         async with self.serial:
+            live = []
+            for key, raw in list(self.runs.items()):
+                if raw is None or raw.get("partition") not in owned:
+                    continue
+                if raw.get("terminal") is not None:  # finished: only its age matters (no decoding)
+                    finished_at = raw.get("finished_at")
+                    if finished_at is not None and now - finished_at > retention_ms:
+                        expired.append(key)
+                    continue
+                state = wf.RunState.from_dict(raw)
+                live.append((key, state))
+                at = wf.next_check(state)
+                if at is not None:
+                    self.wakeups.add(at, key)
+            # the run table is the truth: after a rebalance this worker owns other runs, and a
+            # failed send may have left a reservation behind
+            self.admission.rebuild(live)
             for key in expired:
                 raw = self.runs.get(key)
                 if raw is not None and raw.get("terminal") is not None:
                     del self.runs[key]
+            planned: list = []
+            self._admit(planned, dict(live), now)
+            if planned:
+                await self.execute(planned)
         if expired:
             log.info("run table: %d finished run(s) past retention removed", len(expired))
 
@@ -234,6 +263,24 @@ class Orchestrator:
         env = envelope(STAGE, state.run_id, cause, event_id=derived_id("terminal", state.run_id))
         contract = names.COMPLETED if state.terminal == wf.COMPLETED else names.FAILED
         return contract, state.run_id, self.rt.encode(contract, {"envelope": env, "payload": terminal_payload(state)})
+
+    def _admit(self, planned: list, batch_states: dict, now: int, changed=None) -> None:
+        """Record new run states (`changed` keys of `batch_states`, or all of them) with
+        admission control, then admit the waiting steps it has room for (appended to `planned`,
+        so they leave in the same produce request as the batch's other effects)."""
+        for key in (batch_states if changed is None else changed):
+            self.admission.observe(key, batch_states[key])
+        for key, stage in self.admission.take():
+            state = batch_states[key] if key in batch_states else self._state(key)
+            if state is None:
+                self.admission.observe(key, None)
+                continue
+            transition = wf.admit(self.flows[state.workflow], state, stage, now, timeout_cap=self.cap,
+                                  queue_cap=self.queue_cap)
+            batch_states[key] = transition.state
+            self.admission.observe(key, transition.state)
+            if transition.effects:
+                planned.append((key, transition, None))
 
     # -- helpers -----------------------------------------------------------------------------
     def _state(self, key: bytes) -> wf.RunState | None:

@@ -116,7 +116,8 @@ def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
     # The orchestrator: discovered + every active workflow stage's outcomes, all co-partitioned
     # with its table (runs are keyed by run id on every one of these topics).
     assert consumed["orchestrator"] == ("discovery.discovered", *stage_result_topics())
-    expected = {"discovery.discovered"} | {f"{s}.{k}" for s in STAGE_AGENTS for k in ("completed", "failed")}
+    expected = ({"discovery.discovered", "pipeline.step-started"}
+                | {f"{s}.{k}" for s in STAGE_AGENTS for k in ("completed", "failed")})
     assert set(consumed["orchestrator"]) == expected
     (table, kwargs), = rt.app.tables.values()
     source = MANIFEST.by_name("discovery.discovered").partitions

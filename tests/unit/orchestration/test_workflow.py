@@ -61,7 +61,8 @@ def test_start_requests_only_roots_with_deterministic_request_ids():
     (req,) = t.requests
     assert (req.attempt, req.request_id) == (1, wf.request_id("r", "download", 1))
     assert t.state.steps["download"].status == wf.REQUESTED and t.state.steps["download"].attempts == 1
-    assert any(isinstance(e, wf.ScheduleCheck) and e.at == 60_000 for e in t.effects)  # its timeout
+    # until a stage starts it, only the (long) queue timeout runs: queueing is not the stage's fault
+    assert any(isinstance(e, wf.ScheduleCheck) and e.at == 3_600_000 for e in t.effects)
 
 
 def test_fan_out_then_join_then_complete():
@@ -146,8 +147,13 @@ def test_deterministic_failure_is_never_retried():
     assert t.terminal == wf.FAILED and t.state.steps["download"].attempts == 1
 
 
+def begin(t, stage, now, attempt=1, beat=0):
+    return wf.apply(FLOW, t.state, wf.StepStarted(stage, wf.request_id("r", stage, attempt), beat), now)
+
+
 def test_a_failure_of_an_earlier_attempt_is_ignored_but_its_success_is_taken():
-    t = wf.apply(FLOW, started(0).state, wf.Tick(), 60_001)  # timed out: attempt 2 requested
+    t = begin(started(0), "download", 0)
+    t = wf.apply(FLOW, t.state, wf.Tick(), 60_001)  # ran past its 60 s: attempt 2 requested
     assert [(r.stage, r.attempt) for r in t.requests] == [("download", 2)]
     stale = wf.request_id("r", "download", 1)
     assert fail(t, "download", 60_002, cause=stale).effects == ()
@@ -163,9 +169,75 @@ def test_timeouts_request_again_then_fail_with_code_timeout():
     assert t.terminal == wf.FAILED and t.state.error["code"] == "timeout"
 
 
-def test_timeout_cap_shortens_every_step_timeout():
+def test_timeout_cap_shortens_every_execution_timeout_and_not_the_queue_timeout():
     t = wf.start(FLOWS, MODEL, 0, timeout_cap=5)
-    assert t.state.steps["download"].due_at == 5000
+    assert t.state.steps["download"].due_at == 3_600_000
+    t = wf.apply(FLOW, t.state, wf.StepStarted("download", wf.request_id("r", "download", 1)), 100, timeout_cap=5)
+    assert t.state.steps["download"].due_at == 5_100
+    assert wf.start(FLOWS, MODEL, 0, queue_cap=7).state.steps["download"].due_at == 7_000
+
+
+# -- timeouts measure work: queue, execution, heartbeat ------------------------------------------
+
+def test_time_in_the_queue_is_not_a_stage_timeout():
+    """A request that waits behind a backlog longer than the step's timeout is not asked again."""
+    t = started(0)
+    t = wf.apply(FLOW, t.state, wf.Tick(), 600_000)  # ten step timeouts later, still queued
+    assert t.requests == () and t.state.steps["download"].attempts == 1
+    t = begin(t, "download", 600_000)
+    assert t.state.steps["download"].due_at == 630_000  # the heartbeat window (30 s), within 60 s
+    t = succeed(t, "download", 601_000)
+    assert requested(t) == {"thumbnails", "technical-metadata"}
+
+
+def test_heartbeats_keep_a_long_step_alive_until_its_execution_timeout():
+    t = begin(started(0), "download", 1_000)
+    for n, at in enumerate(range(21_000, 61_000, 20_000), start=1):
+        t = begin(t, "download", at, beat=n)
+        assert t.state.steps["download"].due_at == min(at + 30_000, 61_000)
+        assert wf.apply(FLOW, t.state, wf.Tick(), at + 1).requests == ()
+    t = wf.apply(FLOW, t.state, wf.Tick(), 61_000)
+    assert [(r.stage, r.attempt) for r in t.requests] == [("download", 2)]
+
+
+def test_a_step_whose_heartbeats_stop_is_requested_again_within_the_heartbeat_window():
+    t = begin(started(0), "download", 1_000)
+    t = begin(t, "download", 6_000, beat=1)  # then the worker is killed
+    assert wf.apply(FLOW, t.state, wf.Tick(), 35_999).requests == ()
+    again = wf.apply(FLOW, t.state, wf.Tick(), 36_000)
+    assert [(r.stage, r.attempt) for r in again.requests] == [("download", 2)]
+    assert again.state.steps["download"].started_at is None  # the new attempt is queued again
+
+
+def test_a_beat_of_an_earlier_attempt_changes_nothing():
+    t = begin(started(0), "download", 1_000)
+    t = wf.apply(FLOW, t.state, wf.Tick(), 31_000)  # lost: attempt 2
+    stale = begin(t, "download", 32_000, attempt=1, beat=5)
+    assert stale.state.steps["download"].started_at is None and stale.effects == ()
+
+
+def test_the_last_timeout_names_the_clock_that_ran_out():
+    queued = started(0)
+    for _ in range(2):  # max_attempts 3: attempts 2 and 3 after two queue timeouts
+        queued = wf.apply(FLOW, queued.state, wf.Tick(), queued.state.steps["download"].due_at)
+    t = wf.apply(FLOW, queued.state, wf.Tick(), queued.state.steps["download"].due_at)
+    assert t.terminal == wf.FAILED and "not started within 3600 s" in t.state.error["message"]
+    t = begin(queued, "download", queued.state.steps["download"].requested_at + 5, attempt=3)
+    t = wf.apply(FLOW, t.state, wf.Tick(), t.state.steps["download"].due_at)
+    assert t.terminal == wf.FAILED and "no heartbeat for 30 s" in t.state.error["message"]
+
+
+# -- admission control: ready steps wait in the run table ------------------------------------------
+
+def test_held_steps_wait_until_admitted():
+    t = wf.start(FLOWS, MODEL, 0, hold=True)
+    assert t.requests == () and wf.waiting_stages(t.state) == ["download"]
+    t = wf.admit(FLOW, t.state, "download", 5)
+    assert [(r.stage, r.attempt) for r in t.requests] == [("download", 1)]
+    assert wf.in_flight_stages(t.state) == ["download"] and wf.waiting_stages(t.state) == []
+    t = wf.apply(FLOW, t.state, wf.StepSucceeded("download", OK, "1.0"), 6, hold=True)
+    assert t.requests == () and sorted(wf.waiting_stages(t.state)) == ["technical-metadata", "thumbnails"]
+    assert wf.admit(FLOW, t.state, "download", 7).effects == ()  # not waiting: nothing to admit
 
 
 def test_next_check_is_the_earliest_due_time():
