@@ -54,16 +54,36 @@ class ProcessorPool:
     def __init__(self, settings: Settings, processes: int | None = None):
         self.settings = settings
         self.processes = processes or pool_size(settings)
+        self.running = 0  # tasks a pool process is working on now (the rest wait for a slot)
+        self._slots: tuple | None = None  # (event loop, semaphore)
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=get_context("spawn"),
                                    initializer=_init_child, initargs=(self.settings, os.getpid()))
 
-    async def run(self, module: str, stage: str, payload: dict, reuse: bool = True) -> dict:
+    async def run(self, module: str, stage: str, payload: dict, reuse: bool = True, on_start=None) -> dict:
         """`work(ctx, payload)` of the stage module, in a pool process (through the result reuse
         of streams.execution.context.reuse_or_work unless `reuse` is off); raises ReportedError or
-        WorkerLostError."""
+        WorkerLostError. At most one task per process is handed to the executor at a time, so
+        `on_start()` (a stage's `started` report) is called when a process is free to begin
+        the work, not while it would still wait in the executor's queue."""
+        async with self._slot():
+            if on_start is not None:
+                on_start()
+            self.running += 1
+            try:
+                return await self._run(module, stage, payload, reuse)
+            finally:
+                self.running -= 1
+
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:  # one per event loop (tests run several)
+            self._slots = (loop, asyncio.Semaphore(self.processes))
+        return self._slots[1]
+
+    async def _run(self, module: str, stage: str, payload: dict, reuse: bool) -> dict:
         executor = self._executor
         try:
             status, value = await asyncio.get_running_loop().run_in_executor(executor, _run, module, stage, payload, reuse)

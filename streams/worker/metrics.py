@@ -27,6 +27,8 @@ DEAD_LETTERS = Counter("meshstream_dead_letters_total", "Records sent to the dea
 RUNS = Gauge("meshstream_runs", "Workflow runs in this worker's table partitions", ["workflow", "state"])
 RETRIES = Gauge("meshstream_step_retries", "Extra attempts of steps in this worker's runs (retried or re-requested)",
                 ["stage"])
+STEPS = Gauge("meshstream_steps", "Steps of this worker's live runs by status: waiting (held by admission "
+              "control), requested (in flight), retry_wait", ["stage", "status"])
 TIMED_OUT = Gauge("meshstream_step_timeouts", "Steps in this worker's runs that failed with code timeout", ["stage"])
 LAG = Gauge("meshstream_consumer_lag", "Records not yet consumed, per assigned topic partition", ["topic", "partition"])
 POOL_BUSY = Gauge("meshstream_pool_busy", "Processor tasks running in the worker's pool")
@@ -42,7 +44,7 @@ SELLABILITY = Histogram("meshstream_sellability_score", "Sellability score (0-10
                         buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100))
 
 METRIC_NAMES = frozenset(m._name for m in (  # noqa: SLF001 - the exposed base names
-    EVENTS_IN, COMPLETED, FAILED, DURATION, DEAD_LETTERS, RUNS, RETRIES, TIMED_OUT, LAG, POOL_BUSY,
+    EVENTS_IN, COMPLETED, FAILED, DURATION, DEAD_LETTERS, RUNS, RETRIES, STEPS, TIMED_OUT, LAG, POOL_BUSY,
     POOL_SIZE, LOOP_LAG, READY, TRIANGLES, PRINTABILITY, SELLABILITY))
 
 

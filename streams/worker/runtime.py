@@ -192,9 +192,10 @@ class Runtime:
 
         return self.settings.stage_concurrency or pool_size(self.settings)
 
-    async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
-        """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop)."""
-        return await self.pool.run(module, stage, payload)
+    async def run_stage(self, module: str, stage: str, payload: dict, on_start=None) -> dict:
+        """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop);
+        `on_start()` when a pool process is free to begin it."""
+        return await self.pool.run(module, stage, payload, on_start=on_start)
 
     async def run_blocking(self, fn: Callable, *args):
         """Run blocking I/O (listing a bucket) off the event loop, so heartbeats keep flowing."""

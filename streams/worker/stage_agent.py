@@ -66,10 +66,14 @@ def register_stage(stage: str):
             env = envelope(stage, env_in["correlation_id"], env_in["event_id"],
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
-            beats = asyncio.ensure_future(report_progress(rt, stage, record, rt.settings.heartbeat_seconds))
+            beats: list[asyncio.Future] = []
+
+            def begin() -> None:  # a pool process is free: the step's work starts now
+                beats.append(asyncio.ensure_future(report_progress(rt, stage, record, rt.settings.heartbeat_seconds)))
+
             try:
                 with metrics.POOL_BUSY.track_inprogress():
-                    result = await rt.run_stage(module, stage, payload)
+                    result = await rt.run_stage(module, stage, payload, on_start=begin)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
@@ -80,11 +84,13 @@ def register_stage(stage: str):
                 log.info("%s failed run=%s model=%s in %.2fs: %s: %s", stage, payload["run_id"], payload["model_id"],
                          time.monotonic() - started, error["code"], error["message"][:200])
                 metrics.stage_done(stage, time.monotonic() - started, code=error["code"])
-                beats.cancel()
+                for beat in beats:
+                    beat.cancel()
                 await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, env)
                 return
             finally:
-                beats.cancel()
+                for beat in beats:
+                    beat.cancel()
             log.info("%s completed run=%s model=%s in %.2fs", stage, payload["run_id"], payload["model_id"],
                      time.monotonic() - started)
             await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)

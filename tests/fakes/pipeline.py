@@ -211,8 +211,10 @@ class FakeRuntime:
         assert fn is discovery_agent._discover
         return group_models(self.objects)
 
-    async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
+    async def run_stage(self, module: str, stage: str, payload: dict, on_start=None) -> dict:
         assert module == work_module(stage)
+        if on_start is not None:
+            on_start()
         result = self.results[stage](payload)  # may raise StageError
         self.produced[(stage, payload["run_id"])] = result
         return result

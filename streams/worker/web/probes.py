@@ -95,7 +95,7 @@ class Probes:
         if table is None:
             return
         owned = {tp.partition for tp in self._assignment()}
-        counts, retries, timeouts = {}, {}, {}
+        counts, retries, timeouts, live_steps = {}, {}, {}, {}
         for run in list(table.values()):
             if not isinstance(run, dict) or run.get("partition") not in owned:
                 continue
@@ -103,6 +103,8 @@ class Probes:
             key = (run.get("workflow") or "unknown", state)
             counts[key] = counts.get(key, 0) + 1
             for stage, step in (run.get("steps") or {}).items():
+                if state == "running" and step.get("status") in ("waiting", "requested", "retry_wait"):
+                    live_steps[(stage, step["status"])] = live_steps.get((stage, step["status"]), 0) + 1
                 extra = max(0, int(step.get("attempts") or 0) - 1)
                 retries[stage] = retries.get(stage, 0) + extra
                 if (step.get("error") or {}).get("code") == "timeout":
@@ -112,6 +114,9 @@ class Probes:
             metrics.RUNS.labels(workflow, state).set(n)
         for stage, n in retries.items():
             metrics.RETRIES.labels(stage).set(n)
+        metrics.STEPS.clear()
+        for (stage, status), n in live_steps.items():
+            metrics.STEPS.labels(stage, status).set(n)
         for stage, n in timeouts.items():
             metrics.TIMED_OUT.labels(stage).set(n)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from processors.errors import CorruptMeshError
 
@@ -14,4 +15,5 @@ def work(ctx, payload: dict) -> dict:
         raise CorruptMeshError("not a mesh (simulated)")
     if payload.get("bug"):
         raise KeyError("a bug")
+    time.sleep(payload.get("sleep", 0))
     return {"pid": os.getpid(), "stage": ctx.stage, "echo": payload.get("echo")}

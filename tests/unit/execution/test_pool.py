@@ -81,3 +81,20 @@ def test_warm_starts_every_pool_process_up_front(pool):
     pids = run(pool.warm([MODULE]))
     assert len(set(pids)) == pool.processes == 2 and os.getpid() not in pids
     assert sorted(pool.pids()) == sorted(set(pids))
+
+
+def test_a_step_starts_when_a_process_is_free_not_when_it_is_queued(pool):
+    """`on_start` (the stage's `started` report, which starts its execution timeout) is called
+    for at most one task per pool process at a time: six tasks on two processes start in turns."""
+    running_at_start = []
+
+    async def six():
+        def begin():
+            running_at_start.append(pool.running)
+
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i, "sleep": 0.3}, reuse=False,
+                                               on_start=begin) for i in range(6)))
+    results = run(six())
+    assert len(results) == 6 and len(running_at_start) == 6
+    assert max(running_at_start) < pool.processes  # never more started than processes to run them
+    assert pool.running == 0
