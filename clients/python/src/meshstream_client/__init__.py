@@ -5,7 +5,7 @@
     scan_id = Publisher().scan("models", "batch-7/")
     with Subscriber() as sub:                      # group "meshstream-python-client"
         for ev in sub.events(timeout=600):
-            if ev.correlation_id == scan_id:
+            if ev.payload.scan_id == scan_id:
                 print(ev.contract, ev.payload.name)
 
 Contracts (topics, schemas, constraints, typed classes) are generated from the workers'

@@ -10,7 +10,8 @@ has never committed offsets starts at `start`: "earliest" (default: every event 
 topics) or "latest" (only events published after it first joined).
 
 At least once: a record's offset is stored for the group's commit only when the caller asks for
-the next event (it handled this one); `close()` commits. A crash delivers the unhandled events
+the next event (it handled this one) or calls `commit()`; offsets are committed every few
+seconds, by `commit()` and by `close()`. A crash delivers the unhandled events
 again, and repeated event ids (a stage or this group re-reading after a restart) are dropped by
 a bounded memory of the last `dedup_size` ids.
 """
@@ -68,7 +69,8 @@ class Received:
 
     @property
     def correlation_id(self) -> str:
-        """For the events a scan causes: its scan id."""
+        """The workflow run the event belongs to (for a terminal event: its run; the scan id
+        is `payload.scan_id`)."""
         return self.record["envelope"]["correlation_id"]
 
 
@@ -96,6 +98,7 @@ class Subscriber:
         })
         self.consumer.subscribe(list(self.contracts))
         self._seen = SeenIds(dedup_size)
+        self._yielded = None  # the last record handed to the caller, not yet stored for commit
         self._checked = False
         self.skipped = 0  # records that were not events of their contract
         self.duplicates = 0  # repeated event ids dropped
@@ -173,11 +176,26 @@ class Subscriber:
                 continue
             if self._seen.first_time(record["envelope"]["event_id"]):
                 key = msg.key()
+                self._yielded = msg
                 yield Received(contract.name, msg.topic(), msg.partition(), msg.offset(),
                                None if key is None else key.decode("utf-8", "replace"), record)
+                self._yielded = None
             else:
                 self.duplicates += 1
             self.consumer.store_offsets(msg)
+
+    def commit(self) -> None:
+        """Mark every event yielded so far as handled (the last one included, which is otherwise
+        delivered again after a restart: leaving the loop does not say it was handled) and
+        commit the group's offsets now."""
+        try:
+            if self._yielded is not None:
+                self.consumer.store_offsets(self._yielded)
+                self._yielded = None
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:  # nothing new to commit
+                raise kafka_error("commit", exc.args[0]) from exc
 
     def close(self) -> None:
         """Leave the group, committing the offsets of the events handled."""
