@@ -1,7 +1,7 @@
 """Per-event cost of typed payloads (the generated classes' `from_avro`) against the plain dict
 decode the workers use, as ratios to fastavro's decode of the same bytes, measured in this run.
 
-Run: .venv/bin/python bench/typed_payloads.py [--n 5000]
+Run: .venv/bin/python bench/typed_payloads.py [--n 1000] [--repeats 9]
 
 For each record: fastavro `schemaless_reader` to a dict (the baseline, = 1.00: what every
 agent pays per event), `from_avro` on that dict (building the dataclasses, enums and aware
@@ -46,20 +46,23 @@ def terminal_event() -> dict:
     return record
 
 
-def per_event(fn, n: int, repeats: int = 3) -> float:
-    """Best of `repeats` runs: seconds per call."""
-    best = float("inf")
+def per_event(fns: dict, n: int, repeats: int) -> dict[str, float]:
+    """Seconds per call of each function: the best of `repeats` rounds, the functions taking
+    turns within a round, so a busy neighbour slows them alike instead of skewing one."""
+    best = {k: float("inf") for k in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
+        for k, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - start) / n)
     return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--n", type=int, default=1000, help="calls per timing")
+    ap.add_argument("--repeats", type=int, default=9, help="rounds; the best is kept")
     args = ap.parse_args()
     recs = {"processing.completed": terminal_event(), **serde_records()}
     print(f"{'contract':30} {'decode µs':>9} {'from_avro':>9} {'typed dec':>9} {'to_avro':>8} "
@@ -77,14 +80,17 @@ def main() -> None:
         typed = cls.from_avro(decoded)
         assert cls.from_avro(typed.to_avro()) == typed and client.decode(framed, info) == worker.decode(framed, contract)
 
-        base = per_event(lambda: fastavro.schemaless_reader(io.BytesIO(body), info.parsed_schema, None), args.n)
-        build = per_event(lambda: cls.from_avro(decoded), args.n)
-        both = per_event(lambda: cls.from_avro(fastavro.schemaless_reader(io.BytesIO(body), info.parsed_schema, None)), args.n)
-        back = per_event(typed.to_avro, args.n)
-        ours = per_event(lambda: client.decode(framed, info), args.n)
-        theirs = per_event(lambda: worker.decode(framed, contract), args.n)
-        print(f"{name:30} {base * 1e6:9.1f} {build / base:9.2f} {both / base:9.2f} {back / base:8.2f} "
-              f"{ours / base:19.2f} {theirs / base:23.2f}")
+        t = per_event({
+            "decode": lambda: fastavro.schemaless_reader(io.BytesIO(body), info.parsed_schema, None),
+            "from_avro": lambda: cls.from_avro(decoded),
+            "typed": lambda: cls.from_avro(fastavro.schemaless_reader(io.BytesIO(body), info.parsed_schema, None)),
+            "to_avro": typed.to_avro,
+            "client": lambda: client.decode(framed, info),
+            "worker": lambda: worker.decode(framed, contract),
+        }, args.n, args.repeats)
+        base = t["decode"]
+        print(f"{name:30} {base * 1e6:9.1f} {t['from_avro'] / base:9.2f} {t['typed'] / base:9.2f} "
+              f"{t['to_avro'] / base:8.2f} {t['client'] / base:19.2f} {t['worker'] / base:23.2f}")
     print("columns after the first: ratio to the dict decode of the same record in this run (1.00)")
 
 
