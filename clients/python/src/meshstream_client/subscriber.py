@@ -110,6 +110,10 @@ class Subscriber:
             meta = self.consumer.list_topics(timeout=max(timeout, 0.1))
         except KafkaException as exc:
             err = exc.args[0]
+            # a refused login surfaces here as a transport failure, its cause in the error callback,
+            # which librdkafka calls only from poll()
+            self._serve_callbacks()
+            err = next((e for e in self._errors if e.code() in AUTH), err)
             if err.code() in AUTH:
                 raise AuthenticationFailed(f"broker {self.settings.kafka_bootstrap}: {err.str()}") from exc
             raise BrokerUnavailable(f"no broker of {self.settings.kafka_bootstrap} answered within "
@@ -118,6 +122,12 @@ class Subscriber:
         if missing:
             raise TopicsMissing(missing)
         self._checked = True
+
+    def _serve_callbacks(self) -> None:
+        """Let librdkafka deliver queued error callbacks; a record it returns meanwhile is put back."""
+        msg = self.consumer.poll(0.2)
+        if msg is not None and not msg.error():
+            self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
 
     def _raise_reported_errors(self, remaining: float) -> None:
         errors, self._errors[:] = list(self._errors), []
