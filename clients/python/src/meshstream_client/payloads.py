@@ -31,12 +31,13 @@ def with_defaults(schema: Any, value: Any, named: dict[str, Any], path: str) -> 
     """`value` with every absent field that has a default filled in, recursively."""
     if isinstance(schema, str):
         schema = named.get(schema, schema)
-    if isinstance(schema, list):  # a union: fill a dict by the record branch
-        if isinstance(value, dict):
-            for branch in schema:
-                target = named.get(branch, branch) if isinstance(branch, str) else branch
-                if isinstance(target, dict) and target.get("type") == "record":
-                    return with_defaults(target, value, named, path)
+    if isinstance(schema, list):  # a union: a dict goes by the record branch, a str by an enum's
+        branches = [named.get(b, b) if isinstance(b, str) else b for b in schema]
+        kinds = {b.get("type") if isinstance(b, dict) else b: b for b in branches}
+        if isinstance(value, dict) and "record" in kinds:
+            return with_defaults(kinds["record"], value, named, path)
+        if isinstance(value, str) and "enum" in kinds and "string" not in kinds:
+            return with_defaults(kinds["enum"], value, named, path)
         return value
     if not isinstance(schema, dict):
         return value
@@ -55,6 +56,8 @@ def with_defaults(schema: Any, value: Any, named: dict[str, Any], path: str) -> 
             else:
                 raise ContractViolation(f"{path}.{f['name']}", "required field is missing")
         return out
+    if kind == "enum" and isinstance(value, str) and value not in schema["symbols"]:
+        raise ContractViolation(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
     if kind == "array" and isinstance(value, (list, tuple)):
         return [with_defaults(schema["items"], v, named, f"{path}[{i}]") for i, v in enumerate(value)]
     if kind == "map" and isinstance(value, dict):
