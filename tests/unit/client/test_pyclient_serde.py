@@ -89,6 +89,10 @@ def test_a_payload_dict_gets_the_schema_defaults_and_is_refused_before_the_regis
                                  "options": {"printers": ["prusa-mk4"], "listing": {"who_made": "i_did"}}})
     assert (filled["workflow"], filled["prefix"], filled["provider"]) == ("standard", "", "s3")
     assert filled["options"]["skip_cache"] is False and filled["options"]["listing"]["price"] is None
+    from meshstream_client.generated import common, etsy
+
+    typed = common.ProcessingOptions(printers=["prusa-mk4"], listing=common.ListingOptions(who_made=etsy.EtsyWhoMade.i_did))
+    assert payload_dict(info, {"scan_id": "s", "storage": "default", "bucket": "models", "options": typed}) == filled
     with pytest.raises(ContractViolation) as unknown:
         payload_dict(info, {"scan_id": "s", "storage": "default", "bucket": "b", "options": {"skip_cahce": True}})
     assert unknown.value.field == "payload.options.skip_cahce"

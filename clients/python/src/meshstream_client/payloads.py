@@ -28,7 +28,10 @@ def _payload_schema(contract: ContractInfo) -> tuple[Any, dict[str, Any]]:
 
 
 def with_defaults(schema: Any, value: Any, named: dict[str, Any], path: str) -> Any:
-    """`value` with every absent field that has a default filled in, recursively."""
+    """`value` with every absent field that has a default filled in, recursively (generated
+    objects anywhere in it become their dicts)."""
+    if hasattr(value, "to_avro"):
+        value = value.to_avro()
     if isinstance(schema, str):
         schema = named.get(schema, schema)
     if isinstance(schema, list):  # a union: a dict goes by the record branch, a str by an enum's
