@@ -77,3 +77,27 @@ def test_one_config_carries_the_security_settings_to_kafka_and_the_registry():
         "sasl.username": "svc", "sasl.password": "pw", "ssl.ca.location": "/ca.pem"}
     reg = registry_config(s)
     assert (reg["url"], reg["basic.auth.user.info"], reg["ssl.ca.location"]) == ("https://r/apis/ccompat/v7", "u:p", "/rca.pem")
+
+
+def test_a_changed_contract_makes_the_clients_generated_modules_stale(tmp_path):
+    """`meshstream contracts check` (CI) fails when the manifest's schemas change and the client
+    was not regenerated: here the terminal event gains a field and an Etsy limit moves."""
+    import json
+    import shutil
+
+    from meshstream.commands.contracts import REPO_ROOT, run_check
+    from schemas import SCHEMAS_DIR
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS_DIR, schemas, ignore=shutil.ignore_patterns("__pycache__"))
+    path = schemas / "processing" / "completed.v1.avsc"
+    doc = json.loads(path.read_text())
+    doc["fields"][1]["type"]["fields"].append({"name": "priority", "type": "int", "default": 0})
+    path.write_text(json.dumps(doc))
+    etsy = schemas / "etsy_listing" / "completed.v1.avsc"
+    assert '"meshstream.maxLength": 140' in etsy.read_text()
+    etsy.write_text(etsy.read_text().replace('"meshstream.maxLength": 140', '"meshstream.maxLength": 141'))
+    errors, _ = run_check(schemas, REPO_ROOT)
+    generated = "clients/python/src/meshstream_client/generated"
+    for module in ("contracts.py", "processing_v1.py", "etsy_listing_v1.py"):
+        assert f"generated file {generated}/{module} is stale (run `meshstream contracts generate`)" in errors, errors
