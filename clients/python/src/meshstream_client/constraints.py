@@ -91,32 +91,47 @@ def _unique(value: Any, path: str) -> None:
                 _fail(f"{path}[{i}]", "uniqueItems", f"duplicate item {_short(item)} ({PREFIX}uniqueItems)")
 
 
+class _Node:
+    """One step of the constraint paths, as a tree: a record is walked once whatever the number
+    of constraints, in the order the workers' checker visits it (a field's own checks, then its
+    elements or fields), so the first violation reported is the same one."""
+
+    __slots__ = ("checks", "children")
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.children: dict[str, _Node] = {}
+
+
 @lru_cache(maxsize=None)
-def _compiled(contract: ContractInfo) -> tuple[tuple[tuple[str, ...], tuple[Check, ...]], ...]:
-    return tuple((path, tuple(_checks(spec))) for path, spec in contract.constraints)
+def _compiled(contract: ContractInfo) -> _Node:
+    root = _Node()
+    for path, spec in contract.constraints:
+        node = root
+        for segment in path:
+            node = node.children.setdefault(segment, _Node())
+        node.checks.extend(_checks(spec))
+    return root
 
 
-def _visit(value: Any, segments: tuple[str, ...], path: str, checks: tuple[Check, ...]) -> None:
+def _visit(value: Any, node: _Node, path: str) -> None:
     if value is None:  # a nullable field is checked only when it holds a value
         return
-    if not segments:
-        for check in checks:
-            check(value, path)
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "[]":
-        if isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                _visit(item, rest, f"{path}[{i}]", checks)
-    elif head == "{}":
-        if isinstance(value, dict):
-            for k, item in value.items():
-                _visit(item, rest, f"{path}[{k!r}]", checks)
-    elif isinstance(value, dict):
-        _visit(value.get(head), rest, f"{path}.{head}" if path else head, checks)
+    for check in node.checks:
+        check(value, path)
+    for head, child in node.children.items():
+        if head == "[]":
+            if isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    _visit(item, child, f"{path}[{i}]")
+        elif head == "{}":
+            if isinstance(value, dict):
+                for k, item in value.items():
+                    _visit(item, child, f"{path}[{k!r}]")
+        elif isinstance(value, dict):
+            _visit(value.get(head), child, f"{path}.{head}" if path else head)
 
 
 def check_record(contract: ContractInfo, record: dict[str, Any]) -> None:
     """Raise ContractViolation if `record` ({envelope, payload}) breaks a declared constraint."""
-    for segments, checks in _compiled(contract):
-        _visit(record, segments, "", checks)
+    _visit(record, _compiled(contract), "")
