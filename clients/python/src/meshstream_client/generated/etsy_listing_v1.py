@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from registry.generated import common as _common
-from registry.generated import etsy as _etsy
+from . import common as _common
+from . import etsy as _etsy
 
 __all__ = ['EtsyListingRequested', 'EtsyListingRequestedPayload', 'EtsyListingCompleted', 'EtsyListingCompletedPayload', 'EtsyListing', 'EtsyListingFailed', 'EtsyListingFailedPayload']
 
@@ -39,11 +39,11 @@ class EtsyListingRequested:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
@@ -137,11 +137,11 @@ class EtsyListingCompleted:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
@@ -258,11 +258,11 @@ class EtsyListingFailed:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)

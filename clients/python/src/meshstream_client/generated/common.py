@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from registry.generated import etsy as _etsy
+from . import etsy as _etsy
 
 __all__ = ['Envelope', 'Producer', 'ObjectRef', 'ProcessingOptions', 'ListingOptions', 'MeshSummary', 'ErrorInfo']
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from registry.generated import common as _common
+from . import common as _common
 
 __all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'ProcessingFailed', 'ProcessingFailedPayload']
 
@@ -38,11 +38,11 @@ class ProcessingCompleted:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
@@ -177,11 +177,11 @@ class ProcessingFailed:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)

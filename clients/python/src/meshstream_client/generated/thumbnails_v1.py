@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from registry.generated import common as _common
+from . import common as _common
 
 __all__ = ['ThumbnailsRequested', 'ThumbnailsRequestedPayload', 'PreviewType', 'ThumbnailsCompleted', 'ThumbnailsCompletedPayload', 'Thumbnail', 'ThumbnailsFailed', 'ThumbnailsFailedPayload']
 
@@ -46,11 +46,11 @@ class ThumbnailsRequested:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
@@ -126,11 +126,11 @@ class ThumbnailsCompleted:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
@@ -220,11 +220,11 @@ class ThumbnailsFailed:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
