@@ -12,7 +12,7 @@ import time
 import pytest
 
 from meshstream_client import MeshstreamError, Publisher, RegistryUnavailable, Settings, Subscriber
-from tests.unit.tls_fixture import make_tls
+from tests.unit.core.tls_fixture import make_tls
 
 
 class TlsListener:

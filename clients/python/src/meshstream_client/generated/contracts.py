@@ -73,6 +73,14 @@ PIPELINE_DEAD_LETTERED = ContractInfo(
     constraints=(),
 )
 
+PIPELINE_STEP_STARTED = ContractInfo(
+    name='pipeline.step-started', topic='model.pipeline.step-started.v1', subject='model.pipeline.step-started.v1-value',
+    status='active', compatibility='BACKWARD_TRANSITIVE', record_name='dev.meshstream.pipeline.v1.StepStarted',
+    partitions=4,
+    schema='{"type":"record","name":"StepStarted","namespace":"dev.meshstream.pipeline.v1","doc":"A stage took a step\'s request and is working on it (beat 0), or is still working on it (beat 1, 2, ...). The orchestrator starts the step\'s execution timeout at beat 0 and notices a lost step (a worker killed mid-step) when the beats stop, so time spent queued never counts as a stuck stage.","fields":[{"name":"envelope","type":{"type":"record","name":"Envelope","namespace":"dev.meshstream.common","doc":"Metadata every meshstream event carries. event_id is the idempotency key; correlation_id ties all events of one workflow run (or scan) together; causation_id names the event that caused this one.","fields":[{"name":"event_id","type":"string","doc":"Unique id (UUID text) of this event; consumers deduplicate on it. Deterministic where a stage may re-emit after a restart."},{"name":"correlation_id","type":"string","doc":"Workflow run id (or scan id before a run exists)."},{"name":"causation_id","type":["null","string"],"default":null,"doc":"event_id of the event that caused this one; null for an externally published request."},{"name":"occurred_at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When the producer created the event (UTC)."},{"name":"producer","type":{"type":"record","name":"Producer","namespace":"dev.meshstream.common","fields":[{"name":"service","type":"string","doc":"Logical service or stage name, e.g. technical-metadata."},{"name":"version","type":"string","doc":"Version of the producing code; part of the idempotency key on replay."}]}}]}},{"name":"payload","type":{"type":"record","name":"StepStartedPayload","fields":[{"name":"run_id","type":"string","meshstream.minLength":1},{"name":"model_id","type":"string"},{"name":"stage","type":"string","doc":"The stage working on the request."},{"name":"request_id","type":"string","doc":"Event id of the request (one attempt of the step)."},{"name":"beat","type":"int","default":0,"doc":"0 when the stage starts, then 1, 2, ... every heartbeat interval."},{"name":"worker","type":"string","default":"","doc":"host:pid of the worker process doing the step."},{"name":"started_at","type":{"type":"long","logicalType":"timestamp-millis"}}]}}]}',
+    constraints=((('payload', 'run_id'), {'minLength': 1}),),
+)
+
 DOWNLOAD_REQUESTED = ContractInfo(
     name='download.requested', topic='model.download.requested.v1', subject='model.download.requested.v1-value',
     status='active', compatibility='BACKWARD_TRANSITIVE', record_name='dev.meshstream.download.v1.DownloadRequested',
@@ -241,7 +249,7 @@ SLICING_FAILED = ContractInfo(
     constraints=(),
 )
 
-CONTRACTS = {c.name: c for c in (DISCOVERY_SCAN_REQUESTED, DISCOVERY_DISCOVERED, TECHNICAL_METADATA_REQUESTED, TECHNICAL_METADATA_COMPLETED, TECHNICAL_METADATA_FAILED, PROCESSING_COMPLETED, PROCESSING_FAILED, PIPELINE_DEAD_LETTERED, DOWNLOAD_REQUESTED, DOWNLOAD_COMPLETED, DOWNLOAD_FAILED, THUMBNAILS_REQUESTED, THUMBNAILS_COMPLETED, THUMBNAILS_FAILED, METAMODEL_REQUESTED, METAMODEL_COMPLETED, METAMODEL_FAILED, PRINT_ANALYSIS_REQUESTED, PRINT_ANALYSIS_COMPLETED, PRINT_ANALYSIS_FAILED, SELLABILITY_REQUESTED, SELLABILITY_COMPLETED, SELLABILITY_FAILED, ETSY_LISTING_REQUESTED, ETSY_LISTING_COMPLETED, ETSY_LISTING_FAILED, SLICING_REQUESTED, SLICING_COMPLETED, SLICING_FAILED)}
+CONTRACTS = {c.name: c for c in (DISCOVERY_SCAN_REQUESTED, DISCOVERY_DISCOVERED, TECHNICAL_METADATA_REQUESTED, TECHNICAL_METADATA_COMPLETED, TECHNICAL_METADATA_FAILED, PROCESSING_COMPLETED, PROCESSING_FAILED, PIPELINE_DEAD_LETTERED, PIPELINE_STEP_STARTED, DOWNLOAD_REQUESTED, DOWNLOAD_COMPLETED, DOWNLOAD_FAILED, THUMBNAILS_REQUESTED, THUMBNAILS_COMPLETED, THUMBNAILS_FAILED, METAMODEL_REQUESTED, METAMODEL_COMPLETED, METAMODEL_FAILED, PRINT_ANALYSIS_REQUESTED, PRINT_ANALYSIS_COMPLETED, PRINT_ANALYSIS_FAILED, SELLABILITY_REQUESTED, SELLABILITY_COMPLETED, SELLABILITY_FAILED, ETSY_LISTING_REQUESTED, ETSY_LISTING_COMPLETED, ETSY_LISTING_FAILED, SLICING_REQUESTED, SLICING_COMPLETED, SLICING_FAILED)}
 
 # the terminal events of a workflow run: what a downstream service waits for
 TERMINAL = (PROCESSING_COMPLETED.name, PROCESSING_FAILED.name,)

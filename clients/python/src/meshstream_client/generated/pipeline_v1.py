@@ -123,11 +123,11 @@ class StepStarted:
         )
 
     def check(self) -> None:
-        """Raise registry.constraints.ConstraintViolation if a declared constraint is broken."""
-        from registry.constraints import check_record
-        from registry.manifest import default_manifest
+        """Raise meshstream_client.ContractViolation if a declared constraint is broken."""
+        from ..constraints import check_record
+        from .contracts import CONTRACTS
 
-        check_record(default_manifest().by_name(self.CONTRACT).schema, self.to_avro())
+        check_record(CONTRACTS[self.CONTRACT], self.to_avro())
 
 
 @dataclass(kw_only=True)
