@@ -1,16 +1,17 @@
 """Replay: reprocess models on purpose, safely.
 
-Three tools for operators, one rule: a replay never produces a second terminal event for a run,
-and replaying the same range twice creates no new work for identical inputs and versions.
+Every tool here reads first, plans with streams/client/replay_plan.py (one run per model,
+replayed copies recognised by their causation chain, runs that already exist reported as no-ops),
+and only then publishes what the plan says; a dry run stops before publishing, so it prints the
+same `Summary`.
 
 * `replay_dead_letters`: put dead-lettered records back on their original topics after a fix
   (same key and bytes, so the same event ids; every consumer is idempotent).
 * `replay_topic`: read a range of a topic (offsets or times, a partition, a model) and publish a
-  *new run* for each matching event, linked to the original by `causation_id`. The new run id is
-  derived from the original event id, the target workflow and the processor version, so the same
-  range replayed twice maps onto the same runs (the orchestrator ignores a run it already has).
-* `stale_models` / `reprocess`: new runs for models whose latest results were made by another
-  processor version.
+  *new run* per model, linked to the event it was made from by `causation_id`. The new run id is
+  derived from that event, the target workflow and the processor version, so the same range
+  replayed twice maps onto the same runs (and the second replay says they exist).
+* `reprocess`: new runs for models whose latest results were made by another processor version.
 * `reset_group`: rewind a consumer group to a time, for operators who prefer that (refused while
   the group has live members).
 """
