@@ -148,8 +148,11 @@ def test_matches_golden_image(case):
     if os.environ.get("MESHSTREAM_UPDATE_GOLDEN"):
         GOLDEN.mkdir(exist_ok=True)
         path.write_bytes(data)
-    ssim = structural_similarity(pixels(path.read_bytes()), pixels(data), channel_axis=2, data_range=255)
+    golden, now = pixels(path.read_bytes()), pixels(data)
+    ssim = structural_similarity(golden, now, channel_axis=2, data_range=255)
     assert ssim >= 0.98, f"{case}: SSIM {ssim:.4f} against {path.name}"
+    shift = np.abs(golden.astype(int) - now).mean()  # SSIM barely sees an overall colour shift
+    assert shift <= 2.0, f"{case}: mean colour shift {shift:.2f} levels against {path.name}"
 
 
 # -- contract with the callers ---------------------------------------------------------------------
