@@ -57,7 +57,7 @@ class _GL:
                 depth_attachment=self.ctx.depth_renderbuffer((width, height)))
         return self.fbos[key]
 
-    def rasterize(self, p, f, cshade, width, height, depth, fid, shade, gx, gy):
+    def rasterize(self, p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window):
         zlo, zhi = float(p[:, 2].min()), float(p[:, 2].max())
         corners = p[f.reshape(-1)].astype("f4")
         vbo = self.ctx.buffer(np.concatenate([corners, cshade.reshape(-1, 1).astype("f4")], axis=1).tobytes())
@@ -82,6 +82,7 @@ class _GL:
         area[area == 0] = np.inf
         gx[: len(f)] = ((z[1] - z[0]) * (y[2] - y[0]) - (z[2] - z[0]) * (y[1] - y[0])) / area
         gy[: len(f)] = ((z[2] - z[0]) * (x[1] - x[0]) - (z[1] - z[0]) * (x[2] - x[0])) / area
+        window[:] = (0, 0, width, height)  # the whole frame was read back
         vao.release()
         vbo.release()
 

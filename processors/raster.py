@@ -144,18 +144,32 @@ def corner_shades(fn, cn, f, p, to_camera, key, ambient, key_weight, fill_weight
 
 
 @njit(cache=True)
-def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy):
+def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window):
     """Z-buffer fill: per pixel the nearest face id, its depth and its interpolated shade.
 
     Pixel (x, y) is covered when its centre (x + .5, y + .5) is inside or on the triangle; each
     row's span comes from the edge crossings, so thin slivers cost their pixels, not their
     bounding box. Depth is in pixels (gx, gy: each drawn face's depth gradient, for outlines).
-    Buffers are flat, at least width * height long, and reset here: fid -1 and shade BACKGROUND
-    where nothing is drawn (depth is only meaningful where fid >= 0)."""
-    npx = width * height
-    for i in range(npx):
-        fid[i] = -1
-        shade[i] = BACKGROUND
+    Buffers are flat, at least width * height long. Only `window` is used (written here as x0,
+    y0, x1, y1, end-exclusive: the projected mesh's bounding box plus one sample, aligned to
+    `block` samples): the later passes treat everything outside it as background without
+    reading it. Inside, fid is -1 and shade BACKGROUND where nothing is drawn (depth is only
+    meaningful where fid >= 0)."""
+    xmn = ymn = np.inf
+    xmx = ymx = -np.inf
+    for i in range(p.shape[0]):
+        xmn = min(xmn, p[i, 0])
+        xmx = max(xmx, p[i, 0])
+        ymn = min(ymn, p[i, 1])
+        ymx = max(ymx, p[i, 1])
+    window[0] = max(int(np.floor(max(xmn, -2.0) - 1.0)) // block * block, 0)
+    window[1] = max(int(np.floor(max(ymn, -2.0) - 1.0)) // block * block, 0)
+    window[2] = min(-(-int(np.ceil(min(xmx, width + 2.0) + 1.0)) // block) * block, width)
+    window[3] = min(-(-int(np.ceil(min(ymx, height + 2.0) + 1.0)) // block) * block, height)
+    for y in range(window[1], window[3]):
+        for x in range(window[0], window[2]):
+            fid[y * width + x] = -1
+            shade[y * width + x] = BACKGROUND
     for t in range(f.shape[0]):
         a, b, c = f[t, 0], f[t, 1], f[t, 2]
         x0, y0, z0 = p[a, 0], p[a, 1], p[a, 2]
@@ -224,7 +238,7 @@ def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy):
 
 
 @njit(cache=True)
-def outline(fid, depth, width, height, facing, gx, gy, cos_crease, tol, shade):
+def outline(fid, depth, width, facing, gx, gy, cos_crease, tol, shade, window):
     """Mark as EDGE (in the shade buffer) both samples of every neighbour pair across a
     silhouette (one is background), a crease (`facing` normals more than the crease angle apart)
     or a depth jump (neither face's plane predicts the other sample's depth within `tol`):
@@ -232,9 +246,10 @@ def outline(fid, depth, width, height, facing, gx, gy, cos_crease, tol, shade):
 
     Written as two flat loops (right neighbours, then lower ones): the same test in a helper
     function called per pair ran ~25x slower under numba."""
-    for y in range(height):
+    x0, y0, x1, y1 = window[0], window[1], window[2], window[3]
+    for y in range(y0, y1):
         row = y * width
-        for x in range(width - 1):
+        for x in range(x0, x1 - 1):
             i = row + x
             a = fid[i]
             b = fid[i + 1]
@@ -249,9 +264,9 @@ def outline(fid, depth, width, height, facing, gx, gy, cos_crease, tol, shade):
                 if edge:
                     shade[i] = EDGE
                     shade[i + 1] = EDGE
-    for y in range(height - 1):
+    for y in range(y0, y1 - 1):
         row = y * width
-        for x in range(width):
+        for x in range(x0, x1):
             i = row + x
             a = fid[i]
             b = fid[i + width]
@@ -270,14 +285,15 @@ def outline(fid, depth, width, height, facing, gx, gy, cos_crease, tol, shade):
 
 @njit(cache=True)
 def compose(shade, width, ss, size, color, edge_color, background, transparent,
-            shadow, shadow_opacity, ground, shadow_box, out):
+            shadow, shadow_opacity, ground, shadow_box, window, out):
     """Box-downsample the ss x ss samples of every output pixel into RGB(A) uint8.
 
     A sample is an outline (edge colour), a lit shade (model colour x shade) or background; the
     background darkens under the soft ground shadow. `ground` maps an output pixel centre to
     shadow-grid coordinates: (X - gx0) * ux + (Y - gy0) * vx + ox for grid x, same with uy, vy,
     oy for grid y (an affine map, precomputed per view); the shadow is only sampled inside
-    `shadow_box` (x0, y0, x1, y1 in output pixels), where it is visible."""
+    `shadow_box` (x0, y0, x1, y1 in output pixels), where it is visible. Samples outside
+    `window` (see rasterize) are background and not read."""
     n = ss * ss
     inv_n = 1.0 / n
     gx0, gy0, ux, vx, ox, uy, vy, oy = ground[0], ground[1], ground[2], ground[3], ground[4], ground[5], ground[6], ground[7]
@@ -286,19 +302,38 @@ def compose(shade, width, ss, size, color, edge_color, background, transparent,
     c0, c1, c2 = color[0], color[1], color[2]
     e0, e1, e2 = edge_color[0], edge_color[1], edge_color[2]
     b0, b1, b2 = background[0], background[1], background[2]
+    wx0, wy0, wx1, wy1 = window[0] // ss, window[1] // ss, window[2] // ss, window[3] // ss
     for yo in range(size):
         in_rows = shadow_box[1] <= yo + 0.5 <= shadow_box[3]
+        rows_drawn = wy0 <= yo < wy1
         for xo in range(size):
             lit = 0.0
             edges = 0
             empty = 0
-            for sy in range(ss):
-                row = (yo * ss + sy) * width + xo * ss
-                for sx in range(ss):
-                    v = shade[row + sx]  # branch-free: lit shade, or one of the two states
-                    lit += max(v, 0.0)
-                    edges += v == EDGE
-                    empty += v == BACKGROUND
+            if not (rows_drawn and wx0 <= xo < wx1):
+                empty = n
+                if not in_rows:  # plain background, the common case
+                    if transparent:
+                        out[yo, xo, 0] = 0
+                        out[yo, xo, 1] = 0
+                        out[yo, xo, 2] = 0
+                        out[yo, xo, 3] = 0
+                    else:
+                        out[yo, xo, 0] = bg0
+                        out[yo, xo, 1] = bg1
+                        out[yo, xo, 2] = bg2
+                    continue
+            else:
+                for sy in range(ss):
+                    row = (yo * ss + sy) * width + xo * ss
+                    for sx in range(ss):
+                        v = shade[row + sx]
+                        if v >= 0.0:
+                            lit += v
+                        elif v == EDGE:
+                            edges += 1
+                        else:
+                            empty += 1
             s = 0.0
             if empty and in_rows and shadow_box[0] <= xo + 0.5 <= shadow_box[2]:
                 X = xo + 0.5 - gx0

@@ -160,9 +160,13 @@ def _contact_shadow(vertices, faces, lo, hi) -> _Shadow | None:
     p[:, 2] = vertices[:, 2]  # nearest = lowest: the underside
     depth, fid, scratch = np.empty(nx * ny, np.float32), np.empty(nx * ny, np.int32), np.empty(nx * ny, np.float32)
     grads = np.empty(len(faces)), np.empty(len(faces))
-    raster.rasterize(p, faces, np.zeros((len(faces), 3), np.float32), nx, ny, depth, fid, scratch, *grads)
+    window = np.zeros(4, np.int64)
+    raster.rasterize(p, faces, np.zeros((len(faces), 3), np.float32), nx, ny, depth, fid, scratch, *grads, 1, window)
+    x0, y0, x1, y1 = window
+    inside = np.zeros((ny, nx), bool)
+    inside[y0:y1, x0:x1] = True
     height = np.full(nx * ny, np.inf)
-    drawn = fid >= 0
+    drawn = inside.reshape(-1) & (fid >= 0)
     height[drawn] = depth[drawn] - lo[2]
     height = height.reshape(ny, nx)
     contact = gaussian_filter(np.exp(-height / (_SHADOW_HEIGHT * size)), sigma / cell, mode="constant")
@@ -263,8 +267,9 @@ def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _
     (depth, fid, shade), (gx, gy, facing) = _buffers(width * width, len(prep.faces))
     cshade = raster.corner_shades(prep.face_normals, prep.corner_normals, prep.faces, p, to_camera, key,
                                   AMBIENT, KEY, HEAD, DEPTH_CUE, facing)
-    raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy)
-    raster.outline(fid, depth, width, width, facing, gx, gy, math.cos(math.radians(CREASE_ANGLE)), DEPTH_JUMP, shade)
+    window = np.zeros(4, np.int64)
+    raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy, ss, window)
+    raster.outline(fid, depth, width, facing, gx, gy, math.cos(math.radians(CREASE_ANGLE)), DEPTH_JUMP, shade, window)
 
     grid, ground, opacity, box = np.zeros((1, 1)), np.zeros(8), 0.0, np.zeros(4)
     if prep.shadow is not None:
@@ -286,7 +291,7 @@ def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _
     base = np.asarray(color, dtype=np.float64)
     out = np.empty((size, size, 4 if transparent else 3), np.uint8)
     raster.compose(shade, width, ss, size, base, base * EDGE_DARKNESS, np.asarray(background, dtype=np.float64),
-                   transparent, grid, opacity, ground, box, out)
+                   transparent, grid, opacity, ground, box, window, out)
     return out
 
 
@@ -359,6 +364,19 @@ def turntable(mesh, frames: int = 8, size: int = 256, elevation: float = TURNTAB
         out.append(Thumbnail(f"turntable_{i:02d}_{size}.png", "turntable", size, az, elevation, png.encode(image)))
     return out
 
+
+def _load_kernels() -> None:
+    """Load every compiled kernel now (the first run on a machine compiles them, ~10 s, into
+    numba's cache; later processes load them in ~0.2 s). Called at import: the worker's pool
+    imports this module when it starts its processes (streams/pool.py `warm`), so no model's
+    thumbnails pay for it."""
+    tri = (np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), np.array([[0, 1, 2]]))
+    for transparent in (False, True):
+        png.encode(render_image(tri, "isometric", 8, transparent=transparent))
+    png.encode(np.zeros((2, 2, 3), np.uint8))
+
+
+_load_kernels()
 
 __all__ = ["VIEWS", "SIZES", "BASE_COLOR", "Thumbnail", "camera_basis", "render", "render_image",
            "standard_views", "turntable"]
