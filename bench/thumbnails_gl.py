@@ -57,7 +57,7 @@ class _GL:
                 depth_attachment=self.ctx.depth_renderbuffer((width, height)))
         return self.fbos[key]
 
-    def rasterize(self, p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window):
+    def rasterize(self, p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window, cull):
         zlo, zhi = float(p[:, 2].min()), float(p[:, 2].max())
         corners = p[f.reshape(-1)].astype("f4")
         vbo = self.ctx.buffer(np.concatenate([corners, cshade.reshape(-1, 1).astype("f4")], axis=1).tobytes())
@@ -65,7 +65,11 @@ class _GL:
         fbo = self.fbo(width, height)
         fbo.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
-        self.ctx.disable(moderngl.CULL_FACE)
+        if cull:  # the same back-face culling as the numba rasterizer (y is flipped: outward = ccw)
+            self.ctx.enable(moderngl.CULL_FACE)
+            self.ctx.front_face = "ccw" if cull > 0 else "cw"
+        else:
+            self.ctx.disable(moderngl.CULL_FACE)
         fbo.clear(-1.0, -1.0, -1.0, -1.0, depth=1.0)
         self.prog["size"].value = (float(width), float(height))
         self.prog["zrange"].value = (zlo, zhi)

@@ -144,7 +144,7 @@ def corner_shades(fn, cn, f, p, to_camera, key, ambient, key_weight, fill_weight
 
 
 @njit(cache=True)
-def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window):
+def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, window, cull):
     """Z-buffer fill: per pixel the nearest face id, its depth and its interpolated shade.
 
     Pixel (x, y) is covered when its centre (x + .5, y + .5) is inside or on the triangle; each
@@ -154,7 +154,9 @@ def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, win
     y0, x1, y1, end-exclusive: the projected mesh's bounding box plus one sample, aligned to
     `block` samples): the later passes treat everything outside it as background without
     reading it. Inside, fid is -1 and shade BACKGROUND where nothing is drawn (depth is only
-    meaningful where fid >= 0)."""
+    meaningful where fid >= 0). `cull` +1 skips faces turned away from the viewer of a closed,
+    outward-wound mesh (-1: inward-wound; 0 draws both sides): they are hidden anyway, and
+    skipping them halves the fill of a closed mesh."""
     xmn = ymn = np.inf
     xmx = ymx = -np.inf
     for i in range(p.shape[0]):
@@ -176,7 +178,7 @@ def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, win
         x1, y1, z1 = p[b, 0], p[b, 1], p[b, 2]
         x2, y2, z2 = p[c, 0], p[c, 1], p[c, 2]
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
-        if not area != 0.0 or not np.isfinite(area):
+        if not area != 0.0 or not np.isfinite(area) or area * cull > 0.0:  # y is down: facing < 0
             continue
         xmin = max(min(x0, x1, x2), -1.0)
         xmax = min(max(x0, x1, x2), width + 1.0)

@@ -85,6 +85,7 @@ class _Prepared:
     face_normals: np.ndarray
     corner_normals: np.ndarray
     shadow: _Shadow | None
+    cull: float  # +1 / -1: closed and wound outward / inward, back faces skipped; 0: draw both sides
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,27 @@ def _prepare(mesh) -> _Prepared:
     fn, area2 = raster.face_normals(vertices, faces)
     cn = raster.corner_normals(faces, fn, area2, len(vertices), math.cos(math.radians(SMOOTH_ANGLE)))
     return _Prepared(vertices, faces, (lo + hi) / 2.0, float(lo[2]), float(hi[2]), fn, cn,
-                     _contact_shadow(vertices, faces, lo, hi))
+                     _contact_shadow(vertices, faces, lo, hi), _closed_winding(vertices, faces))
+
+
+_CULL_CHECK_MAX_FACES = 300_000
+
+
+def _closed_winding(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """+1 when every edge is used exactly once in each direction (closed, consistently wound)
+    and the enclosed volume is positive (normals point out), -1 when it is negative, else 0.
+    Back faces of such a mesh are never visible, so the rasterizer may skip them. Bigger meshes
+    are not checked (0): two sorts of 3 x faces keys would cost more than the fill they save."""
+    if len(faces) > _CULL_CHECK_MAX_FACES:
+        return 0.0
+    n = np.int64(len(vertices))
+    a, b = faces.reshape(-1), faces[:, [1, 2, 0]].reshape(-1)
+    forward, backward = np.sort(a * n + b), np.sort(b * n + a)
+    if not np.array_equal(forward, backward) or (forward[1:] == forward[:-1]).any():
+        return 0.0
+    v0, v1, v2 = (vertices[faces[:, k]] for k in range(3))
+    volume = float(np.einsum("ij,ij->", v0, np.cross(v1, v2)))
+    return 0.0 if volume == 0.0 else math.copysign(1.0, volume)
 
 
 def _contact_shadow(vertices, faces, lo, hi) -> _Shadow | None:
@@ -161,7 +182,8 @@ def _contact_shadow(vertices, faces, lo, hi) -> _Shadow | None:
     depth, fid, scratch = np.empty(nx * ny, np.float32), np.empty(nx * ny, np.int32), np.empty(nx * ny, np.float32)
     grads = np.empty(len(faces)), np.empty(len(faces))
     window = np.zeros(4, np.int64)
-    raster.rasterize(p, faces, np.zeros((len(faces), 3), np.float32), nx, ny, depth, fid, scratch, *grads, 1, window)
+    raster.rasterize(p, faces, np.zeros((len(faces), 3), np.float32), nx, ny, depth, fid, scratch, *grads, 1, window,
+                     0.0)
     x0, y0, x1, y1 = window
     inside = np.zeros((ny, nx), bool)
     inside[y0:y1, x0:x1] = True
@@ -268,7 +290,7 @@ def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _
     cshade = raster.corner_shades(prep.face_normals, prep.corner_normals, prep.faces, p, to_camera, key,
                                   AMBIENT, KEY, HEAD, DEPTH_CUE, facing)
     window = np.zeros(4, np.int64)
-    raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy, ss, window)
+    raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy, ss, window, prep.cull)
     raster.outline(fid, depth, width, facing, gx, gy, math.cos(math.radians(CREASE_ANGLE)), DEPTH_JUMP, shade, window)
 
     grid, ground, opacity, box = np.zeros((1, 1)), np.zeros(8), 0.0, np.zeros(4)

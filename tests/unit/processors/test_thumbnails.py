@@ -269,3 +269,20 @@ def test_png_is_lossless_indexed_or_not(channels):
         decoded = Image.open(io.BytesIO(data))
         assert (decoded.mode == "P") == indexed
         assert np.array_equal(np.asarray(decoded.convert(mode)), img)
+
+
+def test_back_faces_are_skipped_only_where_they_cannot_show():
+    import dataclasses
+
+    closed = T._prepare(M.box())
+    assert closed.cull != 0
+    for view in T.VIEWS:  # skipping hidden faces changes nothing a shopper sees
+        both_sides = dataclasses.replace(closed, cull=0.0)
+        assert np.array_equal(T.render_image(closed, view, 256), T.render_image(both_sides, view, 256))
+    box = M.box()
+    up = np.flatnonzero(box.face_normals[:, 2] > 0.9)
+    open_box = trimesh.Trimesh(box.vertices, np.delete(box.faces, up, axis=0), process=False)
+    assert T._prepare(open_box).cull == 0
+    img = pixels(T.render(open_box, "top", 256))  # looking into the open box: its floor, inside
+    blue = (img[..., 2].astype(int) - img[..., 0]) > 30
+    assert blue[100:156, 100:156].all()
