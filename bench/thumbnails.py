@@ -10,6 +10,8 @@ core), best of --repeat, after a warm-up that loads the compiled kernels. Prints
 per image, old, new and old / new, for:
   * the issue's two single models: a 9,216-triangle torus and a 12-triangle 1 mm box;
   * the bench's model set (bench/pipeline.py's build_models: 600-12,000 triangles, five shapes);
+  * every processor per model of that set (`meshstream analyze --thumbnails --turntable 8`,
+    what bench/pipeline.py calls the pure work), old vs new thumbnails;
   * a 1M-triangle torus (one repeat: the old renderer takes seconds per image).
 Then PNG encoding alone on the new renderer's images of the model set: Pillow at level 6 (the
 old setting), Pillow at level 1, imagecodecs at level 1 with the SUB filter, and the product's
@@ -109,10 +111,36 @@ def contact_sheet(path: Path) -> None:
     print(f"contact sheet: {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
-def row(name: str, triangles: int, t_old: float, t_new: float, models: int = 1) -> None:
+def row(name: str, triangles: int, t_old: float, t_new: float, models: int = 1, per_image: bool = True) -> None:
     per_old, per_new = t_old / models * 1e3, t_new / models * 1e3
-    print(f"{name:34} {triangles:>10,} {per_old:10.1f} {per_new:9.1f} {per_old / IMAGES_PER_MODEL:9.2f} "
-          f"{per_new / IMAGES_PER_MODEL:9.2f} {t_old / t_new:8.1f}x")
+    images = (f"{per_old / IMAGES_PER_MODEL:9.2f} {per_new / IMAGES_PER_MODEL:9.2f}" if per_image
+              else f"{'-':>9} {'-':>9}")
+    print(f"{name:34} {triangles:>10,} {per_old:10.1f} {per_new:9.1f} {images} {t_old / t_new:8.1f}x")
+
+
+def all_processors(models: dict[str, bytes], repeat: int) -> tuple[float, float]:
+    """CPU of every processor per model (`meshstream analyze --thumbnails --turntable 8`, the
+    code path bench/pipeline.py measures as the pure work) with the old and then the new
+    thumbnails: the geometry CPU a worker spends per model, without the event path and S3."""
+    import tempfile
+
+    from meshstream.commands.analyze import analyze_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for key, data in models.items():
+            path = Path(tmp) / key.replace("/", "__")
+            path.write_bytes(data)
+            paths.append(path)
+        out = Path(tmp) / "thumbs"
+        analyze = lambda: [analyze_file(p, thumbnails=out, turntable=8) for p in paths]  # noqa: E731
+        saved = new.standard_views, new.turntable
+        try:  # analyze_file imports them from processors.thumbnails at call time
+            new.standard_views, new.turntable = old.standard_views, old.turntable
+            t_old = cpu(analyze, repeat)
+        finally:
+            new.standard_views, new.turntable = saved
+        return t_old, cpu(analyze, repeat)
 
 
 def png_table(meshes: list) -> None:
@@ -181,6 +209,8 @@ def main() -> int:
     t_old = cpu(lambda: [model_thumbnails(old, m) for m in meshes], args.repeat)
     t_new = cpu(lambda: [model_thumbnails(new, m) for m in meshes], args.repeat)
     row(f"bench set, {len(meshes)} models (mean tris)", tris, t_old, t_new, len(meshes))
+    t_old, t_new = all_processors(build_models(args.models), args.repeat)
+    row("all processors, same set (analyze)", tris, t_old, t_new, args.models, per_image=False)
     if args.triangles:
         big = torus_grid(args.triangles)
         row("big torus", len(big.faces), cpu(lambda: model_thumbnails(old, big), 1),

@@ -38,8 +38,8 @@ EDGE = -2.0
 def face_normals(v, f):
     """Unit face normals (zero for degenerate faces) and twice the face areas."""
     n = f.shape[0]
-    fn = np.zeros((n, 3))
-    area2 = np.zeros(n)
+    fn = np.zeros((n, 3), np.float32)
+    area2 = np.zeros(n, np.float32)
     for i in range(n):
         a, b, c = f[i, 0], f[i, 1], f[i, 2]
         e1x, e1y, e1z = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
@@ -73,7 +73,7 @@ def corner_normals(f, fn, area2, n_vertices, cos_smooth):
             vtx = f[i, k]
             incident[fill[vtx]] = i
             fill[vtx] += 1
-    cn = np.empty((n, 3, 3))
+    cn = np.empty((n, 3, 3), np.float32)
     for i in range(n):
         for k in range(3):
             vtx = f[i, k]
@@ -113,13 +113,14 @@ def project(v, center, right, up, forward, x0, y0, scale):
 
 
 @njit(cache=True)
-def corner_shades(fn, cn, f, p, to_camera, key, ambient, key_weight, fill_weight, depth_cue, facing):
+def corner_shades(fn, cn, smooth, f, p, to_camera, key, ambient, key_weight, fill_weight, depth_cue, facing):
     """Lambert shade per face corner for one view (Gouraud: interpolated across the face),
     dimmed by up to `depth_cue` toward the far side of the model (p: screen coordinates).
 
     Two-sided: a face turned away from the camera (inconsistent winding, open meshes) is lit as
     if it faced it, so winding never turns a face black. `key` points toward the key light,
-    `to_camera` toward the viewer (the fill light)."""
+    `to_camera` toward the viewer (the fill light). `facing` receives the face normals so turned
+    (the outline pass compares them); without `smooth` the corners take them too."""
     zmin = np.inf
     zmax = -np.inf
     for i in range(p.shape[0]):
@@ -135,7 +136,10 @@ def corner_shades(fn, cn, f, p, to_camera, key, ambient, key_weight, fill_weight
         for k in range(3):
             facing[i, k] = fn[i, k] * flip
         for k in range(3):
-            nx, ny, nz = cn[i, k, 0] * flip, cn[i, k, 1] * flip, cn[i, k, 2] * flip
+            if smooth:
+                nx, ny, nz = cn[i, k, 0] * flip, cn[i, k, 1] * flip, cn[i, k, 2] * flip
+            else:
+                nx, ny, nz = facing[i, 0], facing[i, 1], facing[i, 2]
             lk = nx * key[0] + ny * key[1] + nz * key[2]
             lf = nx * to_camera[0] + ny * to_camera[1] + nz * to_camera[2]
             lit = ambient + key_weight * max(lk, 0.0) + fill_weight * max(lf, 0.0)

@@ -83,7 +83,7 @@ class _Prepared:
     zmin: float
     zmax: float
     face_normals: np.ndarray
-    corner_normals: np.ndarray
+    corner_normals: np.ndarray  # (F, 3, 3), or (1, 3, 3) unused when the mesh is too dense to need it
     shadow: _Shadow | None
     cull: float  # +1 / -1: closed and wound outward / inward, back faces skipped; 0: draw both sides
 
@@ -137,12 +137,16 @@ def _prepare(mesh) -> _Prepared:
     lo = np.array([vertices[:, i].min() for i in range(3)])  # per column: axis=0 is slow
     hi = np.array([vertices[:, i].max() for i in range(3)])
     fn, area2 = raster.face_normals(vertices, faces)
-    cn = raster.corner_normals(faces, fn, area2, len(vertices), math.cos(math.radians(SMOOTH_ANGLE)))
+    if len(faces) <= _SMOOTH_MAX_FACES:
+        cn = raster.corner_normals(faces, fn, area2, len(vertices), math.cos(math.radians(SMOOTH_ANGLE)))
+    else:  # faces smaller than a pixel look smooth as they are; skip 36 bytes a face
+        cn = np.zeros((1, 3, 3), np.float32)
     return _Prepared(vertices, faces, (lo + hi) / 2.0, float(lo[2]), float(hi[2]), fn, cn,
                      _contact_shadow(vertices, faces, lo, hi), _closed_winding(vertices, faces))
 
 
 _CULL_CHECK_MAX_FACES = 300_000
+_SMOOTH_MAX_FACES = 1_000_000
 
 
 def _closed_winding(vertices: np.ndarray, faces: np.ndarray) -> float:
@@ -260,16 +264,22 @@ def _fit_turntable(prep: _Prepared, elevation: float) -> _Frame:
 _scratch = threading.local()
 
 
+_SCRATCH_MAX = 1024 * 1024  # samples kept between calls: a 512 px view's; bigger ones are freed
+
+
 def _buffers(n: int, faces: int):
-    """Per-thread reusable sample buffers (reset by the kernels): no 8 MB allocations per view."""
+    """Per-thread reusable sample buffers (reset by the kernels): no 12 MB of allocations per
+    view. Buffers for images larger than 512 px, or meshes over 1M faces, are not kept."""
     buf = getattr(_scratch, "buf", None)
     if buf is None or buf[0].size < n:
         buf = (np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32))
-        _scratch.buf = buf
+        if n <= _SCRATCH_MAX:
+            _scratch.buf = buf
     grads = getattr(_scratch, "grads", None)
     if grads is None or grads[0].size < faces:
-        grads = (np.empty(faces), np.empty(faces), np.empty((faces, 3)))
-        _scratch.grads = grads
+        grads = (np.empty(faces, np.float32), np.empty(faces, np.float32), np.empty((faces, 3), np.float32))
+        if faces <= 1_000_000:
+            _scratch.grads = grads
     return buf, grads
 
 
@@ -287,7 +297,8 @@ def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _
     key = KEY_LIGHT[0] * right + KEY_LIGHT[1] * up + KEY_LIGHT[2] * to_camera
     key /= np.linalg.norm(key)
     (depth, fid, shade), (gx, gy, facing) = _buffers(width * width, len(prep.faces))
-    cshade = raster.corner_shades(prep.face_normals, prep.corner_normals, prep.faces, p, to_camera, key,
+    cshade = raster.corner_shades(prep.face_normals, prep.corner_normals, len(prep.corner_normals) == len(prep.faces),
+                                  prep.faces, p, to_camera, key,
                                   AMBIENT, KEY, HEAD, DEPTH_CUE, facing)
     window = np.zeros(4, np.int64)
     raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy, ss, window, prep.cull)

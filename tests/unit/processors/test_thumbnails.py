@@ -286,3 +286,12 @@ def test_back_faces_are_skipped_only_where_they_cannot_show():
     img = pixels(T.render(open_box, "top", 256))  # looking into the open box: its floor, inside
     blue = (img[..., 2].astype(int) - img[..., 0]) > 30
     assert blue[100:156, 100:156].all()
+
+
+def test_dense_meshes_skip_smoothing_and_still_render(sphere, monkeypatch):
+    monkeypatch.setattr(T, "_SMOOTH_MAX_FACES", 100)  # as if the sphere had millions of faces
+    prep = T._prepare(sphere)
+    assert prep.corner_normals.shape == (1, 3, 3)
+    ssim = structural_similarity(pixels(T.render(sphere, "isometric", 256)), T.render_image(prep, "isometric", 256),
+                                 channel_axis=2, data_range=255)
+    assert ssim > 0.9
