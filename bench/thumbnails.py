@@ -205,19 +205,21 @@ def main() -> int:
 
     meshes = [trimesh.load(io.BytesIO(data), file_type="stl")
               for data in list(build_models(args.models).values())]
-    tris = int(np.mean([len(m.faces) for m in meshes]))
-    t_old = cpu(lambda: [model_thumbnails(old, m) for m in meshes], args.repeat)
-    t_new = cpu(lambda: [model_thumbnails(new, m) for m in meshes], args.repeat)
-    row(f"bench set, {len(meshes)} models (mean tris)", tris, t_old, t_new, len(meshes))
-    t_old, t_new = all_processors(build_models(args.models), args.repeat)
-    row("all processors, same set (analyze)", tris, t_old, t_new, args.models, per_image=False)
+    if meshes:
+        tris = int(np.mean([len(m.faces) for m in meshes]))
+        t_old = cpu(lambda: [model_thumbnails(old, m) for m in meshes], args.repeat)
+        t_new = cpu(lambda: [model_thumbnails(new, m) for m in meshes], args.repeat)
+        row(f"bench set, {len(meshes)} models (mean tris)", tris, t_old, t_new, len(meshes))
+        t_old, t_new = all_processors(build_models(args.models), args.repeat)
+        row("all processors, same set (analyze)", tris, t_old, t_new, args.models, per_image=False)
     if args.triangles:
         big = torus_grid(args.triangles)
         row("big torus", len(big.faces), cpu(lambda: model_thumbnails(old, big), 1),
             cpu(lambda: model_thumbnails(new, big), 1))
 
-    png_table(meshes)
-    gl_table(meshes, torus, box, args.repeat)
+    if meshes:
+        png_table(meshes)
+        gl_table(meshes, torus, box, args.repeat)
     if args.contact_sheet:
         contact_sheet(args.contact_sheet)
     return 0
