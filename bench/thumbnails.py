@@ -1,6 +1,6 @@
 """Thumbnail renderer CPU: the old pure-numpy renderer vs the compiled one, in one run.
 
-Run: .venv/bin/python bench/thumbnails.py [--models 10] [--repeat 3] [--triangles 1000000]
+Run: .venv/bin/python bench/thumbnails.py [--models 6] [--repeat 2] [--triangles 1000000]
                                           [--contact-sheet docs/images/thumbnails-contact-sheet.png]
 
 For every model, a model's thumbnails are what the thumbnails stage makes on the standard
@@ -185,8 +185,8 @@ def png_table(meshes: list) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=int, default=10, help="models from the bench set (old renderer ~1 s each)")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--models", type=int, default=6, help="models from the bench set (old renderer ~2-3 s each)")
+    ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--triangles", type=int, default=1_000_000, help="the big mesh (0 skips it)")
     ap.add_argument("--contact-sheet", type=Path, help="also write the contact sheet PNG here")
     args = ap.parse_args()

@@ -2,8 +2,8 @@
 
 Why its own module: encoding was a fifth of the thumbnail stage's CPU (Pillow, level 6, adaptive
 filters). Choices, each measured by bench/thumbnails.py (its `PNG encoding` table):
-* an exact palette when the image has at most 256 colours (flat-shaded models, most 256 px
-  frames): 8-bit indexed PNG through Pillow, the same pixels, a third of the bytes to deflate;
+* an exact palette when the image has at most 256 colours (flat-shaded boxy models at 256 px):
+  8-bit indexed PNG through Pillow, the same pixels, a third of the bytes to deflate;
 * otherwise imagecodecs' libpng with zlib level 1 and the SUB filter (OpenCV's fast setting):
   thumbnails are mostly flat background, which the fastest level already packs well; it is
   ~2.5x less CPU than Pillow at level 1 (Pillow tries every filter on every row) for files
