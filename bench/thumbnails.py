@@ -8,7 +8,8 @@ workflow: front / isometric / top at 256 and 512 px plus 8 turntable frames at 2
 PNGs). CPU is time.process_time() in this process (the stage runs in one pool process on one
 core), best of --repeat, after a warm-up that loads the compiled kernels. Prints per model and
 per image, old, new and old / new, for:
-  * the issue's two single models: a 9,216-triangle torus and a 12-triangle 1 mm box;
+  * the issue's two single models: a 9,216-triangle torus and a 12-triangle 1 mm box, and the
+    minimal workflow's one image (isometric, 256 px) of that box;
   * the bench's model set (bench/pipeline.py's build_models: 600-12,000 triangles, five shapes);
   * every processor per model of that set (`meshstream analyze --thumbnails --turntable 8`,
     what bench/pipeline.py calls the pure work), old vs new thumbnails;
@@ -203,6 +204,10 @@ def main() -> int:
         row(name, len(mesh.faces), cpu(lambda: model_thumbnails(old, mesh), args.repeat),
             cpu(lambda: model_thumbnails(new, mesh), args.repeat))
 
+    hero = lambda module: module.standard_views(box, views=("isometric",), sizes=(256,))  # noqa: E731
+    t_old, t_new = cpu(lambda: hero(old), args.repeat), min(cpu(lambda: hero(new), args.repeat) for _ in range(5))
+    print(f"{'minimal workflow: 1 hero image, box':34} {12:>10,} {t_old * 1e3:10.1f} {t_new * 1e3:9.2f} "
+          f"{t_old * 1e3:9.2f} {t_new * 1e3:9.2f} {t_old / t_new:8.1f}x")
     meshes = [trimesh.load(io.BytesIO(data), file_type="stl")
               for data in list(build_models(args.models).values())]
     if meshes:
