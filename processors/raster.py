@@ -164,14 +164,18 @@ def rasterize(p, f, cshade, width, height, depth, fid, shade, gx, gy, block, win
     xmn = ymn = np.inf
     xmx = ymx = -np.inf
     for i in range(p.shape[0]):
-        xmn = min(xmn, p[i, 0])
-        xmx = max(xmx, p[i, 0])
-        ymn = min(ymn, p[i, 1])
-        ymx = max(ymx, p[i, 1])
-    window[0] = max(int(np.floor(max(xmn, -2.0) - 1.0)) // block * block, 0)
-    window[1] = max(int(np.floor(max(ymn, -2.0) - 1.0)) // block * block, 0)
-    window[2] = min(-(-int(np.ceil(min(xmx, width + 2.0) + 1.0)) // block) * block, width)
-    window[3] = min(-(-int(np.ceil(min(ymx, height + 2.0) + 1.0)) // block) * block, height)
+        if np.isfinite(p[i, 0]) and np.isfinite(p[i, 1]):  # faces with other corners are skipped
+            xmn = min(xmn, p[i, 0])
+            xmx = max(xmx, p[i, 0])
+            ymn = min(ymn, p[i, 1])
+            ymx = max(ymx, p[i, 1])
+    window[0] = window[1] = window[2] = window[3] = 0
+    if xmn <= xmx and ymn <= ymx:
+        # clamp as floats before converting: int() of a huge float is undefined in machine code
+        window[0] = int(np.floor(min(max(xmn - 1.0, 0.0), width) / block)) * block
+        window[1] = int(np.floor(min(max(ymn - 1.0, 0.0), height) / block)) * block
+        window[2] = min(int(np.ceil(min(max(xmx + 1.0, 0.0), width) / block)) * block, width)
+        window[3] = min(int(np.ceil(min(max(ymx + 1.0, 0.0), height) / block)) * block, height)
     for y in range(window[1], window[3]):
         for x in range(window[0], window[2]):
             fid[y * width + x] = -1
@@ -253,6 +257,8 @@ def outline(fid, depth, width, facing, gx, gy, cos_crease, tol, shade, window):
     Written as two flat loops (right neighbours, then lower ones): the same test in a helper
     function called per pair ran ~25x slower under numba."""
     x0, y0, x1, y1 = window[0], window[1], window[2], window[3]
+    if x1 <= x0 or y1 <= y0:
+        return
     for y in range(y0, y1):
         row = y * width
         for x in range(x0, x1 - 1):

@@ -86,6 +86,7 @@ class _Prepared:
     corner_normals: np.ndarray  # (F, 3, 3), or (1, 3, 3) unused when the mesh is too dense to need it
     shadow: _Shadow | None
     cull: float  # +1 / -1: closed and wound outward / inward, back faces skipped; 0: draw both sides
+    unit: float  # world units per unit of `vertices` (see _prepare)
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,18 @@ def camera_basis(azimuth: float, elevation: float) -> tuple[np.ndarray, np.ndarr
 
 
 def _prepare(mesh) -> _Prepared:
+    """Shared per-mesh work. Coordinates are first mapped into [-1, 1] around the bounding
+    box's centre (`unit` world units per unit): pictures do not depend on scale, and a file
+    with coordinates near 1e300 or 1e-300 must not overflow anywhere downstream."""
     vertices, faces = _arrays(mesh)
     lo = np.array([vertices[:, i].min() for i in range(3)])  # per column: axis=0 is slow
+    hi = np.array([vertices[:, i].max() for i in range(3)])
+    mid = lo / 2.0 + hi / 2.0  # halves first: hi + lo may overflow
+    unit = float((hi / 2.0 - lo / 2.0).max())
+    if not (math.isfinite(unit) and unit > 0.0):
+        unit = 1.0
+    vertices = (vertices - mid) / unit  # |vertices - mid| <= unit: neither step overflows
+    lo = np.array([vertices[:, i].min() for i in range(3)])
     hi = np.array([vertices[:, i].max() for i in range(3)])
     fn, area2 = raster.face_normals(vertices, faces)
     if len(faces) <= _SMOOTH_MAX_FACES:
@@ -142,7 +153,7 @@ def _prepare(mesh) -> _Prepared:
     else:  # faces smaller than a pixel look smooth as they are; skip 36 bytes a face
         cn = np.zeros((1, 3, 3), np.float32)
     return _Prepared(vertices, faces, (lo + hi) / 2.0, float(lo[2]), float(hi[2]), fn, cn,
-                     _contact_shadow(vertices, faces, lo, hi), _closed_winding(vertices, faces))
+                     _contact_shadow(vertices, faces, lo, hi), _closed_winding(vertices, faces), unit)
 
 
 _CULL_CHECK_MAX_FACES = 300_000
@@ -197,10 +208,12 @@ def _contact_shadow(vertices, faces, lo, hi) -> _Shadow | None:
     height = height.reshape(ny, nx)
     contact = gaussian_filter(np.exp(-height / (_SHADOW_HEIGHT * size)), sigma / cell, mode="constant")
     peak = float(contact.max())
-    if not peak > 0:
+    if not (peak > 0 and math.isfinite(peak)):
         return None
     contact /= peak
     rows, cols = np.nonzero(contact >= _SHADOW_FRAMED)
+    if rows.size == 0:
+        return None
     framed = np.concatenate([np.stack([ox + (cols + dx) * cell, oy + (rows + dy) * cell], axis=1)
                              for dx in (0, 1) for dy in (0, 1)])
     rows, cols = np.nonzero(contact >= _SHADOW_DRAWN)
@@ -346,7 +359,8 @@ def render_image(mesh, view: str = "isometric", size: int = 256, *, azimuth: flo
             raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
         azimuth, elevation = VIEWS[view]
     prep = mesh if isinstance(mesh, _Prepared) else _prepare(mesh)
-    frame = _Frame(0.0, 0.0, max(radius, 1e-12)) if radius is not None else _fit_view(prep, azimuth, elevation)
+    frame = (_Frame(0.0, 0.0, max(radius / prep.unit, 1e-12)) if radius is not None
+             else _fit_view(prep, azimuth, elevation))
     return _draw(prep, azimuth, elevation, size, frame, color, transparent, background)
 
 

@@ -295,3 +295,50 @@ def test_dense_meshes_skip_smoothing_and_still_render(sphere, monkeypatch):
     ssim = structural_similarity(pixels(T.render(sphere, "isometric", 256)), T.render_image(prep, "isometric", 256),
                                  channel_axis=2, data_range=255)
     assert ssim > 0.9
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-6, 1e6, 1e300])
+def test_any_scale_renders_the_same_picture(scale):
+    """Coordinates near the float limits must neither overflow nor change the picture."""
+    mesh = trimesh.creation.icosphere(subdivisions=2, radius=1.0)
+    mesh.vertices *= scale
+    a = pixels(T.render(mesh, "isometric", 256))
+    b = pixels(T.render(trimesh.creation.icosphere(subdivisions=2, radius=1.0), "isometric", 256))
+    assert structural_similarity(a, b, channel_axis=2, data_range=255) > 0.99
+
+
+def test_kernels_stay_in_bounds_on_hostile_coordinates():
+    """No machine-code pass may read or write outside its buffers, whatever the coordinates
+    (NaN, infinities, 1e300: numba compiles without bounds checks, so a bad index is a crash).
+    Each buffer has a guard region after the image that must stay untouched."""
+    from processors import raster as R
+
+    rng = np.random.default_rng(5)
+    specials = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 1e-300, 0.0, 63.999, 64.0, -0.5])
+    for it in range(400):
+        nv, nf, w, ss = int(rng.integers(3, 20)), int(rng.integers(1, 30)), int(rng.integers(1, 70)), int(rng.integers(1, 3))
+        p = rng.uniform(-10, w + 10, size=(nv, 3))
+        mask = rng.random(p.shape) < 0.2
+        p[mask] = rng.choice(specials, size=mask.sum())
+        f = rng.integers(0, nv, size=(nf, 3))
+        n, guard = w * w, 64
+        depth = np.zeros(n + guard, np.float32)
+        fid = np.full(n + guard, 10**6, np.int32)
+        shade = np.full(n + guard, 7.0, np.float32)
+        gx, gy = np.zeros(nf, np.float32), np.zeros(nf, np.float32)
+        facing = rng.normal(size=(nf, 3)).astype(np.float32)
+        window = np.zeros(4, np.int64)
+        R.rasterize(p, f, rng.random((nf, 3)).astype(np.float32), w, w, depth, fid, shade, gx, gy, ss, window,
+                    float(rng.choice([-1, 0, 1])))
+        assert 0 <= window[0] <= window[2] <= w and 0 <= window[1] <= window[3] <= w, window
+        R.outline(fid, depth, w, facing, gx, gy, 0.8, 1.5, shade, window)
+        assert (fid[n:] == 10**6).all() and (shade[n:] == 7.0).all()
+        drawn = fid[:n][fid[:n] != 10**6]
+        assert ((drawn >= -1) & (drawn < nf)).all()
+        size = w // ss
+        if size:
+            out = np.zeros((size + 1, size, 4), np.uint8)
+            R.compose(shade, w, ss, size, np.array([1.0, 2, 3]), np.array([1.0, 2, 3]), np.array([255.0, 255, 255]),
+                      bool(it % 2), rng.random((5, 7)), 0.3, rng.choice(specials, size=8),
+                      np.array([-1e300, -1e300, 1e300, 1e300]), window, out[:size])
+            assert (out[size] == 0).all()
