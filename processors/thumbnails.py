@@ -8,7 +8,7 @@ What a picture is: an orthographic view of the +Z-up model, rendered at 2x and b
   jumps, found in image space on the face-id buffer, so a cube seen head-on shows its square;
 * a soft contact shadow on the ground plane under the model: the model's underside seen from
   below, strongest where it touches the ground, blurred, projected into each view;
-* the model and its shadow framed to fill FILL of the image (7 % margins), centred.
+* the model and its shadow framed to fill FILL of the image (8 % margins), centred.
 
 The drawing itself is compiled code (processors/raster.py, numba; ADR 0008 compares it with
 Mesa's software OpenGL); this module sets up cameras, lights and framing, and encodes the PNG
@@ -37,7 +37,7 @@ TURNTABLE_ELEVATION = 20.0
 BACKGROUND = (255, 255, 255)
 BASE_COLOR = (86, 140, 196)  # a neutral "print plastic" blue
 SUPERSAMPLE = 2
-FILL = 0.86  # model + shadow span 86 % of the image: 7 % margins
+FILL = 0.84  # model + shadow span 84 % of the image: 8 % margins
 SMOOTH_ANGLE = 35.0  # degrees: neighbouring faces closer than this are shaded smoothly
 CREASE_ANGLE = 35.0  # degrees: neighbouring faces farther apart than this get an outline
 DEPTH_JUMP = 1.5  # supersampled pixels of unexpected depth change that make an outline

@@ -220,7 +220,7 @@ def test_turntable_frames_rotate_at_a_fixed_scale():
     widths = [m.any(axis=0).sum() for m in blue]
     assert widths[0] > 2 * widths[2]  # side-on vs end-on
     assert abs(widths[0] - widths[4]) <= 2  # 180 degrees apart: same silhouette width
-    assert max(widths) <= 0.92 * 256 and max(widths) >= 0.75 * 256  # fills the frame, never crops
+    assert 0.70 * 256 <= max(widths) <= 0.92 * 256  # fills the frame (bounding cylinder + shadow), never crops
     assert len({f.png for f in frames[:4]}) == 4
     assert T.turntable(slab, frames=24, size=256)[6].png == frames[2].png  # same angle, same image
 
