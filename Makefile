@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/processors.py
 	$(BIN)/python bench/serde.py
 	$(BIN)/python bench/typed_payloads.py
+	$(BIN)/python bench/thumbnails.py
 	$(BIN)/python bench/pipeline.py
 
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
