@@ -1,4 +1,4 @@
-"""A catalogue of 50 parameterised shapes that are distinct up to pose and scale.
+"""A catalogue of 53 parameterised shapes that are distinct up to pose and scale.
 
 Why: near-duplicate detection needs known truth at scale -- models that must NOT match each
 other -- and the six bundled samples (processors/samples.py) are too few. Every entry differs
@@ -72,7 +72,7 @@ def _dumbbell(ball: float, bar: float) -> trimesh.Trimesh:
 
 
 def distinct_shapes() -> dict[str, trimesh.Trimesh]:
-    """50 closed meshes, by name; no two are the same shape up to pose and uniform scale."""
+    """53 closed meshes, by name; no two are the same shape up to pose and uniform scale."""
     s: dict[str, trimesh.Trimesh] = {}
     for ext in [(1, 1, 1), (1, 1, 2), (1, 1, 3.5), (1, 1, 6), (1, 2, 2), (1, 2, 4), (1, 3, 3), (1, 4, 8), (2, 3, 4), (1, 1, 0.25)]:
         s["box_" + "x".join(f"{e:g}" for e in ext)] = _box(np.asarray(ext, dtype=float) * 10.0)
