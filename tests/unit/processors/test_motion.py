@@ -53,9 +53,11 @@ def test_square_loop_slows_to_the_corner_speed():
 
 
 def test_lookahead_brakes_in_time_for_a_short_segment():
-    # a 0.5 mm segment between two long ones, then a reversal: speeds must stay reachable
-    pts = np.array([[0, 0], [50, 0], [50.5, 0], [100, 0], [0, 0]], dtype=float)
+    # the stop (a reversal) comes 0.1 mm after a junction: braking from 50 mm/s needs 1.25 mm,
+    # so it must begin on the previous segment (the backward pass); likewise the first 0.1 mm
+    # cannot reach cruise speed (the forward pass)
+    pts = np.array([[0, 0], [0.1, 0], [50, 0], [100, 0], [100.1, 0], [0, 0]], dtype=float)
     lengths, caps = polyline_segments([pts], 5.0)
     t = plan_time(lengths, 50.0, 1000.0, caps)
-    # two rest-to-rest straight runs of 100 mm each (the reversal stops the head)
-    assert t == pytest.approx(2 * (100 / 50 + 50 / 1000))
+    # two rest-to-rest straight runs: 100.1 mm out, 100.1 mm back
+    assert t == pytest.approx(2 * (100.1 / 50 + 50 / 1000))
