@@ -62,7 +62,8 @@ def layer_preview_png(loaded: LoadedMesh, profile: SlicerProfile = SlicerProfile
             return [(ox + margin + x, oy + cell - margin - y) for x, y in p]  # y up
 
         loops, core = perimeter_loops(all_secs[i], w, profile.perimeters)
-        sparse, solid, _ = layer_regions(all_secs, i, core, profile)
+        solid, _ = layer_regions(all_secs, i, core, profile)
+        sparse = shapely.difference(core, solid) if not solid.is_empty else core
         if profile.sparse_fill > 0 and not sparse.is_empty:
             spacing = w / profile.sparse_fill
             hatches = ([(2 * spacing, 45.0), (2 * spacing, -45.0)] if profile.infill_pattern == "grid"

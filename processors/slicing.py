@@ -43,7 +43,7 @@ from processors.loading import LoadedMesh
 from processors.motion import plan_time, polyline_segments, trapezoid_time
 from processors.print_analysis import UNIT_TO_MM, PrinterFit, _face_data, bed_fit, overhangs
 from processors.sections import as_polygons, cross_sections, plane_heights
-from processors.toolpaths import hatch, perimeter_loops
+from processors.toolpaths import hatch_lines, perimeter_loops
 
 DEFAULT_PRINTER = "Prusa MK4"
 
@@ -61,7 +61,8 @@ class SlicerProfile:
     top 800, first layer 600, default 1000 mm/s^2; support lines 0.35 mm every 2 mm (15 %).
     Material: PLA, 1.75 mm filament, 1.24 g/cm^3 (Cura's generic PLA material).
     From memory, not re-checked against a file: square corner velocity 5 mm/s (Klipper's default
-    `square_corner_velocity`), retraction 0.8 mm at 35 mm/s, minimum layer time 10 s not below
+    `square_corner_velocity`), section resolution 0.0125 mm (PrusaSlicer's `gcode_resolution`),
+    retraction 0.8 mm at 35 mm/s, minimum layer time 10 s not below
     10 mm/s (Cura's `cool_min_layer_time` / `cool_min_speed` defaults), Z speed 12 mm/s.
     """
 
@@ -99,6 +100,7 @@ class SlicerProfile:
     retract_before_travel_mm: float = 1.0
     min_layer_time_s: float = 10.0
     min_print_speed: float = 10.0
+    resolution_mm: float = 0.0125  # sections simplified to this before toolpaths (areas stay exact)
     filament_diameter_mm: float = 1.75
     material_density_g_cm3: float = 1.24
 
@@ -205,17 +207,47 @@ def _prepared(loaded: LoadedMesh) -> tuple[np.ndarray, np.ndarray, float]:
     return v, f, scale
 
 
-def layer_regions(sections: list[BaseGeometry], i: int, core: BaseGeometry, p: SlicerProfile) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
-    """(sparse, solid, top) parts of layer i's interior `core`."""
+_EMPTY = shapely.MultiPolygon()
+
+
+def _minus(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
+    """a - b, skipping the overlay when a predicate answers it (b prepared: fast)."""
+    if a.is_empty or b.is_empty:
+        return a
+    if shapely.contains_properly(b, a):
+        return _EMPTY
+    if not shapely.intersects(a, b):
+        return a
+    return shapely.difference(a, b)
+
+
+def layer_regions(sections: list[BaseGeometry], i: int, core: BaseGeometry, p: SlicerProfile) -> tuple[BaseGeometry, BaseGeometry]:
+    """(solid, top) parts of layer i's interior `core`; the rest of `core` is sparse infill.
+
+    Solid = the union over the next T and previous B sections S_j of (core - S_j): the interior
+    that some nearby layer does not cover. Computed as differences against whole sections (whose
+    edges lie away from the core's, which is offset inward) rather than as core minus the
+    intersection of the window: that overlay meets nearly coincident edges and costs GEOS 10-100x
+    more. Top = core - S_{i+1} (exposed to the air above, printed at top speed).
+    """
     n = len(sections)
-    above = sections[i + 1] if i + 1 < n else shapely.MultiPolygon()
-    top = shapely.difference(core, above) if not core.is_empty else core
+    above = sections[i + 1] if i + 1 < n else _EMPTY
+    top = _minus(core, above)
     if i < p.bottom_layers or i >= n - p.top_layers or p.sparse_fill >= 1.0 or core.is_empty:
-        return shapely.MultiPolygon(), core, top
-    window = [core, *sections[i - p.bottom_layers:i], *sections[i + 1:i + 1 + p.top_layers]]
-    sparse = shapely.intersection_all(window)
-    solid = shapely.difference(core, sparse)
-    return sparse, solid, top
+        return core, top
+    parts = [top] + [_minus(core, sj) for sj in (*sections[i - p.bottom_layers:i], *sections[i + 2:i + 1 + p.top_layers])]
+    parts = [g for g in parts if not g.is_empty]
+    if not parts:
+        return _EMPTY, top
+    return (parts[0] if len(parts) == 1 else shapely.union_all(parts)), top
+
+
+def _lengths(lines: BaseGeometry) -> np.ndarray:
+    parts = shapely.get_parts(lines)
+    if len(parts) == 0:
+        return np.zeros(0)
+    lengths = shapely.length(parts)
+    return lengths[lengths > 1e-6]
 
 
 def slice_mesh(loaded: LoadedMesh, profile: SlicerProfile = SlicerProfile(), printer: str = DEFAULT_PRINTER,
@@ -231,6 +263,9 @@ def slice_mesh(loaded: LoadedMesh, profile: SlicerProfile = SlicerProfile(), pri
     tops, thick = plane_heights(0.0, extents[2], p.layer_height_mm, p.first_layer_height_mm)
     sections = cross_sections(v, f, tops - thick / 2)
     n = len(sections)
+    tool_sections = [shapely.simplify(g, p.resolution_mm) if p.resolution_mm > 0 else g for g in sections]
+    for g in tool_sections:
+        shapely.prepare(g)
 
     layers: list[LayerStats] = []
     vol = {"perimeter": 0.0, "solid": 0.0, "sparse": 0.0}
@@ -240,14 +275,14 @@ def slice_mesh(loaded: LoadedMesh, profile: SlicerProfile = SlicerProfile(), pri
         h = float(thick[i])
         first = i == 0
         area = _area(sec)
-        loops, core = perimeter_loops(sec, w, p.perimeters)
+        tool = tool_sections[i]
+        loops, core = perimeter_loops(tool, w, p.perimeters)
         core_area = _area(core)
-        sparse, solid, top = layer_regions(sections, i, core, p)
-        sparse_area, solid_area = _area(sparse), _area(solid)
-        top_solid = shapely.intersection(solid, top) if not top.is_empty else top
-        lower_solid = shapely.difference(solid, top_solid) if not top_solid.is_empty else solid
+        solid, top = layer_regions(tool_sections, i, core, p)
+        solid_area = min(_area(solid), core_area)
+        sparse_area = core_area - solid_area
         v_layer = {
-            "perimeter": (area - core_area) * h,
+            "perimeter": max(0.0, area - core_area) * h,
             "solid": solid_area * h,
             "sparse": p.sparse_fill * sparse_area * h,
         }
@@ -269,16 +304,22 @@ def slice_mesh(loaded: LoadedMesh, profile: SlicerProfile = SlicerProfile(), pri
 
         angle = 45.0 if i % 2 == 0 else -45.0
         corner = p.square_corner_velocity
-        solid_paths = [(hatch(top_solid, w, angle), speed(p.top_solid_infill_speed), acc(p.top_solid_infill_acceleration)),
-                       (hatch(lower_solid, w, angle), speed(p.solid_infill_speed), acc(p.solid_infill_acceleration))]
+        solid_lines = hatch_lines(solid, w, angle)
+        if top.is_empty or solid.is_empty:
+            top_lines, lower_lines = shapely.MultiLineString(), solid_lines
+        else:
+            top_lines, lower_lines = shapely.intersection(solid_lines, top), shapely.difference(solid_lines, top)
+        solid_paths = [(_lengths(top_lines), speed(p.top_solid_infill_speed), acc(p.top_solid_infill_acceleration)),
+                       (_lengths(lower_lines), speed(p.solid_infill_speed), acc(p.solid_infill_acceleration))]
         t_solid = sum(_zigzag_time(lens, w, sp, ac, corner) for lens, sp, ac in solid_paths)
         solid_path = float(sum(lens.sum() for lens, _, _ in solid_paths))
-        if sparse.is_empty or p.sparse_fill <= 0:
-            sparse_lines = [np.zeros(0)]
-        elif p.infill_pattern == "grid":
-            sparse_lines = [hatch(sparse, 2 * sparse_spacing, 45.0), hatch(sparse, 2 * sparse_spacing, -45.0)]
-        else:
-            sparse_lines = [hatch(sparse, sparse_spacing, angle)]
+        sparse_lines = []
+        if sparse_area > 1e-9 and p.sparse_fill > 0:
+            hatches = ([(2 * sparse_spacing, 45.0), (2 * sparse_spacing, -45.0)] if p.infill_pattern == "grid"
+                       else [(sparse_spacing, angle)])
+            for gap, ang in hatches:
+                lines = hatch_lines(core, gap, ang)  # lines over the interior, minus the solid part
+                sparse_lines.append(_lengths(lines if solid.is_empty else shapely.difference(lines, solid)))
         sp_gap = 2 * sparse_spacing if p.infill_pattern == "grid" else sparse_spacing
         t_sparse = sum(_zigzag_time(lens, sp_gap, speed(p.infill_speed), acc(p.infill_acceleration), corner) for lens in sparse_lines)
         sparse_path = float(sum(lens.sum() for lens in sparse_lines))
