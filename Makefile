@@ -47,6 +47,7 @@ stack-down: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/processors.py
+	$(BIN)/python bench/geometry_stages.py
 	$(BIN)/python bench/serde.py
 	$(BIN)/python bench/pipeline.py
 
