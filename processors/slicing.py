@@ -104,6 +104,14 @@ class SlicerProfile:
     filament_diameter_mm: float = 1.75
     material_density_g_cm3: float = 1.24
 
+    def __post_init__(self) -> None:
+        if self.infill_pattern not in ("grid", "rectilinear"):
+            raise ValueError(f"infill_pattern {self.infill_pattern!r}: 'grid' or 'rectilinear'")
+        positive = ("layer_height_mm", "first_layer_height_mm", "extrusion_width_mm", "filament_diameter_mm", "material_density_g_cm3")
+        bad = [n for n in positive if not getattr(self, n) > 0]
+        if bad or self.perimeters < 0 or self.top_layers < 0 or self.bottom_layers < 0 or not 0 <= self.infill_density <= 1:
+            raise ValueError(f"invalid slicer profile: {bad or 'negative layer counts or infill outside 0..1'}")
+
     def with_(self, **changes) -> "SlicerProfile":
         return replace(self, **changes)
 

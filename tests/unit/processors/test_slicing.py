@@ -146,3 +146,12 @@ def test_layer_preview_shows_outline_infill_and_top_skin():
     red = (top[..., 0] > 170) & (top[..., 1] < 90) & (top[..., 2] < 90)
     assert red.mean() > 0.2
     assert (img[126, 10:120] > 240).all()  # margin below the part is white
+
+
+def test_profile_rejects_nonsense():
+    with pytest.raises(ValueError):
+        SlicerProfile(infill_pattern="gyroid")  # not modelled: refuse rather than time it as lines
+    with pytest.raises(ValueError):
+        SlicerProfile(layer_height_mm=0.0)
+    with pytest.raises(ValueError):
+        SlicerProfile(infill_density=1.5)
