@@ -66,7 +66,7 @@ class Fingerprint:
         return [*self.d2, *self.d1, *self.an, *self.ratios]
 
     def to_bytes(self) -> bytes:
-        """Compact form (an Avro `bytes`): version, length, float32 values; 203 bytes."""
+        """Compact form (an Avro `bytes`): version (u8), count (u16), float32 values; 263 bytes."""
         values = np.asarray(self.to_list(), dtype="<f4")
         return _HEADER.pack(self.version, values.size) + values.tobytes()
 
