@@ -48,6 +48,7 @@ stack-down: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/processors.py
+	$(BIN)/python bench/geometry_stages.py
 	$(BIN)/python bench/serde.py
 	$(BIN)/python bench/typed_payloads.py
 	$(BIN)/python bench/thumbnails.py

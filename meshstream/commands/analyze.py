@@ -1,6 +1,7 @@
 """`meshstream analyze FILE [--json] [--thumbnails DIR]`: every processor on one local file, no broker.
 
-Runs loading, technical metadata, metamodel (bodies within the file), print analysis,
+Runs loading, technical metadata, metamodel (bodies within the file), print analysis, the
+slicing estimate for the default printer (layers, filament, time; not the per-layer list),
 sellability and an Etsy draft listing; `--thumbnails DIR` also writes the standard views (and
 `--turntable N` frames). Exit code 0 on success, 2 when the file cannot be processed (the typed
 error code and message are printed, as JSON with --json).
@@ -24,8 +25,11 @@ def register(subparsers) -> None:
 
 
 def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int = 0,
-                 listing_type: str = "download", max_triangles: int | None = None) -> dict:
-    """Every processor on one file; returns a JSON-ready dict. Raises ProcessingError."""
+                 listing_type: str = "download", max_triangles: int | None = None, slicing: bool = False) -> dict:
+    """Every processor on one file; returns a JSON-ready dict. Raises ProcessingError.
+
+    `slicing` adds the slicing estimate (the CLI turns it on; off by default so callers that
+    measure the workflow's processors, like bench/pipeline.py, keep measuring the same work)."""
     from processors.etsy import etsy_listing
     from processors.loading import Limits, load_mesh
     from processors.metadata import technical_metadata
@@ -33,6 +37,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
     from processors.model import PROCESSOR_VERSION
     from processors.print_analysis import analyze_print
     from processors.sellability import sellability
+    from processors.slicing import slice_mesh
     from processors.thumbnails import standard_views, turntable as turntable_frames
 
     limits = Limits() if max_triangles is None else Limits(max_triangles=max_triangles)
@@ -59,6 +64,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
         "units": {"units": loaded.units, "source": loaded.units_source},
         "metamodel": bodies.to_dict() if bodies else None,
         "print_analysis": prints.to_dict(),
+        "slicing": slice_mesh(loaded).summary() if slicing else None,
         "sellability": sell.to_dict(),
         "etsy_listing": listing.to_dict(),
         "thumbnails": written,
@@ -75,7 +81,7 @@ def run(args) -> int:
     try:
         result = analyze_file(path, thumbnails=Path(args.thumbnails) if args.thumbnails else None,
                               turntable=args.turntable, listing_type=args.listing_type,
-                              max_triangles=args.max_triangles)
+                              max_triangles=args.max_triangles, slicing=True)
     except ProcessingError as exc:
         if args.json:
             print(json.dumps({"file": str(path), "error": exc.to_dict()}, indent=2))
@@ -108,6 +114,11 @@ def _print_text(r: dict) -> None:
         print(f"    {reason['delta']:+d} {reason['code']}: {reason['reason']}")
     fits = [f["printer"] for f in p["bed_fit"] if f["fits"]]
     print(f"  fits: {', '.join(fits) or 'none as placed'}")
+    if r.get("slicing"):
+        sl = r["slicing"]
+        print(f"  slicing ({sl['printer']}, {sl['profile']['layer_height_mm']} mm layers, {sl['profile']['infill_density']:.0%} infill): "
+              f"{sl['layer_count']} layers, {sl['filament_length_mm'] / 1000:.2f} m / {sl['filament_mass_g']:.1f} g filament, "
+              f"~{sl['print_time_s'] / 60:.0f} min (uncalibrated estimate)")
     print(f"  sellability {s['score']:.1f}/100: " + ", ".join(f"{f['name']} {f['value']:.2f}x{f['weight']}" for f in s["factors"]))
     print(f"  etsy: {e['title']!r}, {len(e['tags'])} tags, price {e['price']['amount'] / e['price']['divisor']:.2f} {e['price']['currency_code']}")
     for t in r["thumbnails"]:

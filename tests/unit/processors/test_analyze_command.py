@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from meshstream.commands import analyze
 from processors.samples import write_samples
 
@@ -38,3 +40,15 @@ def test_text_output(tmp_path, capsys):
     write_samples(tmp_path)
     code, out = run(capsys, str(tmp_path / "torus.obj"))
     assert code == 0 and "watertight True" in out and "etsy:" in out
+
+
+def test_json_includes_the_slicing_estimate_for_the_default_printer(tmp_path, capsys):
+    write_samples(tmp_path)
+    code, out = run(capsys, str(tmp_path / "cube_10mm.stl"), "--json")
+    assert code == 0
+    s = json.loads(out)["slicing"]
+    assert s["printer"] == "Prusa MK4" and s["fits_printer"] is True
+    assert s["layer_count"] == 50  # 10 mm at 0.2 mm
+    assert 0 < s["part_filament_volume_mm3"] < 1000.0  # 15 % infill: less than the solid 1,000 mm3
+    assert s["filament_mass_g"] == pytest.approx(s["filament_volume_mm3"] / 1000 * 1.24)
+    assert s["print_time_s"] > 0 and "layers" not in s
