@@ -24,7 +24,7 @@ def test_scan_payload_fills_defaults_and_names_the_bad_field():
     assert p["bucket"] == "models" and p["storage"] == "default" and p["workflow"] == "standard" and p["scan_id"]
     for body, status, field in (([], 400, None), ({}, 422, "bucket"), ({"bucket": ""}, 422, "bucket"),
                                 ({"bucket": "b", "provider": "ftp"}, 422, "provider"),
-                                ({"bucket": "b", "workflow": "print-ready"}, 422, "workflow"),
+                                ({"bucket": "b", "workflow": "no-such-workflow"}, 422, "workflow"),
                                 ({"bucket": "b", "extra": 1}, 422, "extra")):
         with pytest.raises(InvalidScan) as err:
             scan_payload(body, SCAN, runnable)
