@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.core.security import faust_broker_credentials, kafka_client_config
+from streams.core.security import LIBRDKAFKA_LOGGER, faust_broker_credentials, kafka_client_config
 from streams.core.settings import Settings
 
 
@@ -16,7 +16,8 @@ def _sasl_env(tmp_path, **extra):
 
 
 def test_plaintext_is_just_the_bootstrap():
-    assert kafka_client_config(Settings.from_env({"MESHSTREAM_KAFKA_BOOTSTRAP": "h:1"})) == {"bootstrap.servers": "h:1"}
+    conf = kafka_client_config(Settings.from_env({"MESHSTREAM_KAFKA_BOOTSTRAP": "h:1"}))
+    assert conf == {"bootstrap.servers": "h:1", "logger": LIBRDKAFKA_LOGGER}
     assert faust_broker_credentials(Settings.from_env({})) is None
 
 
