@@ -35,7 +35,7 @@ export interface SubscribeOptions {
   readonly fromBeginning?: boolean;
   /** How many event ids to remember for de-duplication. */
   readonly dedupWindow?: number;
-  /** Told about each record skipped because it is not an event of its contract (default: a warning in the kafkajs log). */
+  /** Told about each record skipped because it is not an event of its contract (default: one line on stderr). */
   readonly onSkipped?: (skipped: Skipped) => void;
 }
 
@@ -99,7 +99,8 @@ export async function subscribe<N extends ContractName>(
   const consumer = kafkaFor(settings, groupId).consumer({ groupId });
   const seen = new SeenIds(opts.dedupWindow ?? 100_000);
   const counts = { skipped: 0 };
-  const onSkipped = opts.onSkipped ?? ((s: Skipped) => consumer.logger().warn("skipping a record that is not an event of its contract", { ...s }));
+  const onSkipped = opts.onSkipped ?? ((s: Skipped) =>
+    process.stderr.write(`meshstream: skipped ${s.topic}[${s.partition}]@${s.offset}, not an event of its contract: ${s.code}: ${s.message}\n`));
   await consumer.connect();
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: opts.fromBeginning ?? false });
   const joined = new Promise<void>((resolve) => {
