@@ -6,6 +6,7 @@ from meshstream import arguments as a
 EXAMPLES = """examples:
   meshstream scan --bucket models --prefix first/ --wait
   meshstream scan --bucket models --workflow complete --printer "Prusa MK4" --overhang-angle 50
+  meshstream scan --bucket models --prefix vases/ --units mm      # glTF files modelled in millimetres
   meshstream scan --bucket models --listing-price 12.50 USD --listing-type physical --json
 """
 
@@ -27,6 +28,9 @@ def register(subparsers) -> None:
     o = p.add_argument_group("processing options (reach every stage that understands them)")
     o.add_argument("--skip-cache", action="store_true", help="download and compute again, ignoring caches")
     o.add_argument("--expensive", action="store_true", help="denser print analysis (enable_expensive_analysis)")
+    o.add_argument("--units", choices=a.UNITS,
+                   help="unit of the models' coordinates, overriding the format's (glTF: metres; STL: mm by convention; "
+                        "OBJ/PLY: none), e.g. --units mm for glTF modelled in millimetres")
     o.add_argument("--overhang-angle", type=a.angle, metavar="DEG", help="overhang threshold, 0-90 (default 45)")
     o.add_argument("--printer", action="append", default=[], metavar="NAME", type=a.printer,
                    help="check bed fit against this printer only (repeatable; default: all known; an unknown "
@@ -52,7 +56,7 @@ def options_from(args) -> dict | None:
         amount, currency = args.listing_price  # checked by meshstream.arguments.Price
         listing["price"] = {"amount": int(amount * 100), "divisor": 100, "currency_code": currency.upper()}
     options = {k: v for k, v in (("skip_cache", args.skip_cache or None), ("enable_expensive_analysis", args.expensive or None),
-                                 ("overhang_angle_deg", args.overhang_angle), ("printers", args.printer or None),
+                                 ("overhang_angle_deg", args.overhang_angle), ("printers", args.printer or None), ("units", args.units),
                                  ("listing", listing or None)) if v is not None}
     return options or None
 
