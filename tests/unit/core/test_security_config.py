@@ -32,7 +32,7 @@ def test_sasl_ssl_with_password_file_and_mtls(tmp_path):
     assert conf == {"bootstrap.servers": "127.0.0.1:9094", "security.protocol": "SASL_SSL",
                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "svc", "sasl.password": "s3cr3t-from-file",
                     "ssl.ca.location": str(tls.ca), "ssl.certificate.location": str(tls.client_cert),
-                    "ssl.key.location": str(tls.client_key)}
+                    "ssl.key.location": str(tls.client_key), "logger": LIBRDKAFKA_LOGGER}
     creds = faust_broker_credentials(s)
     assert creds.protocol.value == "SASL_SSL" and creds.mechanism.value == "SCRAM-SHA-512"
     assert creds.username == "svc" and creds.password == "s3cr3t-from-file" and creds.ssl_context is not None
