@@ -4,7 +4,8 @@ a `_FILE`), as the Python clients are (issue 22: the Node client had no SASL/TLS
 
 Its own stack (module scope): the session stack is plaintext. The Node side publishes a scan and
 reads it back with its subscriber; a Python consumer (streams.core.security) reads the same record;
-a wrong password is refused with kafkajs' SASL authentication error.
+a wrong password is refused with kafkajs' SASL authentication error; `meshstream subscribe` (whose
+topic wait ignored the security settings) reads it too.
 """
 from __future__ import annotations
 
@@ -106,3 +107,17 @@ def test_node_client_publishes_and_subscribes_over_sasl_ssl_with_mtls(secure_sta
     finally:
         consumer.close()
     assert got["scanId"] in found
+
+    # `meshstream subscribe` over the same listener: its topic wait (an AdminClient) honours the
+    # security settings too (issue 22: it connected in plaintext and never saw the topic)
+    import sys
+
+    from tests.conftest import ROOT
+
+    cli = subprocess.run([sys.executable, "-m", "meshstream.cli", "subscribe", "--contract", "discovery-scan.requested",
+                          "--from-beginning", "--idle-timeout", "8", "--timeout", "60"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("MESHSTREAM_")}, **env})
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert got["scanId"] in {json.loads(line)["payload"]["scan_id"] for line in cli.stdout.splitlines()}
+    assert cli.stderr == "", cli.stderr[-2000:]  # no librdkafka lines either
