@@ -32,7 +32,7 @@ EXIT_BROKEN_PIPE = 141
 QUIET_LOGGERS = ("librdkafka", "confluent_kafka", "aiokafka", "urllib3", "httpx", "httpcore", "kafka")
 EXAMPLES = """examples:
   meshstream stack up && eval "$(meshstream stack env)"
-  meshstream upload samples/ --bucket models --prefix first/
+  meshstream upload --samples --bucket models --prefix first/     # or: upload DIR
   meshstream scan --bucket models --prefix first/ --wait
   meshstream subscribe --contract processing.completed,processing.failed --timeout 60
   meshstream status
@@ -73,7 +73,10 @@ def _finish(parser: argparse.ArgumentParser, top: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from meshstream import __version__
 
-    parser = argparse.ArgumentParser(prog="meshstream", description=__doc__.splitlines()[0], epilog=EXAMPLES)
+    parser = argparse.ArgumentParser(
+        prog="meshstream", epilog=EXAMPLES,
+        description="meshstream: contract-first event streaming for 3D models on Kafka. "
+                    "`meshstream COMMAND --help` shows a command's options, defaults and examples.")
     _verbose_flag(parser, top=True)
     parser.add_argument("--version", action="version", version=f"meshstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
