@@ -1,30 +1,29 @@
-"""PNG thumbnails from a pure-numpy z-buffer rasterizer: no OpenGL, no display, deterministic.
+"""PNG thumbnails for a storefront: outlined, softly shadowed, framed with margins; headless.
 
-Why a rasterizer of our own: workers run headless, and offscreen GL stacks (OSMesa, EGL) are
-heavy, driver-dependent and not bit-reproducible. Flat-shaded orthographic thumbnails need
-very little: project, test pixel centres against each triangle, keep the nearest.
+What a picture is: an orthographic view of the +Z-up model, rendered at 2x and box-downsampled
+(anti-aliasing), with
+* Gouraud shading from per-corner normals: faces within SMOOTH_ANGLE of their neighbours are
+  smoothed (a sphere looks round), sharper corners stay flat (a cube keeps its faces);
+* outlines on silhouettes, creases (neighbouring faces more than CREASE_ANGLE apart) and depth
+  jumps, found in image space on the face-id buffer, so a cube seen head-on shows its square;
+* a soft contact shadow on the ground plane under the model: the model's underside seen from
+  below, strongest where it touches the ground, blurred, projected into each view;
+* the model and its shadow framed to fill FILL of the image (8 % margins), centred.
 
-How it stays fast at a million triangles: every triangle is rasterized against the pixel
-centres inside its screen bounding box, all triangles at once. Triangles smaller than a pixel
-(the vast majority in a dense mesh at 256 px) have zero or one candidate centre, so the work is
-~ one pass over the faces plus a pass over covered pixels, never a Python loop. Depth testing is
-an order-independent `np.minimum.at` over keys packing (quantized depth, face id), so the
-picture does not depend on face order or thread scheduling, and ties resolve to the lowest face
-id. Large triangles are processed in bounded chunks so memory stays flat.
-
-Images are rendered at 2x and box-downsampled (anti-aliasing), lit by a key light from the
-viewer's upper left plus a head-on fill light (two-sided Lambert, so inconsistent winding
-still renders).
+The drawing itself is compiled code (processors/raster.py, numba; ADR 0008 compares it with
+Mesa's software OpenGL); this module sets up cameras, lights and framing, and encodes the PNG
+(processors/png.py). Output is deterministic: the same input gives the same bytes.
 """
 from __future__ import annotations
 
-import io
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from scipy.ndimage import gaussian_filter
 
+from processors import png, raster
 from processors.errors import InvalidGeometryError
 
 VIEWS: dict[str, tuple[float, float]] = {
@@ -36,9 +35,23 @@ VIEWS: dict[str, tuple[float, float]] = {
 SIZES = (256, 512)
 TURNTABLE_ELEVATION = 20.0
 BACKGROUND = (255, 255, 255)
-BASE_COLOR = np.array([86.0, 140.0, 196.0])  # a neutral "print plastic" blue
+BASE_COLOR = (86, 140, 196)  # a neutral "print plastic" blue
 SUPERSAMPLE = 2
-_CHUNK_SAMPLES = 2_000_000  # candidate pixel tests per chunk: bounds peak memory (~100 MB)
+FILL = 0.84  # model + shadow span 84 % of the image: 8 % margins
+SMOOTH_ANGLE = 35.0  # degrees: neighbouring faces closer than this are shaded smoothly
+CREASE_ANGLE = 35.0  # degrees: neighbouring faces farther apart than this get an outline
+DEPTH_JUMP = 1.5  # supersampled pixels of unexpected depth change that make an outline
+EDGE_DARKNESS = 0.28  # outline colour = model colour x this
+AMBIENT, KEY, HEAD = 0.36, 0.62, 0.30  # lighting: ambient + key light (upper left) + head light
+KEY_LIGHT = (-0.35, 0.55, 1.0)  # toward the key light in (right, up, toward-viewer) camera axes
+DEPTH_CUE = 0.15  # the far side of the model is up to 15 % darker
+SHADOW_OPACITY = 0.32  # darkest shadow, where the model touches the ground
+SHADOW_MIN_ELEVATION = 10.0  # a side view sees the ground as if from 10 degrees up
+_SHADOW_GRID = 64  # cells across the contact-shadow map
+_SHADOW_BLUR = 0.05  # blur sigma, as a fraction of the model's footprint
+_SHADOW_HEIGHT = 0.08  # contact fades over this fraction of the model's size above the ground
+_SHADOW_FRAMED = 0.1  # shadow at least this strong (~8 grey levels on white) is kept in frame
+_SHADOW_DRAWN = 0.01  # shadow weaker than this (under one grey level) is not drawn at all
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,40 @@ class Thumbnail:
     png: bytes
 
 
+@dataclass(frozen=True)
+class _Shadow:
+    grid: np.ndarray  # (ny, nx) contact strength 0..1, rows along +Y
+    origin: tuple[float, float]  # world x, y of the grid's corner
+    cell: float  # world units per cell
+    framed: np.ndarray  # (N, 2) world x, y of the corners of cells where the shadow is visible
+    drawn: np.ndarray  # (4, 2) world x, y of the box outside which it is not drawn
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything about a mesh that every view shares."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    center: np.ndarray  # bounding-box centre
+    zmin: float
+    zmax: float
+    face_normals: np.ndarray
+    corner_normals: np.ndarray  # (F, 3, 3), or (1, 3, 3) unused when the mesh is too dense to need it
+    shadow: _Shadow | None
+    cull: float  # +1 / -1: closed and wound outward / inward, back faces skipped; 0: draw both sides
+    unit: float  # world units per unit of `vertices` (see _prepare)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Which part of the view plane the image shows: centre (a, b) and half-extent, world units."""
+
+    a: float
+    b: float
+    half: float
+
+
 def _arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
     """Accept a LoadedMesh, a trimesh.Trimesh or a (vertices, faces) pair."""
     mesh = getattr(mesh, "mesh", mesh)
@@ -58,19 +105,15 @@ def _arrays(mesh) -> tuple[np.ndarray, np.ndarray]:
         vertices, faces = mesh
     else:
         vertices, faces = mesh.vertices, mesh.faces
-    vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    faces = np.ascontiguousarray(faces, dtype=np.int64).reshape(-1, 3)
     if len(faces) == 0 or len(vertices) == 0:
         raise InvalidGeometryError("cannot render a mesh without faces")
     if not np.isfinite(vertices).all():
         raise InvalidGeometryError("cannot render a mesh with NaN or infinite vertices")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise InvalidGeometryError("faces refer to vertices that do not exist")
     return vertices, faces
-
-
-def _center(vertices: np.ndarray) -> np.ndarray:
-    """Bounding-box centre (per-column reductions: axis=0 over (N,3) is slow in numpy)."""
-    cols = [vertices[:, i] for i in range(3)]
-    return np.array([(c.min() + c.max()) / 2.0 for c in cols])
 
 
 def camera_basis(azimuth: float, elevation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,205 +133,297 @@ def camera_basis(azimuth: float, elevation: float) -> tuple[np.ndarray, np.ndarr
     return right, up / np.linalg.norm(up), forward
 
 
-def _rasterize(
-    vertices: np.ndarray,
-    faces: np.ndarray,
-    azimuth: float,
-    elevation: float,
-    width: int,
-    radius: float | None,
-    center: np.ndarray,
-) -> np.ndarray:
-    """Return an (H, W) uint8 shade image with 0 meaning background (shades are 1..255)."""
+def _prepare(mesh) -> _Prepared:
+    """Shared per-mesh work. Coordinates are first mapped into [-1, 1] around the bounding
+    box's centre (`unit` world units per unit): pictures do not depend on scale, and a file
+    with coordinates near 1e300 or 1e-300 must not overflow anywhere downstream."""
+    vertices, faces = _arrays(mesh)
+    lo = np.array([vertices[:, i].min() for i in range(3)])  # per column: axis=0 is slow
+    hi = np.array([vertices[:, i].max() for i in range(3)])
+    mid = lo / 2.0 + hi / 2.0  # halves first: hi + lo may overflow
+    unit = float((hi / 2.0 - lo / 2.0).max())
+    if not (math.isfinite(unit) and unit > 0.0):
+        unit = 1.0
+    vertices = (vertices - mid) / unit  # |vertices - mid| <= unit: neither step overflows
+    lo = np.array([vertices[:, i].min() for i in range(3)])
+    hi = np.array([vertices[:, i].max() for i in range(3)])
+    fn, area2 = raster.face_normals(vertices, faces)
+    if len(faces) <= _SMOOTH_MAX_FACES:
+        cn = raster.corner_normals(faces, fn, area2, len(vertices), math.cos(math.radians(SMOOTH_ANGLE)))
+    else:  # faces smaller than a pixel look smooth as they are; skip 36 bytes a face
+        cn = np.zeros((1, 3, 3), np.float32)
+    return _Prepared(vertices, faces, (lo + hi) / 2.0, float(lo[2]), float(hi[2]), fn, cn,
+                     _contact_shadow(vertices, faces, lo, hi), _closed_winding(vertices, faces), unit)
+
+
+_CULL_CHECK_MAX_FACES = 300_000
+_SMOOTH_MAX_FACES = 1_000_000
+
+
+def _closed_winding(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """+1 when every edge is used exactly once in each direction (closed, consistently wound)
+    and the enclosed volume is positive (normals point out), -1 when it is negative, else 0.
+    Back faces of such a mesh are never visible, so the rasterizer may skip them. Bigger meshes
+    are not checked (0): two sorts of 3 x faces keys would cost more than the fill they save."""
+    if len(faces) > _CULL_CHECK_MAX_FACES:
+        return 0.0
+    n = np.int64(len(vertices))
+    a, b = faces.reshape(-1), faces[:, [1, 2, 0]].reshape(-1)
+    forward, backward = np.sort(a * n + b), np.sort(b * n + a)
+    if not np.array_equal(forward, backward) or (forward[1:] == forward[:-1]).any():
+        return 0.0
+    v0, v1, v2 = (vertices[faces[:, k]] for k in range(3))
+    volume = float(np.einsum("ij,ij->", v0, np.cross(v1, v2)))
+    return 0.0 if volume == 0.0 else math.copysign(1.0, volume)
+
+
+def _contact_shadow(vertices, faces, lo, hi) -> _Shadow | None:
+    """The model's underside seen from below, as contact strength on the ground plane: 1 where
+    it touches the ground, fading with height above it, then blurred (a soft shadow)."""
+    footprint = max(hi[0] - lo[0], hi[1] - lo[1])
+    size = max(footprint, hi[2] - lo[2])
+    if not size > 0 or not footprint > 0:
+        return None
+    sigma = _SHADOW_BLUR * footprint
+    margin = 3.0 * sigma
+    cell = (footprint + 2 * margin) / _SHADOW_GRID
+    ox, oy = lo[0] - margin, lo[1] - margin
+    nx = min(int(math.ceil((hi[0] - lo[0] + 2 * margin) / cell)), _SHADOW_GRID)
+    ny = min(int(math.ceil((hi[1] - lo[1] + 2 * margin) / cell)), _SHADOW_GRID)
+    p = np.empty_like(vertices)
+    p[:, 0] = (vertices[:, 0] - ox) / cell
+    p[:, 1] = (vertices[:, 1] - oy) / cell
+    p[:, 2] = vertices[:, 2]  # nearest = lowest: the underside
+    depth, fid, scratch = np.empty(nx * ny, np.float32), np.empty(nx * ny, np.int32), np.empty(nx * ny, np.float32)
+    grads = np.empty(len(faces)), np.empty(len(faces))
+    window = np.zeros(4, np.int64)
+    raster.rasterize(p, faces, np.zeros((len(faces), 3), np.float32), nx, ny, depth, fid, scratch, *grads, 1, window,
+                     0.0)
+    x0, y0, x1, y1 = window
+    inside = np.zeros((ny, nx), bool)
+    inside[y0:y1, x0:x1] = True
+    height = np.full(nx * ny, np.inf)
+    drawn = inside.reshape(-1) & (fid >= 0)
+    height[drawn] = depth[drawn] - lo[2]
+    height = height.reshape(ny, nx)
+    contact = gaussian_filter(np.exp(-height / (_SHADOW_HEIGHT * size)), sigma / cell, mode="constant")
+    peak = float(contact.max())
+    if not (peak > 0 and math.isfinite(peak)):
+        return None
+    contact /= peak
+    rows, cols = np.nonzero(contact >= _SHADOW_FRAMED)
+    if rows.size == 0:
+        return None
+    framed = np.concatenate([np.stack([ox + (cols + dx) * cell, oy + (rows + dy) * cell], axis=1)
+                             for dx in (0, 1) for dy in (0, 1)])
+    rows, cols = np.nonzero(contact >= _SHADOW_DRAWN)
+    x0, x1 = ox + cols.min() * cell, ox + (cols.max() + 1) * cell
+    y0, y1 = oy + rows.min() * cell, oy + (rows.max() + 1) * cell
+    drawn = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    return _Shadow(np.ascontiguousarray(contact), (ox, oy), cell, framed, drawn)
+
+
+def _ground_axes(azimuth: float, elevation: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Horizontal right and forward unit vectors, and the sine of the elevation the ground is
+    seen from (at least SHADOW_MIN_ELEVATION: a side view still sees a contact shadow)."""
+    az = math.radians(azimuth)
+    right = np.array([math.cos(az), math.sin(az)])
+    forward = np.array([-math.sin(az), math.cos(az)])
+    return right, forward, math.sin(math.radians(max(elevation, SHADOW_MIN_ELEVATION)))
+
+
+def _shadow_extent(prep: _Prepared, azimuth: float, elevation: float, up: np.ndarray, points=None):
+    """(a, b) view-plane coordinates of ground points (default: where the shadow is visible)."""
+    if prep.shadow is None:
+        return None
+    rh, fh, sin_es = _ground_axes(azimuth, elevation)
+    rel = (prep.shadow.framed if points is None else points) - prep.center[:2]
+    b0 = (prep.zmin - prep.center[2]) * up[2]
+    return rel @ rh, b0 - (rel @ fh) * sin_es
+
+
+def _fit_view(prep: _Prepared, azimuth: float, elevation: float) -> _Frame:
+    """Frame a static view: the projected model and its shadow, centred, at FILL."""
     right, up, forward = camera_basis(azimuth, elevation)
-    cam = (vertices - center) @ np.stack([right, up, forward], axis=1)
-    sx, sy, sz = cam[:, 0], cam[:, 1], cam[:, 2]
-    if radius is None:  # fit the projected extents (static views)
-        half = max(float(np.abs(sx).max()), float(np.abs(sy).max()), 1e-12)
-    else:  # fixed scale (turntable frames must not zoom)
-        half = max(radius, 1e-12)
-    scale = (width * 0.46) / half
-    # float32 for the all-faces pass (half the memory traffic); live faces go back to float64.
-    x = (width / 2.0 + sx * scale).astype(np.float32)
-    y = (width / 2.0 - sy * scale).astype(np.float32)
-    zmin, zmax = float(sz.min()), float(sz.max())
-
-    # Candidate pixel-centre ranges per face (pixel i has centre i + 0.5). Gather as (3, F) so
-    # each corner is a contiguous row, and reduce with elementwise minimum/maximum: numpy's
-    # axis=1 reductions over length-3 rows are ~10x slower.
-    faces_t = faces.T
-    fx = np.take(x, faces_t)
-    fy = np.take(y, faces_t)
-    xlo = np.ceil(np.minimum(np.minimum(fx[0], fx[1]), fx[2]) - 0.5)
-    xhi = np.floor(np.maximum(np.maximum(fx[0], fx[1]), fx[2]) - 0.5)
-    ylo = np.ceil(np.minimum(np.minimum(fy[0], fy[1]), fy[2]) - 0.5)
-    yhi = np.floor(np.maximum(np.maximum(fy[0], fy[1]), fy[2]) - 0.5)
-    live = np.flatnonzero((xhi >= xlo) & (yhi >= ylo) & (xhi >= 0) & (yhi >= 0) & (xlo < width) & (ylo < width))
-    if live.size == 0:
-        return np.zeros((width, width), np.uint8)
-    x0 = np.maximum(xlo[live], 0).astype(np.int64)
-    y0 = np.maximum(ylo[live], 0).astype(np.int64)
-    nx = np.minimum(xhi[live], width - 1).astype(np.int64) - x0 + 1
-    counts = nx * (np.minimum(yhi[live], width - 1).astype(np.int64) - y0 + 1)
-    lf = faces_t[:, live]
-    fx = np.take(x, lf).astype(np.float64)  # (3, L)
-    fy = np.take(y, lf).astype(np.float64)
-    fsz = np.take(sz, lf)  # camera depth per corner
-
-    # Flat two-sided Lambert shade per live face, light from the viewer's upper left. Normals
-    # come straight from screen-space corners (depth scaled to pixels): the screen map is a
-    # scaled reflection of world space, so |n . l| is unchanged and no world gather is needed.
-    zp = fsz * scale
-    e1x, e1y, e1z = fx[1] - fx[0], fy[1] - fy[0], zp[1] - zp[0]
-    e2x, e2y, e2z = fx[2] - fx[0], fy[2] - fy[0], zp[2] - zp[0]
-    nxv = e1y * e2z - e1z * e2y
-    nyv = e1z * e2x - e1x * e2z
-    nzv = e1x * e2y - e1y * e2x
-    norm = np.sqrt(nxv * nxv + nyv * nyv + nzv * nzv)
-    norm[norm == 0] = 1.0
-    light = np.array([-0.35, -0.55, -1.0])  # screen coords: +x right, +y down, +z away from viewer
-    light /= np.linalg.norm(light)
-    key_light = np.abs(nxv * light[0] + nyv * light[1] + nzv * light[2]) / norm
-    head_light = np.abs(nzv) / norm  # fill light from the viewer: no face goes black
-    shade_live = 0.22 + 0.5 * key_light + 0.28 * head_light
-    fz = (fsz - zmin) / max(zmax - zmin, 1e-12)  # 0 nearest .. 1 farthest
-
-    # z-buffer keys: quantized depth in the high bits, live-face index in the low bits.
-    id_bits = max(int(live.size).bit_length(), 1)
-    depth_bits = 63 - id_bits
-    zbuf = np.full(width * width, np.iinfo(np.int64).max, dtype=np.int64)
-
-    def draw(fid: np.ndarray, px: np.ndarray, py: np.ndarray) -> None:
-        cx = px + 0.5
-        cy = py + 0.5
-        ax, bx, cxv = fx[0][fid] - cx, fx[1][fid] - cx, fx[2][fid] - cx
-        ay, by, cyv = fy[0][fid] - cy, fy[1][fid] - cy, fy[2][fid] - cy
-        w0 = bx * cyv - by * cxv
-        w1 = cxv * ay - cyv * ax
-        w2 = ax * by - ay * bx
-        area = w0 + w1 + w2
-        inside = (((w0 >= 0) & (w1 >= 0) & (w2 >= 0)) | ((w0 <= 0) & (w1 <= 0) & (w2 <= 0))) & (area != 0)
-        if not inside.any():
-            return
-        fid, px, py = fid[inside], px[inside], py[inside]
-        w0, w1, w2, area = w0[inside], w1[inside], w2[inside], area[inside]
-        depth = (w0 * fz[0][fid] + w1 * fz[1][fid] + w2 * fz[2][fid]) / area
-        dq = (np.clip(depth, 0.0, 1.0) * float((1 << depth_bits) - 1)).astype(np.int64)
-        np.minimum.at(zbuf, py * width + px, (dq << id_bits) | fid)
-
-    # Fast path: faces with exactly one candidate centre (most faces of a dense mesh).
-    single = np.flatnonzero(counts == 1)
-    draw(single, x0[single], y0[single])
-    # General path: bigger faces, row by row. Each (face, row) pair gets the x-span where the row
-    # crosses the triangle (widened by a pixel: the inside test in `draw` stays the only judge,
-    # so the image is exactly what testing the whole bounding box gave), then its pixels. Work
-    # follows the pixels a face covers, not its bounding box: a long thin sliver (the fan of a
-    # cylinder's cap) no longer costs the area of the box around it.
-    multi = np.flatnonzero(counts > 1)
-    if multi.size:
-        y1 = np.minimum(yhi[live], width - 1).astype(np.int64)
-        for fid, row in _expanded(multi, (y1 - y0 + 1)[multi]):
-            py = y0[fid] + row
-            cy = py + 0.5
-            xmin = np.full(fid.size, np.inf)
-            xmax = np.full(fid.size, -np.inf)
-            for i, j in ((0, 1), (1, 2), (2, 0)):
-                xa, xb, ya, yb = fx[i][fid], fx[j][fid], fy[i][fid], fy[j][fid]
-                crosses = (cy >= np.minimum(ya, yb)) & (cy <= np.maximum(ya, yb))
-                dy = yb - ya
-                flat = dy == 0
-                xi = xa + (cy - ya) / np.where(flat, 1.0, dy) * (xb - xa)
-                lo_x = np.where(flat, np.minimum(xa, xb), xi)
-                hi_x = np.where(flat, np.maximum(xa, xb), xi)
-                xmin = np.where(crosses, np.minimum(xmin, lo_x), xmin)
-                xmax = np.where(crosses, np.maximum(xmax, hi_x), xmax)
-            spanned = np.flatnonzero(np.isfinite(xmin))
-            fid, py = fid[spanned], py[spanned]
-            left = np.maximum(np.ceil(xmin[spanned] - 0.5) - 1, x0[fid]).astype(np.int64)
-            right = np.minimum(np.floor(xmax[spanned] - 0.5) + 1, x0[fid] + nx[fid] - 1).astype(np.int64)
-            width_here = right - left + 1
-            keep = np.flatnonzero(width_here > 0)
-            for pair, col in _expanded(keep, width_here[keep]):
-                draw(fid[pair], left[pair] + col, py[pair])
-
-    hit = np.flatnonzero(zbuf != np.iinfo(np.int64).max)
-    out = np.zeros(width * width, np.uint8)
-    key = zbuf[hit]
-    winner = key & ((1 << id_bits) - 1)
-    depth = (key >> id_bits).astype(np.float64) / ((1 << depth_bits) - 1)
-    shade = shade_live[winner] * (1.0 - 0.22 * depth)  # slight depth cue
-    out[hit] = np.clip(np.round(1 + shade * 254), 1, 255).astype(np.uint8)
-    return out.reshape(width, width)
+    ab = raster.project(prep.vertices, prep.center, right, up, forward, 0.0, 0.0, 1.0)
+    a_lo, a_hi = float(ab[:, 0].min()), float(ab[:, 0].max())
+    b_lo, b_hi = -float(ab[:, 1].max()), -float(ab[:, 1].min())
+    shadow = _shadow_extent(prep, azimuth, elevation, up)
+    if shadow is not None:
+        a_lo, a_hi = min(a_lo, shadow[0].min()), max(a_hi, shadow[0].max())
+        b_lo, b_hi = min(b_lo, shadow[1].min()), max(b_hi, shadow[1].max())
+    return _Frame((a_lo + a_hi) / 2, (b_lo + b_hi) / 2, max(a_hi - a_lo, b_hi - b_lo, 1e-12) / 2)
 
 
-def _expanded(items: np.ndarray, counts: np.ndarray):
-    """(item, k) for every k < counts[item], as flat arrays, in chunks of at most _CHUNK_SAMPLES
-    elements (bounded memory whatever the mesh)."""
-    ends = np.cumsum(counts)
-    lo = 0
-    while lo < items.size:
-        base = ends[lo - 1] if lo else 0
-        hi = max(int(np.searchsorted(ends, base + _CHUNK_SAMPLES, side="right")), lo + 1)
-        c = counts[lo:hi]
-        item = np.repeat(items[lo:hi], c)
-        yield item, np.arange(item.size) - np.repeat(np.cumsum(c) - c, c)
-        lo = hi
+def _fit_turntable(prep: _Prepared, elevation: float) -> _Frame:
+    """One frame for every azimuth: bounds of the model's vertical cylinder around its centre
+    (and of its shadow's), so the scale and the centre never change while it turns."""
+    rel = prep.vertices[:, :2] - prep.center[:2]
+    radius = float(np.sqrt((rel * rel).sum(axis=1).max()))
+    el = math.radians(elevation)
+    b_lo = (prep.zmin - prep.center[2]) * math.cos(el) - radius * math.sin(el)
+    b_hi = (prep.zmax - prep.center[2]) * math.cos(el) + radius * math.sin(el)
+    a_half = radius
+    if prep.shadow is not None:
+        srel = prep.shadow.framed - prep.center[:2]
+        s_radius = float(np.sqrt((srel * srel).sum(axis=1).max()))
+        sin_es = _ground_axes(0.0, elevation)[2]
+        b0 = (prep.zmin - prep.center[2]) * math.cos(el)
+        a_half = max(a_half, s_radius)
+        b_lo, b_hi = min(b_lo, b0 - s_radius * sin_es), max(b_hi, b0 + s_radius * sin_es)
+    return _Frame(0.0, (b_lo + b_hi) / 2, max(a_half, (b_hi - b_lo) / 2, 1e-12))
 
 
-def _to_png(shade: np.ndarray, size: int, background=BACKGROUND) -> bytes:
-    """Downsample by the supersampling factor (coverage-weighted), colourize, encode PNG."""
-    f = shade.shape[0] // size
-    covered = (shade > 0).astype(np.float64)
-    lit = np.where(shade > 0, (shade.astype(np.float64) - 1) / 254.0, 0.0)
-    if f > 1:
-        covered = covered.reshape(size, f, size, f).mean(axis=(1, 3))
-        lit = lit.reshape(size, f, size, f).mean(axis=(1, 3))
-    color = np.clip(BASE_COLOR * 1.25, 0, 255)
-    rgb = lit[..., None] * color + (1.0 - covered)[..., None] * np.asarray(background, dtype=np.float64)
-    img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
+_scratch = threading.local()
 
 
-def render(mesh, view: str = "isometric", size: int = 256, *, azimuth: float | None = None,
-           elevation: float | None = None, radius: float | None = None) -> bytes:
-    """Render one PNG. `view` names a standard view unless azimuth/elevation are given."""
+_SCRATCH_MAX = 1024 * 1024  # samples kept between calls: a 512 px view's; bigger ones are freed
+
+
+def _buffers(n: int, faces: int):
+    """Per-thread reusable sample buffers (reset by the kernels): no 12 MB of allocations per
+    view. Buffers for images larger than 512 px, or meshes over 1M faces, are not kept."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf[0].size < n:
+        buf = (np.empty(n, np.float32), np.empty(n, np.int32), np.empty(n, np.float32))
+        if n <= _SCRATCH_MAX:
+            _scratch.buf = buf
+    grads = getattr(_scratch, "grads", None)
+    if grads is None or grads[0].size < faces:
+        grads = (np.empty(faces, np.float32), np.empty(faces, np.float32), np.empty((faces, 3), np.float32))
+        if faces <= 1_000_000:
+            _scratch.grads = grads
+    return buf, grads
+
+
+def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _Frame,
+          color, transparent: bool, background) -> np.ndarray:
+    """One view as an (size, size, 3 or 4) uint8 array."""
+    right, up, forward = camera_basis(azimuth, elevation)
+    ss = SUPERSAMPLE
+    width = size * ss
+    scale_out = size * FILL / (2.0 * frame.half)  # output pixels per world unit
+    scale = scale_out * ss
+    p = raster.project(prep.vertices, prep.center, right, up, forward,
+                       width / 2.0 - frame.a * scale, width / 2.0 + frame.b * scale, scale)
+    to_camera = -forward
+    key = KEY_LIGHT[0] * right + KEY_LIGHT[1] * up + KEY_LIGHT[2] * to_camera
+    key /= np.linalg.norm(key)
+    (depth, fid, shade), (gx, gy, facing) = _buffers(width * width, len(prep.faces))
+    cshade = raster.corner_shades(prep.face_normals, prep.corner_normals, len(prep.corner_normals) == len(prep.faces),
+                                  prep.faces, p, to_camera, key,
+                                  AMBIENT, KEY, HEAD, DEPTH_CUE, facing)
+    window = np.zeros(4, np.int64)
+    raster.rasterize(p, prep.faces, cshade, width, width, depth, fid, shade, gx, gy, ss, window, prep.cull)
+    raster.outline(fid, depth, width, facing, gx, gy, math.cos(math.radians(CREASE_ANGLE)), DEPTH_JUMP, shade, window)
+
+    grid, ground, opacity, box = np.zeros((1, 1)), np.zeros(8), 0.0, np.zeros(4)
+    if prep.shadow is not None:
+        s = prep.shadow
+        rh, fh, sin_es = _ground_axes(azimuth, elevation)
+        b0 = (prep.zmin - prep.center[2]) * up[2]
+        y_ground = size / 2.0 + (frame.b - b0) * scale_out  # output row of the ground under the centre
+        k = 1.0 / (scale_out * s.cell)
+        ground = np.array([
+            size / 2.0, y_ground,
+            rh[0] * k, -fh[0] * k / sin_es, (prep.center[0] - s.origin[0] + frame.a * rh[0]) / s.cell,
+            rh[1] * k, -fh[1] * k / sin_es, (prep.center[1] - s.origin[1] + frame.a * rh[1]) / s.cell,
+        ])
+        grid, opacity = s.grid, SHADOW_OPACITY
+        sa, sb = _shadow_extent(prep, azimuth, elevation, up, s.drawn)
+        xs = size / 2.0 + (sa - frame.a) * scale_out
+        ys = size / 2.0 - (sb - frame.b) * scale_out
+        box = np.array([xs.min() - 1, ys.min() - 1, xs.max() + 1, ys.max() + 1])
+    base = np.asarray(color, dtype=np.float64)
+    out = np.empty((size, size, 4 if transparent else 3), np.uint8)
+    raster.compose(shade, width, ss, size, base, base * EDGE_DARKNESS, np.asarray(background, dtype=np.float64),
+                   transparent, grid, opacity, ground, box, window, out)
+    return out
+
+
+def _check_style(color, background):
+    for name, rgb in (("color", color), ("background", background)):
+        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+            raise ValueError(f"{name} must be (r, g, b) with components 0..255, got {rgb!r}")
+
+
+def render_image(mesh, view: str = "isometric", size: int = 256, *, azimuth: float | None = None,
+                 elevation: float | None = None, radius: float | None = None, color=BASE_COLOR,
+                 transparent: bool = False, background=BACKGROUND) -> np.ndarray:
+    """Like `render`, as a uint8 array (RGB, or RGBA when transparent) instead of PNG bytes."""
     if size <= 0 or size > 4096:
         raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
-    vertices, faces = _arrays(mesh)
+    _check_style(color, background)
     if azimuth is None or elevation is None:
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
         azimuth, elevation = VIEWS[view]
-    center = _center(vertices)
-    shade = _rasterize(vertices, faces, azimuth, elevation, size * SUPERSAMPLE, radius, center)
-    return _to_png(shade, size)
+    prep = mesh if isinstance(mesh, _Prepared) else _prepare(mesh)
+    frame = (_Frame(0.0, 0.0, max(radius / prep.unit, 1e-12)) if radius is not None
+             else _fit_view(prep, azimuth, elevation))
+    return _draw(prep, azimuth, elevation, size, frame, color, transparent, background)
 
 
-def standard_views(mesh, views=tuple(VIEWS), sizes=SIZES) -> list[Thumbnail]:
+def render(mesh, view: str = "isometric", size: int = 256, *, azimuth: float | None = None,
+           elevation: float | None = None, radius: float | None = None, color=BASE_COLOR,
+           transparent: bool = False, background=BACKGROUND) -> bytes:
+    """Render one PNG. `view` names a standard view unless azimuth/elevation are given; `radius`
+    fixes the scale (half the image spans radius / FILL world units) instead of fitting the view.
+    `color` is the model's (r, g, b); `transparent` gives an RGBA PNG whose background is clear
+    (the shadow stays, as translucent black)."""
+    return png.encode(render_image(mesh, view, size, azimuth=azimuth, elevation=elevation, radius=radius,
+                                   color=color, transparent=transparent, background=background))
+
+
+def standard_views(mesh, views=tuple(VIEWS), sizes=SIZES, *, color=BASE_COLOR, transparent: bool = False,
+                   background=BACKGROUND) -> list[Thumbnail]:
     """front / isometric / top at every requested size."""
+    _check_style(color, background)
+    prep = _prepare(mesh)
     out = []
     for view in views:
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
         az, el = VIEWS[view]
+        frame = _fit_view(prep, az, el)
         for size in sizes:
-            out.append(Thumbnail(f"{view}_{size}.png", view, size, az, el, render(mesh, view, size)))
+            if size <= 0 or size > 4096:
+                raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
+            image = _draw(prep, az, el, size, frame, color, transparent, background)
+            out.append(Thumbnail(f"{view}_{size}.png", view, size, az, el, png.encode(image)))
     return out
 
 
-def turntable(mesh, frames: int = 8, size: int = 256, elevation: float = TURNTABLE_ELEVATION) -> list[Thumbnail]:
+def turntable(mesh, frames: int = 8, size: int = 256, elevation: float = TURNTABLE_ELEVATION, *,
+              color=BASE_COLOR, transparent: bool = False, background=BACKGROUND) -> list[Thumbnail]:
     """`frames` evenly spaced azimuths over 360 degrees, at one fixed scale (no zoom pumping)."""
     if frames < 1 or frames > 360:
         raise ValueError(f"turntable frames must be 1..360, got {frames}")
-    vertices, faces = _arrays(mesh)
-    center = _center(vertices)
-    radius = float(np.sqrt(((vertices - center) ** 2).sum(axis=1).max()))
+    if size <= 0 or size > 4096:
+        raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
+    _check_style(color, background)
+    prep = _prepare(mesh)
+    frame = _fit_turntable(prep, elevation)
     out = []
     for i in range(frames):
         az = 360.0 * i / frames
-        png = render((vertices, faces), size=size, azimuth=az, elevation=elevation, radius=radius)
-        out.append(Thumbnail(f"turntable_{i:02d}_{size}.png", "turntable", size, az, elevation, png))
+        image = _draw(prep, az, elevation, size, frame, color, transparent, background)
+        out.append(Thumbnail(f"turntable_{i:02d}_{size}.png", "turntable", size, az, elevation, png.encode(image)))
     return out
 
 
-__all__ = ["VIEWS", "SIZES", "Thumbnail", "camera_basis", "render", "standard_views", "turntable"]
+def _load_kernels() -> None:
+    """Load every compiled kernel now (the first run on a machine compiles them, ~10 s, into
+    numba's cache; later processes load them in ~0.2 s). Called at import: the worker's pool
+    imports this module when it starts its processes (streams/pool.py `warm`), so no model's
+    thumbnails pay for it."""
+    tri = (np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]), np.array([[0, 1, 2]]))
+    for transparent in (False, True):
+        png.encode(render_image(tri, "isometric", 8, transparent=transparent))
+    png.encode(np.zeros((2, 2, 3), np.uint8))
+
+
+_load_kernels()
+
+__all__ = ["VIEWS", "SIZES", "BASE_COLOR", "Thumbnail", "camera_basis", "render", "render_image",
+           "standard_views", "turntable"]

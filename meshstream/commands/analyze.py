@@ -1,6 +1,7 @@
 """`meshstream analyze FILE|DIR [--json] [--thumbnails DIR] [--units U]`: every processor on local files, no broker.
 
-Runs loading, technical metadata, metamodel (bodies within the file), print analysis,
+Runs loading, technical metadata, metamodel (bodies within the file), print analysis, the
+slicing estimate for the default printer (layers, filament, time; not the per-layer list),
 sellability and an Etsy draft listing; `--thumbnails DIR` also writes the standard views (and
 `--turntable N` frames: --turntable needs --thumbnails and is refused without it). A folder is
 analysed file by file (its mesh files, recursively): one table row per file, or with --json one
@@ -49,8 +50,13 @@ def validate(parser, args) -> None:
 
 
 def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int = 0,
-                 listing_type: str = "download", max_triangles: int | None = None, units: str | None = None) -> dict:
-    """Every processor on one file; returns a JSON-ready dict. Raises ProcessingError."""
+                 listing_type: str = "download", max_triangles: int | None = None, slicing: bool = False,
+                 units: str | None = None) -> dict:
+    """Every processor on one file; returns a JSON-ready dict. Raises ProcessingError.
+
+    `slicing` adds the slicing estimate (the CLI turns it on; off by default so callers that
+    measure the workflow's processors, like bench/pipeline.py, keep measuring the same work).
+    `units` overrides the unit the format implies (processors.loading.with_units)."""
     from processors.etsy import etsy_listing
     from processors.loading import Limits, load_mesh
     from processors.metadata import technical_metadata
@@ -58,6 +64,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
     from processors.model import PROCESSOR_VERSION
     from processors.print_analysis import analyze_print
     from processors.sellability import sellability
+    from processors.slicing import slice_mesh
     from processors.thumbnails import standard_views, turntable as turntable_frames
 
     limits = Limits() if max_triangles is None else Limits(max_triangles=max_triangles)
@@ -84,6 +91,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
         "units": {"units": loaded.units, "source": loaded.units_source},
         "metamodel": bodies.to_dict() if bodies else None,
         "print_analysis": prints.to_dict(),
+        "slicing": slice_mesh(loaded).summary() if slicing else None,
         "sellability": sell.to_dict(),
         "etsy_listing": listing.to_dict(),
         "thumbnails": written,
@@ -92,7 +100,8 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
 
 def _options(args) -> dict:
     return {"thumbnails": Path(args.thumbnails) if args.thumbnails else None, "turntable": args.turntable,
-            "listing_type": args.listing_type, "max_triangles": args.max_triangles, "units": args.units}
+            "listing_type": args.listing_type, "max_triangles": args.max_triangles, "units": args.units,
+            "slicing": True}
 
 
 def mesh_files(directory: Path) -> list[Path]:
@@ -191,6 +200,11 @@ def _print_text(r: dict) -> None:
         print(f"    {reason['delta']:+d} {reason['code']}: {reason['reason']}")
     fits = [f["printer"] for f in p["bed_fit"] if f["fits"]]
     print(f"  fits: {', '.join(fits) or 'none as placed'}")
+    if r.get("slicing"):
+        sl = r["slicing"]
+        print(f"  slicing ({sl['printer']}, {sl['profile']['layer_height_mm']} mm layers, {sl['profile']['infill_density']:.0%} infill): "
+              f"{sl['layer_count']} layers, {sl['filament_length_mm'] / 1000:.2f} m / {sl['filament_mass_g']:.1f} g filament, "
+              f"~{sl['print_time_s'] / 60:.0f} min (uncalibrated estimate)")
     print(f"  sellability {s['score']:.1f}/100: " + ", ".join(f"{f['name']} {f['value']:.2f}x{f['weight']}" for f in s["factors"]))
     print(f"  etsy: {e['title']!r}, {len(e['tags'])} tags, price {e['price']['amount'] / e['price']['divisor']:.2f} {e['price']['currency_code']}")
     for t in r["thumbnails"]:

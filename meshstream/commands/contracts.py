@@ -4,7 +4,8 @@ check     offline, no servers: manifest rules, compatibility of every schema wit
           versions under its subject's level, released files untouched, generated code and the
           AsyncAPI document up to date. Exit 1 with one line per problem.
 release   write the next released version of every active contract whose schema changed.
-generate  Python dataclasses (registry/generated/), the TypeScript client's contracts (clients/typescript/src/generated/)
+generate  the Python client's contracts and typed classes (clients/python/src/meshstream_client/generated/), the
+          TypeScript client's (clients/typescript/src/generated/)
           and docs/asyncapi.yaml.
 asyncapi  print the AsyncAPI 3.0 document (or write it with -o).
 register  make a live Confluent-API registry hold the repo's contracts (levels, versions).

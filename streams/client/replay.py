@@ -1,16 +1,17 @@
 """Replay: reprocess models on purpose, safely.
 
-Three tools for operators, one rule: a replay never produces a second terminal event for a run,
-and replaying the same range twice creates no new work for identical inputs and versions.
+Every tool here reads first, plans with streams/client/replay_plan.py (one run per model,
+replayed copies recognised by their causation chain, runs that already exist reported as no-ops),
+and only then publishes what the plan says; a dry run stops before publishing, so it prints the
+same `Summary`.
 
 * `replay_dead_letters`: put dead-lettered records back on their original topics after a fix
   (same key and bytes, so the same event ids; every consumer is idempotent).
 * `replay_topic`: read a range of a topic (offsets or times, a partition, a model) and publish a
-  *new run* for each matching event, linked to the original by `causation_id`. The new run id is
-  derived from the original event id, the target workflow and the processor version, so the same
-  range replayed twice maps onto the same runs (the orchestrator ignores a run it already has).
-* `stale_models` / `reprocess`: new runs for models whose latest results were made by another
-  processor version.
+  *new run* per model, linked to the event it was made from by `causation_id`. The new run id is
+  derived from that event, the target workflow and the processor version, so the same range
+  replayed twice maps onto the same runs (and the second replay says they exist).
+* `reprocess`: new runs for models whose latest results were made by another processor version.
 * `reset_group`: rewind a consumer group to a time, for operators who prefer that (refused while
   the group has live members).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -34,8 +35,10 @@ from streams.core.security import kafka_client_config
 from streams.core.settings import Settings
 from streams.orchestration.workflow import runnable
 from streams.core import names
+from streams.client.replay_plan import (REPLAY_EVENT, REPLAY_SERVICE, REPROCESS_EVENT, Found, RunIndex, Summary,
+                                        latest_completions, plan_dead_letters, plan_reprocess, plan_topic)
 
-SERVICE = "meshstream-replay"
+SERVICE = REPLAY_SERVICE  # how a later replay recognises what this one published
 # what a replayed event becomes: contract name -> how to turn its payload into a new run's
 # discovered payload (scans are re-published as new scans instead)
 REPLAYABLE = (names.SCAN_REQUESTED, names.DISCOVERED, *names.TERMINAL)
@@ -56,16 +59,8 @@ class DeadLetter:
     stage: str
     code: str
     message: str
-
-
-@dataclass(frozen=True)
-class Found:
-    """One record read from a topic range."""
-
-    partition: int
-    offset: int
-    timestamp_ms: int
-    record: dict
+    original_partition: int | None = None
+    timestamp_ms: int = 0   # when it was dead-lettered (the broker's record time)
 
 
 def parse_position(text: str | None) -> tuple[str, int] | None:
@@ -94,7 +89,8 @@ def _consumer(settings: Settings) -> Consumer:
 def read_range(settings: Settings, contract: Contract, *, start=None, end=None, partition: int | None = None,
                timeout: float = 10.0, progress: Callable[[int, int], None] | None = None) -> Iterator[Found]:
     """Decoded records of a contract's topic from `start` up to `end` (exclusive; default: the
-    end of each partition when the read began), oldest first per partition."""
+    end of each partition when the read began), oldest first per partition. A record that does
+    not decode as the contract (the pipeline dead-lettered it) comes with `record` None."""
     serde = AvroSerde(registry_client(settings))
     consumer = _consumer(settings)
     try:
@@ -121,9 +117,10 @@ def read_range(settings: Settings, contract: Contract, *, start=None, end=None, 
                 if progress:
                     progress(seen, total)
                 try:
-                    yield Found(p, msg.offset(), msg.timestamp()[1], serde.decode(msg.value(), contract))
+                    record = serde.decode(msg.value(), contract)
                 except SerdeError:
-                    pass  # not an event of the contract (the pipeline dead-lettered it): nothing to replay
+                    record = None
+                yield Found(p, msg.offset(), msg.timestamp()[1], record)
                 if msg.offset() >= hi - 1:
                     break
     finally:
@@ -145,23 +142,32 @@ def _bounds(consumer, topic: str, p: int, start, end, timeout: float) -> tuple[i
     return resolve(start, low), resolve(end, high)
 
 
-@dataclass
-class ReplayReport:
-    topic: str
-    matched: int = 0
-    published: int = 0
-    runs: list = field(default_factory=list)   # (new run or scan id, original event id)
-    dry_run: bool = False
+def run_index(settings: Settings, *, scans: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> RunIndex:
+    """Every run the discovery topic knows (and, for scan replays, every requested scan id).
 
-    def summary(self) -> str:
-        verb = "would start" if self.dry_run else "started"
-        return f"{self.topic}: {self.matched} matching event(s); {verb} {len(self.runs)} new run(s)/scan(s)"
+    Why the discovery topic rather than the orchestrator's run table (GET /runs/{id}): every run
+    begins with exactly one discovery carrying its run id, whoever published it, and reading the
+    topic needs only the broker the replay already uses (no worker, URL or token). Limits: it is
+    read whole (within retention), which is the slow part of replaying on a very large topic; and
+    a run whose discovery has expired is not known (see streams/client/replay_plan.py)."""
+    manifest = default_manifest()
+    index = RunIndex()
+    for found in read_range(settings, manifest.by_name(names.DISCOVERED), progress=progress):
+        if found.record is not None:
+            index.add_discovery(found.record)
+    if scans:
+        for found in read_range(settings, manifest.by_name(names.SCAN_REQUESTED)):
+            if found.record is not None:
+                index.add_scan(found.record)
+    return index
 
 
 def replay_topic(settings: Settings, topic: str, *, start=None, end=None, partition: int | None = None,
                  model_id: str | None = None, workflow: str | None = None, dry_run: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> ReplayReport:
-    """Publish a new run (or scan) for every matching event of `topic` in the range."""
+                 include_replayed: bool = False, progress: Callable[[int, int], None] | None = None) -> Summary:
+    """A new run (or scan) per model of the range, unless an earlier replay started it already;
+    the rules are streams/client/replay_plan.py's. The dry run plans the same and publishes nothing."""
     manifest = default_manifest()
     contract = next((c for c in manifest.contracts if topic in (c.topic, c.name)), None)
     if contract is None:
@@ -171,34 +177,36 @@ def replay_topic(settings: Settings, topic: str, *, start=None, end=None, partit
                           + ", ".join(manifest.by_name(n).topic for n in REPLAYABLE))
     if workflow is not None:
         runnable(workflow)  # refuse unknown/planned workflows before publishing anything
-    report = ReplayReport(contract.topic, dry_run=dry_run)
-    publisher = None if dry_run else _Publisher(settings)
-    seen_events: set[str] = set()
-    for found in read_range(settings, contract, start=start, end=end, partition=partition, progress=progress):
-        env, payload = found.record["envelope"], found.record["payload"]
-        if model_id is not None and payload.get("model_id") != model_id:
-            continue
-        if env["event_id"] in seen_events:
-            continue  # a duplicate of an event already replayed in this range
-        seen_events.add(env["event_id"])
-        report.matched += 1
-        target = workflow or payload.get("workflow") or "standard"
-        if contract.name == names.SCAN_REQUESTED:
-            new_id = derived_id("replay", env["event_id"], target, PROCESSOR_VERSION)
-            out = (names.SCAN_REQUESTED, new_id, {**payload, "scan_id": new_id, "workflow": target})
-        else:
-            new_id = derived_id("replay", env["event_id"], target, PROCESSOR_VERSION)
-            out = (names.DISCOVERED, new_id, discovered_from(payload, new_id, target))
-        report.runs.append((new_id, env["event_id"]))
-        if publisher is not None:
-            name, key, new_payload = out
-            # the new event's id is derived too: a second replay of the range re-sends the same event
-            publisher.send(name, key, new_payload, correlation_id=new_id, causation_id=env["event_id"],
-                           event_id=derived_id("replay-event", new_id))
-            report.published += 1
-    if publisher is not None:
-        publisher.flush()
-    return report
+    # the range is read before the index: a run a replay published meanwhile is then known as started
+    found = list(read_range(settings, contract, start=start, end=end, partition=partition, progress=progress))
+    index = run_index(settings, scans=contract.name == names.SCAN_REQUESTED)
+    summary = plan_topic(found, contract_name=contract.name, topic=contract.topic, version=PROCESSOR_VERSION,
+                         index=index, workflow=workflow, model_id=model_id, include_replayed=include_replayed,
+                         dry_run=dry_run)
+    if dry_run or not summary.started:
+        return summary
+    publisher = _Publisher(settings)
+    for item in summary.started:
+        publisher.send(item.id, *new_run_event(contract.name, item))
+    publisher.flush()
+    return summary
+
+
+def new_run_event(contract_name: str, item, *, prefix: str = REPLAY_EVENT, skip_cache: bool = False
+                  ) -> tuple[str, dict]:
+    """The event that starts a planned item's new run (a discovery) or scan (a scan request):
+    `(contract name, {"envelope", "payload"})`. Its envelope is the causation chain a later replay
+    follows: this service as producer, the event it was made from as `causation_id`, and an event
+    id derived from the new id (so a second publish of it is the same event)."""
+    env_in, payload = item.source.record["envelope"], item.source.record["payload"]
+    if contract_name == names.SCAN_REQUESTED:
+        name, out = names.SCAN_REQUESTED, {**payload, "scan_id": item.id, "workflow": item.workflow}
+    else:
+        name, out = names.DISCOVERED, discovered_from(payload, item.id, item.workflow)
+    if skip_cache:
+        out["options"] = processing_options({**(out.get("options") or {}), "skip_cache": True})
+    env = envelope(SERVICE, item.id, env_in["event_id"], event_id=derived_id(prefix, item.id))
+    return name, {"envelope": env, "payload": out}
 
 
 def discovered_from(payload: dict, run_id: str, workflow: str) -> dict:
@@ -235,11 +243,9 @@ class _Publisher:
         self.producer = Producer(producer_config(settings))
         self.errors: list = []
 
-    def send(self, name: str, key: str, payload: dict, *, correlation_id: str, causation_id: str | None,
-             event_id: str) -> None:
+    def send(self, key: str, name: str, record: dict) -> None:
         contract = self.manifest.by_name(name)
-        env = envelope(SERVICE, correlation_id, causation_id, event_id=event_id)
-        value = self.serde.encode(contract, {"envelope": env, "payload": payload})
+        value = self.serde.encode(contract, record)
         self.producer.produce(contract.topic, key=key.encode(), value=value,
                               on_delivery=lambda err, msg: self.errors.append(err) if err else None)
         self.producer.poll(0)
@@ -251,59 +257,24 @@ class _Publisher:
 
 # -- reprocess: models whose results another processor version made -----------------------------
 
-@dataclass(frozen=True)
-class Stale:
-    model_id: str
-    run_id: str
-    versions: tuple[str, ...]      # the processor versions of its latest results
-    event: Found
-
-
-def stale_models(settings: Settings, *, since=None, version: str = PROCESSOR_VERSION,
-                 workflow: str | None = None) -> list[Stale]:
-    """The latest completed run of every model (since `since`), where any stage's result was made
-    by a processor version other than `version`."""
-    contract = default_manifest().by_name(names.COMPLETED)
-    latest: dict[str, Found] = {}
-    for found in read_range(settings, contract, start=since):
-        p = found.record["payload"]
-        if workflow is not None and p["workflow"] != workflow:
-            continue
-        prev = latest.get(p["model_id"])
-        if prev is None or found.record["envelope"]["occurred_at"] >= prev.record["envelope"]["occurred_at"]:
-            latest[p["model_id"]] = found
-    out = []
-    for model, found in sorted(latest.items()):
-        versions = tuple(sorted({s["processor_version"] for s in found.record["payload"]["stages"]
-                                 if s["status"] == "completed" and s["processor_version"]}))
-        if any(v != version for v in versions):
-            out.append(Stale(model, found.record["payload"]["run_id"], versions, found))
-    return out
-
-
 def reprocess(settings: Settings, *, since=None, workflow: str | None = None, version: str = PROCESSOR_VERSION,
-              dry_run: bool = False, force: bool = False) -> list[tuple[Stale, str]]:
-    """A new run for every stale model; returns (stale model, new run id). Stages whose input and
-    processor version already have a result reuse it (streams.execution.context.reuse_or_work) unless
-    `force`, which sends the runs with `skip_cache`."""
-    stale = stale_models(settings, since=since, version=version, workflow=workflow)
-    publisher = None if dry_run else _Publisher(settings)
-    out = []
-    for s in stale:
-        env, payload = s.event.record["envelope"], s.event.record["payload"]
-        target = workflow or payload["workflow"]
-        new_id = derived_id("reprocess", env["event_id"], target, version)
-        out.append((s, new_id))
-        if publisher is not None:
-            discovered = discovered_from(payload, new_id, target)
-            if force:
-                discovered["options"] = processing_options({**(discovered.get("options") or {}), "skip_cache": True})
-            publisher.send(names.DISCOVERED, new_id, discovered,
-                           correlation_id=new_id, causation_id=env["event_id"],
-                           event_id=derived_id("reprocess-event", new_id))
-    if publisher is not None:
-        publisher.flush()
-    return out
+              dry_run: bool = False, force: bool = False) -> Summary:
+    """A new run for every model whose latest completion (since `since`) holds a result made by
+    another processor version than `version`, unless an earlier reprocess started that run already
+    (its id is derived from the completion, the workflow and `version`). Stages whose input and
+    processor version already have a result reuse it (streams.execution.context.reuse_or_work)
+    unless `force`, which sends the runs with `skip_cache`."""
+    contract = default_manifest().by_name(names.COMPLETED)
+    latest, read, skipped = latest_completions(read_range(settings, contract, start=since), workflow=workflow)
+    summary = plan_reprocess(latest, version=version, index=run_index(settings), workflow=workflow,
+                             dry_run=dry_run, read=read, skipped=skipped)
+    if dry_run or not summary.started:
+        return summary
+    publisher = _Publisher(settings)
+    for item in summary.started:
+        publisher.send(item.id, *new_run_event(names.COMPLETED, item, prefix=REPROCESS_EVENT, skip_cache=force))
+    publisher.flush()
+    return summary
 
 
 # -- reset a consumer group ------------------------------------------------------------------------
@@ -346,35 +317,100 @@ def reset_group(settings: Settings, group: str, to_time_ms: int, *, dry_run: boo
 
 # -- dead letters ----------------------------------------------------------------------------------
 
-def read_dead_letters(settings: Settings, timeout: float = 10.0) -> list[DeadLetter]:
-    """Every record on the dead-letter topic, oldest first (reads up to the current end)."""
+def read_dead_letters(settings: Settings, timeout: float = 10.0, *, at: tuple[int, int] | None = None
+                      ) -> list[DeadLetter]:
+    """Every record on the dead-letter topic (or only the one at partition:offset `at`), oldest first."""
     contract = default_manifest().by_name(names.DEAD_LETTERED)
+    bounds = {} if at is None else {"partition": at[0], "start": ("offset", at[1]), "end": ("offset", at[1] + 1)}
     out: list[DeadLetter] = []
-    for found in read_range(settings, contract, timeout=timeout):
+    for found in read_range(settings, contract, timeout=timeout, **bounds):
+        if found.record is None:
+            continue
         pl = found.record["payload"]
         out.append(DeadLetter(found.offset, found.partition, pl["original_topic"], pl["original_offset"],
                               pl["original_key"], pl["original_value"], pl["stage"], pl["error"]["code"],
-                              pl["error"]["message"]))
+                              pl["error"]["message"], pl.get("original_partition"), found.timestamp_ms))
     return out
 
 
+def _republished(settings: Settings, letters: list[DeadLetter], timeout: float = 10.0):
+    """`republished(d)` for plan_dead_letters: where the dead letter's original record (same key
+    and bytes) is on its topic again, at another position and no earlier than the dead letter.
+    Reads each original topic once, raw, from the earliest such dead letter's time. Limit: the
+    comparison of times assumes the clocks of the worker and the replaying host roughly agree."""
+    wanted: dict[str, int] = {}
+    for d in letters:
+        if d.original_value is not None:
+            wanted[d.original_topic] = min(wanted.get(d.original_topic, d.timestamp_ms), d.timestamp_ms)
+    seen: dict[tuple, list] = {}
+    consumer = _consumer(settings)
+    try:
+        for topic, since in wanted.items():
+            meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+            if meta is None or meta.error is not None:
+                continue
+            for p in sorted(meta.partitions):
+                lo, hi = _bounds(consumer, topic, p, ("time", since), None, timeout)
+                if hi <= lo:
+                    continue
+                consumer.assign([TopicPartition(topic, p, lo)])
+                while True:
+                    msg = consumer.poll(timeout)
+                    if msg is None:
+                        raise ReplayError(f"{topic}[{p}] stalled before offset {hi}")
+                    if msg.error():
+                        continue
+                    seen.setdefault((topic, msg.key(), msg.value()), []).append((p, msg.offset(), msg.timestamp()[1]))
+                    if msg.offset() >= hi - 1:
+                        break
+    finally:
+        consumer.close()
+
+    def republished(d: DeadLetter):
+        for p, o, ts in seen.get((d.original_topic, d.original_key, d.original_value), []):
+            if (p, o) != (d.original_partition, d.original_offset) and ts >= d.timestamp_ms:
+                return p, o
+        return None
+
+    return republished
+
+
+def _model_of(serde: AvroSerde):
+    """The model a dead letter's original record was about, when it decodes (poison does not)."""
+    manifest = default_manifest()
+
+    def model_of(d: DeadLetter) -> str | None:
+        try:
+            record = serde.decode(d.original_value, manifest.by_topic(d.original_topic))
+        except (KeyError, SerdeError, TypeError):
+            return None
+        return (record.get("payload") or {}).get("model_id")
+
+    return model_of
+
+
 def replay_dead_letters(settings: Settings, *, stage: str | None = None, code: str | None = None,
-                        key: str | None = None, dry_run: bool = False) -> list[DeadLetter]:
-    """Re-publish the matching dead letters' original records; returns what was (or would be) replayed."""
-    chosen = [d for d in read_dead_letters(settings)
-              if (stage is None or d.stage == stage) and (code is None or d.code == code)
-              and (key is None or (d.original_key or b"").decode(errors="replace") == key)
-              and d.original_value is not None]
-    if dry_run or not chosen:
-        return chosen
+                        key: str | None = None, at: tuple[int, int] | None = None,
+                        dry_run: bool = False) -> Summary:
+    """Re-publish the matching dead letters' original records (same key and bytes, so the same
+    event ids), by the rules of replay_plan.plan_dead_letters; `at` picks one dead letter
+    (partition, offset), as the console's replay button does."""
+    letters = read_dead_letters(settings, at=at)
+    chosen = [d for d in letters if (stage is None or d.stage == stage) and (code is None or d.code == code)]
+    summary = plan_dead_letters(letters, republished=_republished(settings, chosen),
+                                model_of=_model_of(AvroSerde(registry_client(settings))),
+                                stage=stage, code=code, key=key, at=at, dry_run=dry_run)
+    if dry_run or not summary.started:
+        return summary
     producer = Producer(producer_config(settings))
     errors: list = []
-    for d in chosen:
+    for item in summary.started:
+        d = item.source
         producer.produce(d.original_topic, key=d.original_key, value=d.original_value,
                          on_delivery=lambda err, msg: errors.append(err) if err else None)
     if producer.flush(30) or errors:
         raise RuntimeError(f"replay failed: {errors or 'timed out'}")
-    return chosen
+    return summary
 
 
 def progress_bar(stream=sys.stderr, width: int = 30) -> Callable[[int, int], None]:

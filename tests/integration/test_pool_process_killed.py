@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 def test_killing_a_pool_process_mid_step_ends_in_a_completed_run(settings, s3, worker):
     bucket, prefix = "models", f"poolkill-{uuid.uuid4().hex[:8]}/"
     # big enough that its thumbnails take a while, so the kill lands mid-step
-    mesh = trimesh.creation.icosphere(subdivisions=5, radius=20.0)
+    mesh = trimesh.creation.icosphere(subdivisions=7, radius=20.0)  # ~0.6 s of thumbnails (ADR 0008)
     upload(s3, bucket, {prefix + "ball/ball.stl": mesh.export(file_type="stl")})
     seen = len(worker.log())  # only steps started after this scan was published
     scan_id = Publisher(settings).scan(bucket, prefix)

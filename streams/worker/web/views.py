@@ -171,9 +171,14 @@ def register(app, rt) -> None:
                 return self.json({"error": "refused", "message": f"{topic} is not a contract topic"}, status=422)
             if value is None:
                 return self.json({"error": "refused", "message": "the dead letter kept no bytes"}, status=422)
-            await rt.app.producer.send_and_wait(topic, key, value, partition=None, timestamp=None, headers=None)
-            log.info("replayed dead letter %s:%s to %s", partition, offset, topic)
-            return self.json({"replayed": f"{partition}:{offset}", "topic": topic}, status=202)
+            # the CLI's rules and summary (streams/client/replay.py): a record already back on its topic is a no-op
+            from streams.client.replay import replay_dead_letters
+
+            summary = await asyncio.to_thread(replay_dead_letters, rt.settings, at=(int(partition), int(offset)))
+            log.info("dead letter %s:%s to %s: %d replayed, %d already replayed", partition, offset, topic,
+                     len(summary.started), len(summary.already_started))
+            return self.json({"replayed": f"{partition}:{offset}", "topic": topic, "summary": summary.as_dict()},
+                             status=202 if summary.started else 200)
 
     @app.page("/dashboard")
     class Dashboard(View):

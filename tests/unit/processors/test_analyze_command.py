@@ -89,3 +89,15 @@ def test_gltf_is_metres_unless_units_say_otherwise(tmp_path, capsys):
     assert {f["printer"] for f in mm["print_analysis"]["bed_fit"] if f["fits"]} >= {"Prusa MK4", "Creality K1 Max"}
     code, out = run(capsys, str(vase), "--json", "--units", "in")
     assert max(json.loads(out)["print_analysis"]["extents_mm"]) == pytest.approx(150.0 * 25.4, rel=1e-6)
+
+
+def test_json_includes_the_slicing_estimate_for_the_default_printer(tmp_path, capsys):
+    write_samples(tmp_path)
+    code, out = run(capsys, str(tmp_path / "cube_10mm.stl"), "--json")
+    assert code == 0
+    s = json.loads(out)["slicing"]
+    assert s["printer"] == "Prusa MK4" and s["fits_printer"] is True
+    assert s["layer_count"] == 50  # 10 mm at 0.2 mm
+    assert 0 < s["part_filament_volume_mm3"] < 1000.0  # 15 % infill: less than the solid 1,000 mm3
+    assert s["filament_mass_g"] == pytest.approx(s["filament_volume_mm3"] / 1000 * 1.24)
+    assert s["print_time_s"] > 0 and "layers" not in s
