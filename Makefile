@@ -63,4 +63,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .meshstream $(TS)/node_modules $(TS)/dist
+	rm -rf $(VENV) .meshstream $(TS)/node_modules $(TS)/dist $(TS)/build

@@ -23,7 +23,7 @@ import json
 import re
 import struct
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import trimesh
@@ -72,7 +72,7 @@ class LoadedMesh:
     units: str | None
     source_bytes: int
     sha256: str
-    units_source: str = "unknown"  # "file", "spec", "convention" or "unknown"
+    units_source: str = "unknown"  # "file", "spec", "convention", "override" or "unknown"
     notes: tuple[str, ...] = field(default=())
 
 
@@ -336,8 +336,27 @@ def _units(fmt: str, unit_3mf: str | None) -> tuple[str | None, str]:
     return None, "unknown"  # OBJ and PLY carry no units
 
 
-def load_mesh(data: bytes, filename: str | None = None, limits: Limits = Limits()) -> LoadedMesh:
+# Units a caller may declare for a file's coordinates (`units=`), overriding the format's own.
+UNIT_OVERRIDES = ("mm", "cm", "m", "in")
+
+
+def with_units(loaded: LoadedMesh, units: str | None) -> LoadedMesh:
+    """The same mesh with its coordinates declared to be in `units` (source "override").
+
+    Why: glTF says metres, but exporters of 3D-printing models often write millimetre numbers
+    into glTF, so a 360 mm vase reads as 360 m; STL, OBJ and PLY carry no units at all. The
+    owner of the file knows better than any convention. None keeps what the file said."""
+    if units is None:
+        return loaded
+    if units not in UNIT_OVERRIDES:
+        raise ValueError(f"units {units!r}: expected one of {', '.join(UNIT_OVERRIDES)}")
+    return replace(loaded, units=units, units_source="override")
+
+
+def load_mesh(data: bytes, filename: str | None = None, limits: Limits = Limits(), units: str | None = None) -> LoadedMesh:
     """Parse `data` into a welded `LoadedMesh`, or raise a `ProcessingError` subclass.
+
+    `units` (mm, cm, m, in) overrides the units the format implies (see `with_units`).
 
     `filename` is used only to break format ties and to word errors; a known mesh extension on
     content that matches no format makes the error `CorruptMeshError` (the user meant a mesh)
@@ -381,15 +400,15 @@ def load_mesh(data: bytes, filename: str | None = None, limits: Limits = Limits(
         raise MeshTooLargeError(f"{fmt.upper()} mesh needs more memory than available ({size:,} bytes)") from exc
     except Exception as exc:  # noqa: BLE001 - odd shapes from a malformed file: still a typed error
         raise CorruptMeshError(f"{fmt.upper()} geometry is malformed: {type(exc).__name__}: {exc}"[:500]) from exc
-    units, units_source = _units(fmt, unit_3mf)
-    return LoadedMesh(
+    file_units, units_source = _units(fmt, unit_3mf)
+    return with_units(LoadedMesh(
         mesh=mesh,
         format=fmt,
-        units=units,
+        units=file_units,
         source_bytes=size,
         sha256=hashlib.sha256(data).hexdigest(),
         units_source=units_source,
-    )
+    ), units)
 
 
 def _checked_mesh(vertices: np.ndarray, faces: np.ndarray, fmt: str, limits: Limits) -> trimesh.Trimesh:

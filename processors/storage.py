@@ -50,13 +50,20 @@ def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = Fals
     return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
 
 
+# S3 error codes that refuse the request itself (the name, the URI, the arguments): deterministic.
+INVALID_NAME_CODES = ("InvalidBucketName", "InvalidObjectName", "KeyTooLongError", "BadRequest", "InvalidArgument",
+                      "InvalidRequest", "InvalidURI")
+
+
 def _translate(exc: Exception, what: str) -> ProcessingError:
     if isinstance(exc, S3Error):
         if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
             return ObjectMissingError(f"{what}: {exc.code}")
         if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return AccessDeniedError(f"{what}: access denied ({exc.code})")
-        if exc.code in ("InvalidBucketName", "InvalidObjectName", "KeyTooLongError", "BadRequest", "InvalidArgument"):
+        # InvalidRequest / InvalidURI: what S3 servers answer for keys they will never serve (e.g.
+        # `..\..\windows\system32\x.stl`): the same answer on every retry, so not "unavailable"
+        if exc.code in INVALID_NAME_CODES:
             return InvalidObjectNameError(f"{what}: refused by storage ({exc.code})")
         return StorageUnavailableError(f"{what}: S3 error {exc.code}: {exc.message}")
     if isinstance(exc, ValueError):  # the minio SDK validates bucket and object names before any request

@@ -1,6 +1,6 @@
 """Build and drive the TypeScript client (clients/typescript) from pytest.
 
-The Node side runs the package's own code (`dist/test/tool.js`, compiled from test/tool.ts with
+The Node side runs the package's own code (`build/test/tool.js`, compiled from test/tool.ts with
 `tsc --strict`); each call passes JSON on stdin and gets JSON back, so a test can put the same
 input through Python and TypeScript and compare. Node, npm and the package's node_modules come
 from `make install` (`npm ci`); when they are missing the tests fail and say so, they never skip.
@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "clients" / "typescript"
 TSC = PACKAGE / "node_modules" / ".bin" / "tsc"
-TOOL = PACKAGE / "dist" / "test" / "tool.js"
+TOOL = PACKAGE / "build" / "test" / "tool.js"
 
 
 def node() -> str:

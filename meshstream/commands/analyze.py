@@ -1,10 +1,13 @@
-"""`meshstream analyze FILE [--json] [--thumbnails DIR]`: every processor on one local file, no broker.
+"""`meshstream analyze FILE|DIR [--json] [--thumbnails DIR] [--units U]`: every processor on local files, no broker.
 
 Runs loading, technical metadata, metamodel (bodies within the file), print analysis, the
 slicing estimate for the default printer (layers, filament, time; not the per-layer list),
 sellability and an Etsy draft listing; `--thumbnails DIR` also writes the standard views (and
-`--turntable N` frames). Exit code 0 on success, 2 when the file cannot be processed (the typed
-error code and message are printed, as JSON with --json).
+`--turntable N` frames: --turntable needs --thumbnails and is refused without it). A folder is
+analysed file by file (its mesh files, recursively): one table row per file, or with --json one
+JSON line per file. `--units` declares the coordinates' unit (a glTF modelled in millimetres).
+Exit code 0 on success, 2 when a file cannot be processed (the typed error code and message are
+printed, as JSON with --json).
 """
 from __future__ import annotations
 
@@ -12,24 +15,48 @@ import json
 import sys
 from pathlib import Path
 
+from meshstream import arguments as a
+
+EXAMPLES = """examples:
+  meshstream analyze vase.glb --units mm
+  meshstream analyze models/                      # a table, one row per file
+  meshstream analyze models/ --json | jq .print_analysis.printability_score
+  meshstream analyze cube.stl --thumbnails png/ --turntable 12
+"""
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("analyze", help="analyze a local mesh file with every processor (no broker needed)")
-    p.add_argument("file", help="mesh file: STL, OBJ, PLY, GLB/glTF or 3MF (format detected from content)")
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of a text summary")
+    p = subparsers.add_parser("analyze", help="analyze local mesh files with every processor (no broker needed)",
+                              epilog=EXAMPLES)
+    p.add_argument("file", metavar="FILE|DIR",
+                   help="mesh file (STL, OBJ, PLY, GLB/glTF or 3MF; format detected from content), or a folder of them")
+    p.add_argument("--json", action="store_true",
+                   help="a file: one JSON document; a folder: one JSON line per file")
     p.add_argument("--thumbnails", metavar="DIR", help="write PNG thumbnails (front/isometric/top at 256 and 512 px) to DIR")
-    p.add_argument("--turntable", type=int, default=0, metavar="N", help="with --thumbnails: also write N turntable frames (256 px)")
-    p.add_argument("--listing-type", choices=("download", "physical", "both"), default="download")
-    p.add_argument("--max-triangles", type=int, default=None, help="triangle limit (default 5,000,000)")
-    p.set_defaults(func=run)
+    p.add_argument("--turntable", type=a.non_negative_int, default=0, metavar="N",
+                   help="also write N turntable frames (256 px); needs --thumbnails")
+    p.add_argument("--units", choices=a.UNITS,
+                   help="unit of the file's coordinates, overriding the format's (glTF: metres; STL: mm by convention; "
+                        "OBJ/PLY: none)")
+    p.add_argument("--listing-type", choices=("download", "physical", "both"), default="download",
+                   help="Etsy listing type")
+    p.add_argument("--max-triangles", type=a.positive_int, default=None, help="triangle limit (default 5,000,000)")
+    p.set_defaults(func=run, validate=lambda args: validate(p, args))
+
+
+def validate(parser, args) -> None:
+    if args.turntable and not args.thumbnails:
+        parser.error("--turntable needs --thumbnails DIR (the frames are written there)")
 
 
 def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int = 0,
-                 listing_type: str = "download", max_triangles: int | None = None, slicing: bool = False) -> dict:
+                 listing_type: str = "download", max_triangles: int | None = None, slicing: bool = False,
+                 units: str | None = None) -> dict:
     """Every processor on one file; returns a JSON-ready dict. Raises ProcessingError.
 
     `slicing` adds the slicing estimate (the CLI turns it on; off by default so callers that
-    measure the workflow's processors, like bench/pipeline.py, keep measuring the same work)."""
+    measure the workflow's processors, like bench/pipeline.py, keep measuring the same work).
+    `units` overrides the unit the format implies (processors.loading.with_units)."""
     from processors.etsy import etsy_listing
     from processors.loading import Limits, load_mesh
     from processors.metadata import technical_metadata
@@ -41,7 +68,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
     from processors.thumbnails import standard_views, turntable as turntable_frames
 
     limits = Limits() if max_triangles is None else Limits(max_triangles=max_triangles)
-    loaded = load_mesh(path.read_bytes(), path.name, limits)
+    loaded = load_mesh(path.read_bytes(), path.name, limits, units=units)
     meta = technical_metadata(loaded)
     bodies = detect_bodies(loaded, path.name)
     prints = analyze_print(loaded, meta)
@@ -71,17 +98,73 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
     }
 
 
+def _options(args) -> dict:
+    return {"thumbnails": Path(args.thumbnails) if args.thumbnails else None, "turntable": args.turntable,
+            "listing_type": args.listing_type, "max_triangles": args.max_triangles, "units": args.units,
+            "slicing": True}
+
+
+def mesh_files(directory: Path) -> list[Path]:
+    """The mesh files under `directory` (by extension, recursively, hidden ones left out), sorted."""
+    from processors.naming import is_mesh
+
+    return [p for p in sorted(directory.rglob("*"))
+            if p.is_file() and is_mesh(p.name) and not any(x.startswith(".") for x in p.relative_to(directory).parts)]
+
+
+def run_directory(args, directory: Path) -> int:
+    """One row (or JSON line) per file, as each finishes; exit 2 when any file failed."""
+    from processors.errors import ProcessingError
+
+    files = mesh_files(directory)
+    if not files:
+        print(f"analyze: no mesh files (STL, OBJ, PLY, GLB/glTF, 3MF) in {directory}", file=sys.stderr)
+        return 2
+    failed = 0
+    if not args.json:
+        print(TABLE_HEADER, flush=True)
+    for path in files:
+        try:
+            result = analyze_file(path, **_options(args))
+        except ProcessingError as exc:
+            failed += 1
+            print(json.dumps({"file": str(path), "error": exc.to_dict()}) if args.json
+                  else _row_failed(path, directory, exc), flush=True)
+            continue
+        print(json.dumps(result, default=str) if args.json else _row(result, path, directory), flush=True)
+    if not args.json:
+        print(f"{len(files)} files, {len(files) - failed} analysed, {failed} failed")
+    return 2 if failed else 0
+
+
+TABLE_HEADER = (f"{'file':32} {'format':6} {'triangles':>10} {'size mm (x y z)':>24} {'units':8} {'watertight':10} "
+                f"{'print':>5} {'sell':>5}  fits")
+
+
+def _row(r: dict, path: Path, root: Path) -> str:
+    m, p, s = r["metadata"], r["print_analysis"], r["sellability"]
+    size = " x ".join(f"{v:.1f}" for v in p["extents_mm"])
+    units = r["units"]["units"] or "mm?"  # none in the file: print analysis assumes millimetres
+    fits = sum(1 for f in p["bed_fit"] if f["fits"] or f["fits_reoriented"])
+    return (f"{str(path.relative_to(root))[:32]:32} {m['format']:6} {m['triangles']:>10,} {size:>24} {units:8} "
+            f"{str(m['watertight']):10} {p['score']:>5} {s['score']:>5.1f}  {fits}/{len(p['bed_fit'])} printers")
+
+
+def _row_failed(path: Path, root: Path, exc) -> str:
+    return f"{str(path.relative_to(root))[:32]:32} failed: {exc.code}: {str(exc)[:100]}"
+
+
 def run(args) -> int:
     from processors.errors import ProcessingError
 
     path = Path(args.file)
+    if path.is_dir():
+        return run_directory(args, path)
     if not path.is_file():
-        print(f"analyze: no such file: {path}", file=sys.stderr)
+        print(f"analyze: no such file or folder: {path}", file=sys.stderr)
         return 2
     try:
-        result = analyze_file(path, thumbnails=Path(args.thumbnails) if args.thumbnails else None,
-                              turntable=args.turntable, listing_type=args.listing_type,
-                              max_triangles=args.max_triangles, slicing=True)
+        result = analyze_file(path, **_options(args))
     except ProcessingError as exc:
         if args.json:
             print(json.dumps({"file": str(path), "error": exc.to_dict()}, indent=2))
@@ -99,7 +182,10 @@ def _print_text(r: dict) -> None:
     m, p, s, e = r["metadata"], r["print_analysis"], r["sellability"], r["etsy_listing"]
     vol = f"{m['volume']:.3f}" if m["volume"] is not None else "n/a (not watertight)"
     ex = " x ".join(f"{v:.2f}" for v in p["extents_mm"])
-    print(f"{r['file']}: {m['format']}, {m['triangles']:,} triangles, {m['vertices']:,} vertices, units {m['units'] or 'unknown'}")
+    source = {"override": "given with --units", "spec": "the format's", "convention": "by convention",
+              "file": "from the file"}.get(r["units"]["source"], "")
+    print(f"{r['file']}: {m['format']}, {m['triangles']:,} triangles, {m['vertices']:,} vertices, "
+          f"units {m['units'] or 'unknown'}{f' ({source})' if source and m['units'] else ''}")
     print(f"  bbox {m['bbox_min']} .. {m['bbox_max']}  ({ex} mm)")
     print(f"  volume {vol}, area {m['surface_area']:.3f}, watertight {m['watertight']}, winding consistent {m['winding_consistent']}")
     print(f"  bodies {m['bodies']}, holes {m['holes']}, non-manifold edges {m['non_manifold_edges']}, "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from meshstream import arguments as a
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("replay", help="reprocess on purpose: dead letters, topic ranges, group rewinds")
@@ -18,8 +20,10 @@ def register(subparsers) -> None:
 
     t = sub.add_parser("topic", help="new runs for the events of a topic range, linked by causation_id")
     t.add_argument("topic", help="topic or contract name (scans, discoveries, terminal events)")
-    t.add_argument("--from", dest="start", help="first offset, or a time (ISO 8601, or epoch ms as 123ms)")
-    t.add_argument("--to", dest="end", help="end offset (exclusive) or time; default: the end when the replay starts")
+    t.add_argument("--from", dest="start", type=a.position,
+                   help="first offset, or a time (ISO 8601, or epoch ms as 123ms)")
+    t.add_argument("--to", dest="end", type=a.position,
+                   help="end offset (exclusive) or time; default: the end when the replay starts")
     t.add_argument("--partition", type=int, help="only this partition")
     t.add_argument("--model", help="only events of this model id")
     t.add_argument("--workflow", help="run this workflow instead of the original one")
@@ -31,13 +35,13 @@ def register(subparsers) -> None:
 
     g = sub.add_parser("reset-group", help="rewind a stopped consumer group to a time")
     g.add_argument("group")
-    g.add_argument("--to-time", required=True, help="ISO 8601 time (or epoch ms as 123ms)")
+    g.add_argument("--to-time", required=True, type=a.time_only, help="ISO 8601 time (or epoch ms as 123ms)")
     g.add_argument("--dry-run", action="store_true")
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=run_reset_group)
 
     r = subparsers.add_parser("reprocess", help="new runs for models whose results another processor version made")
-    r.add_argument("--since", help="only models whose latest run finished at or after this time")
+    r.add_argument("--since", type=a.time_only, help="only models whose latest run finished at or after this time")
     r.add_argument("--workflow", help="only runs of this workflow (and run it again)")
     r.add_argument("--processor-version", help="the version results must have (default: this build's)")
     r.add_argument("--force", action="store_true",

@@ -3,6 +3,30 @@ from __future__ import annotations
 
 import json
 
+from meshstream.reach import Unreachable
+
+
+class NotMeshstream(Unreachable):
+    """Something answers HTTP at MESHSTREAM_API_URL, but not a meshstream worker's API (exit 3,
+    like a server that does not answer at all: the fix is the same address setting)."""
+
+    def __init__(self, api: str, path: str, what: str):
+        RuntimeError.__init__(self, f"the server at {api} (MESHSTREAM_API_URL) is not a meshstream worker API "
+                                    f"(GET {path}: {what}); point MESHSTREAM_API_URL at a worker "
+                                    "(`eval \"$(meshstream stack env)\"`, default port 6066)")
+        self.component, self.address = "api", api
+
+
+def _overview(api: str, get) -> dict:
+    """GET /overview, refusing any answer that is not the worker API's document."""
+    try:
+        doc = get(api, "/overview")
+    except ValueError as exc:  # a 200 whose body is not JSON (requests' JSONDecodeError is a ValueError)
+        raise NotMeshstream(api, "/overview", f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not {"runs_by_state", "scans", "failures"} <= doc.keys():
+        raise NotMeshstream(api, "/overview", "404" if doc is None else "not the overview document")
+    return doc
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("status", help="runs by state and recent scans, or one scan or run")
@@ -19,7 +43,7 @@ def run(args) -> int:
 
     api = Settings().api_url
     if args.id is None:
-        doc = get(api, "/overview")
+        doc = _overview(api, get)
         ready = get(api, "/ready")
         if args.json:
             print(json.dumps({"ready": ready, **doc}, indent=2))

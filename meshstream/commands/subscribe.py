@@ -3,14 +3,24 @@ from __future__ import annotations
 
 import json
 
+from meshstream import arguments as a
+
+EXAMPLES = """examples:
+  meshstream subscribe                                   # terminal events (completed, failed) as they arrive
+  meshstream subscribe --contract processing.completed,processing.failed --from-beginning --timeout 60
+  meshstream subscribe --contract print-analysis.completed --group my-service   # resumes where my-service stopped
+"""
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("subscribe", help="print completion events as they arrive")
-    p.add_argument("--contract", action="append", help="contract name(s); default the terminal events")
-    p.add_argument("--from-beginning", action="store_true")
-    p.add_argument("--group", help="consumer group id (default: a fresh one)")
-    p.add_argument("--timeout", type=float, help="stop after this many seconds")
-    p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    p = subparsers.add_parser("subscribe", help="print completion events as they arrive", epilog=EXAMPLES)
+    p.add_argument("--contract", action="extend", type=a.contracts, metavar="NAME[,NAME...]",
+                   help="contract name, a comma-separated list, or repeated; one of: "
+                        + ", ".join(a.contract_names()) + " (default: processing.completed, processing.failed)")
+    p.add_argument("--from-beginning", action="store_true", help="read each topic from its first record")
+    p.add_argument("--group", help="consumer group id (default: a fresh one, starting at the latest records)")
+    p.add_argument("--timeout", type=a.seconds, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--idle-timeout", type=a.seconds, help="stop after this many seconds without an event")
     p.set_defaults(func=run)
 
 
@@ -51,7 +61,11 @@ def wait_for_topics(bootstrap: str, topics: set[str], timeout: float | None, on_
 
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    from streams.core.security import kafka_client_config
+    from streams.core.settings import Settings
+
+    # the same security settings as every other client (SASL/TLS); `bootstrap` names the servers
+    admin = AdminClient({**kafka_client_config(Settings()), "bootstrap.servers": bootstrap})
     deadline = None if timeout is None else time.monotonic() + timeout
     told = False
     while True:

@@ -8,9 +8,15 @@ Secrets come from Settings (environment or `_FILE`), never from code or argument
 """
 from __future__ import annotations
 
+import logging
 import ssl
 
 from streams.core.settings import Settings
+
+# librdkafka's own log lines (`%3|...|FAIL|rdkafka#producer-1| ... Connection refused`) go to this
+# Python logger instead of straight to stderr, so the application decides: the CLI silences it
+# unless --verbose, a worker's logging configuration shows it.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
@@ -27,7 +33,7 @@ def _check(settings: Settings) -> str:
 def kafka_client_config(settings: Settings) -> dict:
     """bootstrap.servers plus security properties for any confluent-kafka client."""
     proto = _check(settings)
-    conf = {"bootstrap.servers": settings.kafka_bootstrap}
+    conf = {"bootstrap.servers": settings.kafka_bootstrap, "logger": LIBRDKAFKA_LOGGER}
     if proto == "PLAINTEXT":
         return conf
     conf["security.protocol"] = proto

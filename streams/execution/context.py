@@ -21,7 +21,7 @@ from cachetools import LRUCache
 
 from processors import meshcache
 from processors.errors import ProcessingError
-from processors.loading import Limits, LoadedMesh, load_mesh
+from processors.loading import Limits, LoadedMesh, load_mesh, with_units
 from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
 from streams.core.settings import Settings
@@ -70,14 +70,16 @@ class StageContext:
         return [(ref["key"], self.read(ref)) for ref in refs]
 
     # -- parsed meshes, once per run -------------------------------------------------------
-    def load_files(self, refs: list[dict], skip_cache: bool = False) -> list[tuple[str, LoadedMesh]]:
+    def load_files(self, refs: list[dict], skip_cache: bool = False,
+                   units: str | None = None) -> list[tuple[str, LoadedMesh]]:
         """Every file of a model, parsed: from its stored parsed form when one exists, else
-        parsed from the bytes (typed errors name the file) and stored for the stages after."""
-        return [(ref["key"], self.load(ref, skip_cache)) for ref in refs]
+        parsed from the bytes (typed errors name the file) and stored for the stages after.
+        `units` (a request's override) is applied after loading: the stored form keeps the file's."""
+        return [(ref["key"], with_units(self.load(ref, skip_cache), units)) for ref in refs]
 
-    def load_model(self, refs: list[dict], skip_cache: bool = False):
+    def load_model(self, refs: list[dict], skip_cache: bool = False, units: str | None = None):
         """(assembly, parts) of a model's files, as processors.model.load_assembly gives."""
-        return assemble(self.load_files(refs, skip_cache), self.limits)
+        return assemble(self.load_files(refs, skip_cache, units), self.limits)
 
     def load(self, ref: dict, skip_cache: bool = False) -> LoadedMesh:
         key = parsed_key(ref)

@@ -114,6 +114,17 @@ class ProcessorPool:
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    def terminate(self) -> None:
+        """Stop now: cancel queued work and end the pool processes (SIGTERM), for a worker that
+        is exiting. Without this the interpreter's exit waits for every running task, including
+        the start-up warm-up (seconds of imports), before the process can end (issue 22). Work
+        cut short is redelivered, as after a crash: its agent has stopped and cannot publish it."""
+        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
 
 # -- in the pool process -------------------------------------------------------------------------
 

@@ -21,8 +21,10 @@ three-workers start-up test: see `seek_to_committed` and `verify_event_path` bel
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import inspect
+import logging
 import time
 from typing import Callable
 
@@ -32,6 +34,10 @@ from mode.services import WaitResults
 
 from streams.faust_ext.committed_seek import seek_to_committed_or_reset
 
+# How long stopping the consumer thread may take. With the broker unreachable, aiokafka's
+# fetcher.close() re-raises the CancelledError of its own cancelled fetch task, the thread never
+# reports "stopped", and mode waits its 60 s shutdown_timeout: a SIGTERM took ~70 s (issue 22).
+CONSUMER_STOP_TIMEOUT = 5.0
 IDLE_MIN_BYTES = 1          # answer at the first record
 IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
 
@@ -65,6 +71,21 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
     class WorkerConsumerThread(driver.AIOKafkaConsumerThread):
         fetch_bounds = (fetch_min_bytes, fetch_max_wait_ms, busy_rate)
         batching = None
+        shutdown_timeout = 2 * CONSUMER_STOP_TIMEOUT  # mode's wait for this thread (default 60 s)
+
+        async def on_thread_stop(self) -> None:
+            """Stop the consumer within CONSUMER_STOP_TIMEOUT, whatever the broker does. A stop
+            that fails or overruns is logged and abandoned: the process is exiting, and offsets
+            not committed now are re-read after a restart (at least once, as with a crash)."""
+            try:
+                await asyncio.wait_for(super().on_thread_stop(), CONSUMER_STOP_TIMEOUT)
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise  # this task itself is being cancelled: not ours to swallow
+                logging.getLogger(__name__).warning("consumer stop interrupted (broker unreachable?)")
+            except Exception as exc:  # noqa: BLE001 - anything the client raises while closing
+                logging.getLogger(__name__).warning("consumer stop abandoned after %.0f s: %r",
+                                                    CONSUMER_STOP_TIMEOUT, exc)
 
         async def _fetch_records(self, consumer, active_partitions, timeout=None, max_records=None):
             records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)

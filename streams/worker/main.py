@@ -29,7 +29,10 @@ def run_worker(settings: Settings | None = None, stages: set[str] | None = None,
 
     settings = settings or Settings()
     prepare(settings)
-    app, _ = create_app(settings, stages)
+    app, runtime = create_app(settings, stages)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()  # returns by SystemExit once the agents have stopped
+    finally:
+        runtime.pool.terminate()  # do not wait for pool work nobody can publish any more

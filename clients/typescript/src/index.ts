@@ -11,5 +11,8 @@ export * from "./generated/index";
 export { Publisher, kafkaFor, producerConfig, type PayloadOf, type Published, type ScanOptions } from "./publisher";
 export { readDeadLetters, replayDeadLetters, type DeadLetterOptions, type DeadLetterRecord } from "./replay";
 export { AvroSerde, SerdeError, frame, registryClient, unframe } from "./serde";
-export { settingsFromEnv, type Settings } from "./settings";
+export {
+  LOG_LEVELS, PROTOCOLS, SASL_MECHANISMS, kafkaSecurity, settingsFromEnv,
+  type ClientLogLevel, type KafkaSecuritySettings, type SecurityProtocol, type Settings,
+} from "./settings";
 export { Subscription, subscribe, subscribeTerminal, type Received, type ReceivedOf, type Skipped, type SubscribeOptions } from "./subscriber";

@@ -16,7 +16,7 @@ import { envelope, type EnvelopeOptions } from "./envelope";
 import { CONTRACTS, type ContractName, type Events } from "./generated/contracts";
 import type { ObjectRef, ProcessingOptions } from "./generated/common";
 import { AvroSerde, registryClient } from "./serde";
-import { settingsFromEnv, type Settings } from "./settings";
+import { kafkaSecurity, settingsFromEnv, type ClientLogLevel, type Settings } from "./settings";
 
 /** The payload of a contract's event (the envelope is built by the publisher). */
 export type PayloadOf<N extends ContractName> = Events[N]["payload"];
@@ -26,8 +26,18 @@ export function producerConfig(): ProducerConfig {
   return { createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 };
 }
 
+const LOG_LEVEL: Record<ClientLogLevel, logLevel> = {
+  nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG,
+};
+
+/**
+ * A kafkajs client for the settings: the brokers, TLS and SASL (`kafkaSecurity`), and kafkajs' own
+ * log lines off unless `settings.logLevel` (MESHSTREAM_CLIENT_LOG_LEVEL) asks for them: errors reach
+ * the caller as rejected promises, not as JSON lines on the terminal.
+ */
 export function kafkaFor(settings: Settings, clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: settings.kafkaBootstrap, logLevel: logLevel.WARN });
+  return new Kafka({ clientId, brokers: settings.kafkaBootstrap, logLevel: LOG_LEVEL[settings.logLevel ?? "nothing"],
+                     ...kafkaSecurity(settings.security) });
 }
 
 export type PublishOptions = EnvelopeOptions;

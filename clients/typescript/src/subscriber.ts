@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Consumer } from "kafkajs";
 
 import { CONTRACTS, TERMINAL, type ContractName, type Events } from "./generated/contracts";
-import { kafkaFor } from "./publisher";
+import { Publisher, kafkaFor } from "./publisher";
 import { AvroSerde, SerdeError, registryClient } from "./serde";
 import { settingsFromEnv, type Settings } from "./settings";
 
@@ -35,7 +35,15 @@ export interface SubscribeOptions {
   readonly fromBeginning?: boolean;
   /** How many event ids to remember for de-duplication. */
   readonly dedupWindow?: number;
-  /** Told about each record skipped because it is not an event of its contract (default: a warning in the kafkajs log). */
+  /**
+   * Dead-letter each record that is not an event of its contract before skipping it: a
+   * `pipeline.dead-lettered` event with the original bytes, topic, partition, offset and the
+   * reason, keyed like the original, so `meshstream replay dead-letters` can put it back after a
+   * fix. The offset moves past the record only once the dead letter is acknowledged.
+   * `stage` names this subscriber in the dead letter (default `node-subscriber:<groupId>`).
+   */
+  readonly deadLetter?: boolean | { readonly stage?: string };
+  /** Told about each record skipped because it is not an event of its contract (default: one line on stderr). */
   readonly onSkipped?: (skipped: Skipped) => void;
 }
 
@@ -49,7 +57,8 @@ export interface Skipped {
 }
 
 export class Subscription {
-  constructor(private readonly consumer: Consumer, readonly groupId: string, private readonly counts: { skipped: number }) {}
+  constructor(private readonly consumer: Consumer, readonly groupId: string, private readonly counts: { skipped: number },
+              private readonly deadLetters?: Publisher) {}
 
   /** Records skipped so far because they were not events of their contract. */
   get skipped(): number {
@@ -58,6 +67,7 @@ export class Subscription {
 
   async close(): Promise<void> {
     await this.consumer.disconnect();
+    await this.deadLetters?.close();
   }
 }
 
@@ -99,7 +109,12 @@ export async function subscribe<N extends ContractName>(
   const consumer = kafkaFor(settings, groupId).consumer({ groupId });
   const seen = new SeenIds(opts.dedupWindow ?? 100_000);
   const counts = { skipped: 0 };
-  const onSkipped = opts.onSkipped ?? ((s: Skipped) => consumer.logger().warn("skipping a record that is not an event of its contract", { ...s }));
+  const onSkipped = opts.onSkipped ?? ((s: Skipped) =>
+    process.stderr.write(`meshstream: skipped ${s.topic}[${s.partition}]@${s.offset}, not an event of its contract: ${s.code}: ${s.message}\n`));
+  const deadLetters = opts.deadLetter
+    ? { publisher: Publisher.create({ settings, service: "meshstream-node-subscriber" }),
+        stage: (typeof opts.deadLetter === "object" && opts.deadLetter.stage) || `node-subscriber:${groupId}` }
+    : undefined;
   await consumer.connect();
   await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: opts.fromBeginning ?? false });
   const joined = new Promise<void>((resolve) => {
@@ -114,6 +129,16 @@ export async function subscribe<N extends ContractName>(
         record = await serde.decode<Events[N]>(message.value, CONTRACTS[name]);
       } catch (err) {
         if (!(err instanceof SerdeError)) throw err;
+        if (deadLetters) {
+          const now = Date.now();
+          const key = message.key ? message.key.toString() : `${topic}-${partition}-${message.offset}`;
+          await deadLetters.publisher.publish("pipeline.dead-lettered", key, {
+            original_topic: topic, original_partition: partition, original_offset: Number(message.offset),
+            original_key: message.key ?? null, original_value: message.value, stage: deadLetters.stage,
+            error: { code: err.code, error_class: "SerdeError", message: err.message, retryable: false },
+            attempts: 1, first_failure_at: now, last_failure_at: now,
+          }, { correlationId: key });
+        }
         counts.skipped += 1;
         onSkipped({ topic, partition, offset: message.offset, code: err.code, message: err.message });
         return;
@@ -126,7 +151,7 @@ export async function subscribe<N extends ContractName>(
     },
   });
   await joined;
-  return new Subscription(consumer, groupId, counts);
+  return new Subscription(consumer, groupId, counts, deadLetters?.publisher);
 }
 
 /** Subscribe to the terminal events of workflow runs (processing.completed / processing.failed). */

@@ -152,13 +152,14 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
     return replayDeadLetters(filter as Parameters<typeof replayDeadLetters>[0]);
   },
   /**
-   * {contracts, scanId, expected, timeoutMs} -> {events, delivered, partitions, skipped, waitedMs}:
+   * {contracts, scanId, expected, timeoutMs, deadLetter?} -> {events, delivered, partitions, skipped, waitedMs}:
    * events of `contracts` whose payload.scan_id is scanId, read from the beginning, for up to
    * timeoutMs after joining; `delivered` counts every event the subscriber delivered (any scan),
    * `partitions` has the last offset it delivered per partition and `skipped` the records it
-   * skipped as not events, so an empty answer says whether nothing came at all.
+   * skipped as not events, so an empty answer says whether nothing came at all. `deadLetter`: a
+   * stage name; the skipped records are dead-lettered under it.
    */
-  async "read"({ contracts, scanId, expected, timeoutMs }) {
+  async "read"({ contracts, scanId, expected, timeoutMs, deadLetter }) {
     const settings = settingsFromEnv();
     const serde = new AvroSerde(registryClient(settings));
     const events: Received[] = [];
@@ -173,7 +174,7 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<Json>>
       if ((ev.record.payload as { scan_id?: string }).scan_id !== scanId) return;
       events.push(ev as Received);
       if (events.length >= (expected as number)) enough();
-    }, { settings, fromBeginning: true, onSkipped: (s) => skipped.push(s) });
+    }, { settings, fromBeginning: true, onSkipped: (s) => skipped.push(s), ...(deadLetter ? { deadLetter: { stage: deadLetter as string } } : {}) });
     // the wait starts once the consumer has joined its group: on a busy machine the join alone
     // took most of a 15 s budget that used to include it, and the read came back empty
     const started = Date.now();

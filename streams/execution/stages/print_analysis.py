@@ -9,7 +9,7 @@ EXPENSIVE_SAMPLES = 8192  # wall-thickness samples with enable_expensive_analysi
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False))
+    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False), payload.get("units"))
     pa = analyze_print(assembly, max_samples=EXPENSIVE_SAMPLES if payload.get("enable_expensive_analysis") else 1024,
                        overhang_angle_deg=payload.get("overhang_angle_deg") or 45.0,
                        printers=tuple(payload.get("printers") or ()))

@@ -8,6 +8,6 @@ STAGE = "technical-metadata"
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    md = measure_parts(ctx.load_files(payload["files"], payload.get("skip_cache", False)), ctx.limits)
+    md = measure_parts(ctx.load_files(payload["files"], payload.get("skip_cache", False), payload.get("units")), ctx.limits)
     result = ctx.store_result(payload["model_id"], "metadata.json", {"model_id": payload["model_id"], **md.as_dict()})
     return {"files": payload["files"], "metadata": md.summary(), "result": result}

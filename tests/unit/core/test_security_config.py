@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.core.security import faust_broker_credentials, kafka_client_config
+from streams.core.security import LIBRDKAFKA_LOGGER, faust_broker_credentials, kafka_client_config
 from streams.core.settings import Settings
 
 
@@ -16,7 +16,8 @@ def _sasl_env(tmp_path, **extra):
 
 
 def test_plaintext_is_just_the_bootstrap():
-    assert kafka_client_config(Settings.from_env({"MESHSTREAM_KAFKA_BOOTSTRAP": "h:1"})) == {"bootstrap.servers": "h:1"}
+    conf = kafka_client_config(Settings.from_env({"MESHSTREAM_KAFKA_BOOTSTRAP": "h:1"}))
+    assert conf == {"bootstrap.servers": "h:1", "logger": LIBRDKAFKA_LOGGER}
     assert faust_broker_credentials(Settings.from_env({})) is None
 
 
@@ -31,7 +32,7 @@ def test_sasl_ssl_with_password_file_and_mtls(tmp_path):
     assert conf == {"bootstrap.servers": "127.0.0.1:9094", "security.protocol": "SASL_SSL",
                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "svc", "sasl.password": "s3cr3t-from-file",
                     "ssl.ca.location": str(tls.ca), "ssl.certificate.location": str(tls.client_cert),
-                    "ssl.key.location": str(tls.client_key)}
+                    "ssl.key.location": str(tls.client_key), "logger": LIBRDKAFKA_LOGGER}
     creds = faust_broker_credentials(s)
     assert creds.protocol.value == "SASL_SSL" and creds.mechanism.value == "SCRAM-SHA-512"
     assert creds.username == "svc" and creds.password == "s3cr3t-from-file" and creds.ssl_context is not None

@@ -58,3 +58,28 @@ def test_terminal_payloads_carry_owner_degradation_and_attempts():
     assert p["degraded"] == [{"stage": "thumbnails", "code": "render_failed", "message": "boom", "attempts": 1}]
     assert {s["stage"]: (s["status"], s["attempts"]) for s in p["stages"]} == {
         "download": ("completed", 1), "technical-metadata": ("completed", 1), "thumbnails": ("failed", 1)}
+
+
+def test_a_scans_units_reach_the_stages_that_load_meshes():
+    """`meshstream scan --units mm` (issue 22): the override travels in ProcessingOptions to the
+    requests of the stages that read coordinates (technical metadata, print analysis)."""
+    run = state(processing_options({"units": "mm"}))
+    assert build_request("technical-metadata", run)["units"] == "mm"
+    assert build_request("print-analysis", run)["units"] == "mm"
+    assert "units" not in build_request("thumbnails", run)
+    assert build_request("print-analysis", state(processing_options({"printers": []})))["units"] is None
+
+
+def test_units_outside_the_list_are_refused_by_the_contract():
+    from registry.constraints import ConstraintViolation, check_record
+    from registry.manifest import default_manifest
+
+    contract = default_manifest().by_name("print-analysis.requested")
+    payload = build_request("print-analysis", state(processing_options({"units": "mm"})))
+    record = {"envelope": {}, "payload": {**payload, "units": "furlong"}}
+    try:
+        check_record(contract.schema, record)
+    except ConstraintViolation as exc:
+        assert "units" in str(exc)
+    else:
+        raise AssertionError("units 'furlong' passed the contract's constraints")

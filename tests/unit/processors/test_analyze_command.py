@@ -42,6 +42,55 @@ def test_text_output(tmp_path, capsys):
     assert code == 0 and "watertight True" in out and "etsy:" in out
 
 
+def test_a_folder_is_a_table_whose_counts_add_up(tmp_path, capsys):
+    """`analyze DIR` (issue 22: it said "no such file"): one row per mesh file, failures included."""
+    write_samples(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a mesh")
+    code, out = run(capsys, str(tmp_path))
+    lines = out.strip().splitlines()
+    assert code == 2  # corrupt.stl fails; the others are analysed
+    assert lines[-1] == "7 files, 6 analysed, 1 failed"
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert set(rows) == {"bracket/bracket_part_01.stl", "bracket/bracket_part_02.stl", "corrupt.stl", "cube_10mm.stl",
+                         "cylinder.ply", "sphere_r5.stl", "torus.obj"}
+    assert "10.0 x 10.0 x 10.0" in rows["cube_10mm.stl"] and "corrupt_mesh" in rows["corrupt.stl"]
+
+
+def test_a_folder_with_json_is_one_line_per_file(tmp_path, capsys):
+    write_samples(tmp_path)
+    code, out = run(capsys, str(tmp_path), "--json")
+    docs = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(docs) == 7
+    by_name = {d["file"].rsplit("/", 1)[-1]: d for d in docs}
+    assert abs(by_name["cube_10mm.stl"]["mesh_summary"]["volume"] - 1000.0) < 1e-6
+    assert by_name["corrupt.stl"]["error"]["code"] == "corrupt_mesh"
+
+
+def _vase_glb(path, height: float = 150.0):
+    """A glTF whose numbers are millimetres (what many 3D-printing exporters write)."""
+    import trimesh
+
+    mesh = trimesh.creation.cylinder(radius=40.0, height=height, sections=32)
+    path.write_bytes(mesh.export(file_type="glb"))
+    return path
+
+
+def test_gltf_is_metres_unless_units_say_otherwise(tmp_path, capsys):
+    vase = _vase_glb(tmp_path / "vase.glb")
+    code, out = run(capsys, str(vase), "--json")
+    metres = json.loads(out)
+    assert code == 0 and metres["units"] == {"units": "m", "source": "spec"}
+    assert max(metres["print_analysis"]["extents_mm"]) == pytest.approx(150_000.0, rel=1e-6)
+    assert not any(f["fits_reoriented"] for f in metres["print_analysis"]["bed_fit"])
+    code, out = run(capsys, str(vase), "--json", "--units", "mm")
+    mm = json.loads(out)
+    assert code == 0 and mm["units"] == {"units": "mm", "source": "override"}
+    assert max(mm["print_analysis"]["extents_mm"]) == pytest.approx(150.0, rel=1e-6)
+    assert {f["printer"] for f in mm["print_analysis"]["bed_fit"] if f["fits"]} >= {"Prusa MK4", "Creality K1 Max"}
+    code, out = run(capsys, str(vase), "--json", "--units", "in")
+    assert max(json.loads(out)["print_analysis"]["extents_mm"]) == pytest.approx(150.0 * 25.4, rel=1e-6)
+
+
 def test_json_includes_the_slicing_estimate_for_the_default_printer(tmp_path, capsys):
     write_samples(tmp_path)
     code, out = run(capsys, str(tmp_path / "cube_10mm.stl"), "--json")

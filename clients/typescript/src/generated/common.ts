@@ -95,6 +95,12 @@ export interface ProcessingOptions {
    * @default null
    */
   listing: null | ListingOptions;
+  /**
+   * Unit of the models' coordinates, overriding what the format implies (glTF: metres; STL: mm by convention; OBJ/PLY: none). null: the format's.
+   * @default null
+   * @enum ["mm", "cm", "m", "in"]
+   */
+  units: null | string;
 }
 
 /**

@@ -117,6 +117,9 @@ class ProcessingOptions:
     printers: list[str] = field(default_factory=lambda: list([]))
     # Printers to check bed fit against (names from print analysis' table); empty = all.
     listing: ListingOptions | None = None
+    units: str | None = None
+    # Unit of the models' coordinates, overriding what the format implies (glTF: metres; STL: mm by convention; OBJ/PLY: none). null: the format's.
+    # constraints: {"enum": ["mm", "cm", "m", "in"]}
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -125,6 +128,7 @@ class ProcessingOptions:
             'overhang_angle_deg': self.overhang_angle_deg,
             'printers': list(self.printers),
             'listing': (None if self.listing is None else self.listing.to_avro()),
+            'units': self.units,
         }
 
     @classmethod
@@ -135,6 +139,7 @@ class ProcessingOptions:
             overhang_angle_deg=d['overhang_angle_deg'],
             printers=list(d['printers']),
             listing=(None if d['listing'] is None else ListingOptions.from_avro(d['listing'])),
+            units=d['units'],
         )
 
 

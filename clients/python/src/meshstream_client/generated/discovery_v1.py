@@ -31,7 +31,7 @@ class ScanRequested:
     TOPIC: ClassVar[str] = 'model.discovery-scan.requested.v1'
     SUBJECT: ClassVar[str] = 'model.discovery-scan.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'f66a2f66a6168205a6358c7df48c018e76058f77062537682292f64cc9491afe'
+    SCHEMA_SHA256: ClassVar[str] = '8438ead3e6879cb74cc9b93f91e80660a013d42dd28a890d6af085a92bcf611d'
 
     envelope: _common.Envelope
     payload: ScanRequestedPayload
@@ -110,7 +110,7 @@ class ModelDiscovered:
     TOPIC: ClassVar[str] = 'model.discovery.discovered.v1'
     SUBJECT: ClassVar[str] = 'model.discovery.discovered.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '93d4fa61615d04762f81e5d0fe1ca65bbcade5206e1f92c74b29517aa89b963f'
+    SCHEMA_SHA256: ClassVar[str] = '2177fe04860e4c70b7e04ee85f96dfc5f1951703d14abffff7ff0882eac6efb6'
 
     envelope: _common.Envelope
     payload: ModelDiscoveredPayload

@@ -19,7 +19,7 @@ class PrintAnalysisRequested:
     TOPIC: ClassVar[str] = 'model.print-analysis.requested.v1'
     SUBJECT: ClassVar[str] = 'model.print-analysis.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '0b93a933e95d3cd6dd52cca0334425693d2c7c2890c32ea195c6bbc05aca2681'
+    SCHEMA_SHA256: ClassVar[str] = 'b2d2e939a40ef242fcc24750eb23d44ae1272fdd1cd178bd507d37396a2d05be'
 
     envelope: _common.Envelope
     payload: PrintAnalysisRequestedPayload
@@ -59,6 +59,9 @@ class PrintAnalysisRequestedPayload:
     enable_expensive_analysis: bool = False
     # Denser wall-thickness sampling (slower, more precise).
     skip_cache: bool = False
+    units: str | None = None
+    # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
+    # constraints: {"enum": ["mm", "cm", "m", "in"]}
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class PrintAnalysisRequestedPayload:
             'printers': list(self.printers),
             'enable_expensive_analysis': self.enable_expensive_analysis,
             'skip_cache': self.skip_cache,
+            'units': self.units,
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class PrintAnalysisRequestedPayload:
             printers=list(d['printers']),
             enable_expensive_analysis=d['enable_expensive_analysis'],
             skip_cache=d['skip_cache'],
+            units=d['units'],
         )
 
 

@@ -19,7 +19,7 @@ class TechnicalMetadataRequested:
     TOPIC: ClassVar[str] = 'model.technical-metadata.requested.v1'
     SUBJECT: ClassVar[str] = 'model.technical-metadata.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'd79bde1d99af60bf222deb76c8bb524029d2604e42d56924e6dc97aae2a7415f'
+    SCHEMA_SHA256: ClassVar[str] = 'a61521275e01ce219f61d3de2a15f8b4eb54d512a329e22a74632cb050110e7a'
 
     envelope: _common.Envelope
     payload: TechnicalMetadataRequestedPayload
@@ -53,6 +53,9 @@ class TechnicalMetadataRequestedPayload:
     # All files of the model; multi-part models are measured as one assembly.
     enable_expensive_analysis: bool = False
     skip_cache: bool = False
+    units: str | None = None
+    # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
+    # constraints: {"enum": ["mm", "cm", "m", "in"]}
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class TechnicalMetadataRequestedPayload:
             'files': [v1.to_avro() for v1 in self.files],
             'enable_expensive_analysis': self.enable_expensive_analysis,
             'skip_cache': self.skip_cache,
+            'units': self.units,
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class TechnicalMetadataRequestedPayload:
             files=[_common.ObjectRef.from_avro(v2) for v2 in d['files']],
             enable_expensive_analysis=d['enable_expensive_analysis'],
             skip_cache=d['skip_cache'],
+            units=d['units'],
         )
 
 
