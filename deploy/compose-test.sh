@@ -12,7 +12,7 @@
 #
 # Cached between runs, outside the repository, in $MESHSTREAM_CACHE_DIR (~/.cache/meshstream):
 #   debian-bookworm-minbase.tar   the debootstrapped base image (~40 s to make)
-#   docker/                       dockerd's data root: image layers, so the pip wheels and the
+#   docker/data/                  dockerd's data root: image layers, so the pip wheels and the
 #                                 Maven jars are downloaded once per lock-file/version change
 # Behind a TLS-intercepting proxy the builds trust the machine's locally added CAs
 # (/usr/local/share/ca-certificates/*.crt, passed as the EXTRA_CA_CERTS build argument).
@@ -73,12 +73,12 @@ else
   iptables-save > "$RUN/iptables.before"
   IP_FORWARD=$(cat /proc/sys/net/ipv4/ip_forward)
   HAD_DOCKER0=0; ip link show docker0 >/dev/null 2>&1 && HAD_DOCKER0=1
-  mkdir -p "$CACHE/docker"
-  dockerd --data-root "$CACHE/docker" --pidfile "$RUN/dockerd.pid" > "$RUN/dockerd.log" 2>&1 &
+  mkdir -p "$CACHE/docker/data"
+  dockerd --data-root "$CACHE/docker/data" --pidfile "$RUN/dockerd.pid" > "$RUN/dockerd.log" 2>&1 &
   STARTED_DOCKERD=1
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -20 "$RUN/dockerd.log"; exit 1; }
-  log "dockerd started (data root $CACHE/docker)"
+  log "dockerd started (data root $CACHE/docker/data)"
 fi
 
 # --- base image -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from streams.security import kafka_client_config
 from streams.settings import Settings
 from tests.integration.helpers import Watcher, by_scan
 
-CHAOS_MODELS = 30
+CHAOS_MODELS = 20
 
 
 def say(msg: str) -> None:
@@ -94,7 +94,7 @@ def check_kills(settings: Settings, serde, project: str) -> None:
     s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
     prefix = f"chaos-{uuid.uuid4().hex[:8]}/"
     for i in range(CHAOS_MODELS):
-        data = trimesh.creation.icosphere(subdivisions=4, radius=4.0 + i).export(file_type="stl")
+        data = trimesh.creation.icosphere(subdivisions=3, radius=4.0 + i).export(file_type="stl")
         put_bytes(s3, "models", f"{prefix}sphere_{i:02d}/sphere.stl", data, "application/octet-stream")
     scan_id = cli_scan("models", prefix)
     say(f"chaos scan {scan_id}: {CHAOS_MODELS} models")
@@ -109,7 +109,8 @@ def check_kills(settings: Settings, serde, project: str) -> None:
         done = watch.poll(0.5)
         say(f"SIGKILLed worker container {worker[:12]} and {broker} with {done} of {CHAOS_MODELS} runs finished")
         assert done < CHAOS_MODELS, "the kills must land mid-batch"
-        watch.wait_for(CHAOS_MODELS, timeout=300, settle=10)
+        # generous: on a loaded 2-core machine one run took minutes behind the fail-over
+        watch.wait_for(CHAOS_MODELS, timeout=900, settle=10)
         say(f"all runs finished {time.monotonic() - t0:.1f} s after the kills")
     finally:
         watch.close()
