@@ -107,7 +107,7 @@ fi
 EXTRA_CA_CERTS=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 export EXTRA_CA_CERTS
 log "building images"
-dc build --quiet 2>&1 | grep -v "^$" || true
+dc build --quiet 2>&1 | grep -vE "^$|DEPRECATED|Install the buildx|docs.docker.com/go/buildx" || true
 dc --profile cli build --quiet cli >/dev/null 2>&1 || true
 test -n "$(docker images -q meshstream:local)" -a -n "$(docker images -q meshstream-kafka:local)" \
   -a -n "$(docker images -q meshstream-registry:local)" -a -n "$(docker images -q meshstream-prometheus:local)" \

@@ -136,7 +136,7 @@ def _wait_in_sync(admin: AdminClient, timeout: float = 90.0) -> float:
     raise AssertionError(f"replicas not back in sync after {timeout}s")
 
 
-def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path):
+def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path, request):
     from meshstream.worker_process import WorkerProcess
     from streams.worker import prepare
 
@@ -160,6 +160,7 @@ def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path
 
     worker = WorkerProcess({**env, "MESHSTREAM_APP_ID": f"meshstream-chaos-{uuid.uuid4().hex[:8]}",
                             "MESHSTREAM_SESSION_TIMEOUT": "10"}, tmp_path / "worker.log").start()
+    request.addfinalizer(worker.stop)  # whatever fails below, no worker outlives the test
     worker_pid = worker.proc.pid
     scan_ids: set[str] = set()
     terminals = Terminals(settings, scan_ids)
@@ -191,7 +192,7 @@ def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path
         deadline = time.monotonic() + 90
         while not terminals.arrivals and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert terminals.arrivals, "the pipeline was flowing before the first kill"
+        assert terminals.arrivals, f"the pipeline was flowing before the first kill; worker log:\n{worker.log()[-4000:]}"
         calm_start = time.monotonic()
         time.sleep(CALM)
         baseline = terminals.longest_gap(calm_start, time.monotonic())
@@ -207,7 +208,8 @@ def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path
             # stays down until the flow has resumed without it (bounded: a cluster that cannot
             # go on with two of three brokers fails here)
             resumed = _resumed(terminals, killed_at, timeout=RESUME_TIMEOUT)
-            assert resumed is not None, f"no terminal events for {RESUME_TIMEOUT:.0f} s after broker {node} died"
+            assert resumed is not None, (f"no terminal events for {RESUME_TIMEOUT:.0f} s after broker {node} died; "
+                                         f"worker log:\n{worker.log()[-4000:]}")
             restart_at = time.monotonic()
             cluster.up()  # starts only the killed broker, waits until it is registered again
             in_sync = _wait_in_sync(admin)
