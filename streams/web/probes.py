@@ -34,7 +34,7 @@ class Probes:
         return ok, {"status": "ok" if ok else "stalled", "seconds_since_tick": round(since, 3),
                     "event_loop_lag_seconds": round(self.loop_lag, 4),
                     # which of several workers on a host this is (meshstream/web_port.py)
-                    "web_port": self.app.conf.web_port, "pid": os.getpid()}
+                    "web_port": getattr(getattr(self.app, "conf", None), "web_port", None), "pid": os.getpid()}
 
     def ready(self) -> tuple[bool, dict]:
         assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in self._assignment())
