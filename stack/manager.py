@@ -61,8 +61,15 @@ class LocalStack:
         record.write_text(str(len(self.brokers)))
 
     def down(self) -> list[str]:
-        """Stop the services this stack's pid files say it started; return their names."""
-        return [svc.name for svc in (self.registry, self.s3, *reversed(self.brokers)) if svc.process.stop()]
+        """Stop the services this stack's pid files say it started; return their names. The
+        brokers stop together: one by one, the last would wait out its shutdown timeout for a
+        quorum that had already left."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        stopped = [svc.name for svc in (self.registry, self.s3) if svc.process.stop()]
+        with ThreadPoolExecutor(len(self.brokers)) as pool:
+            done = list(pool.map(lambda b: b.process.stop(), self.brokers))
+        return stopped + [b.name for b, ok in zip(self.brokers, done) if ok]
 
     def status(self) -> list[ServiceStatus]:
         return [ServiceStatus(s.name, s.process.pid(), s.endpoint(), str(s.process.log_file)) for s in self.services]
