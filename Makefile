@@ -18,11 +18,12 @@ browser:
 # Exact versions and hashes from requirements.lock; the project itself installs editable.
 # The TypeScript client's packages come from its package-lock.json (npm ci); its tests are part
 # of `make test`, so Node.js 20+ and npm are required, not optional.
-$(STAMP): requirements.lock pyproject.toml $(TS)/package.json $(TS)/package-lock.json
+$(STAMP): requirements.lock pyproject.toml clients/python/pyproject.toml $(TS)/package.json $(TS)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the TypeScript client (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e clients/python
 	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
@@ -48,6 +49,7 @@ stack-down: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/processors.py
 	$(BIN)/python bench/serde.py
+	$(BIN)/python bench/typed_payloads.py
 	$(BIN)/python bench/pipeline.py
 
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.

@@ -137,7 +137,7 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
     from processors.storage import connect
     from registry.serde import AvroSerde, registry_client
     from streams.client import Publisher, Subscriber
-    from streams.settings import Settings
+    from streams.core.settings import Settings
     from tests.integration.helpers import upload
 
     with private_stack() as stack:

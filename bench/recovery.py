@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TABLE = "workflow-runs"  # the orchestrator's table (streams/agents/orchestrator.py)
+TABLE = "workflow-runs"  # the orchestrator's table (streams/worker/agents/orchestrator.py)
 
 
 def _run_value(i: int) -> bytes:

@@ -27,7 +27,7 @@ import fastavro  # noqa: E402
 from registry import constraints  # noqa: E402
 from registry.manifest import default_manifest  # noqa: E402
 from registry.serde import AvroSerde  # noqa: E402
-from streams.envelope import envelope  # noqa: E402
+from streams.core.envelope import envelope  # noqa: E402
 
 FILES = [{"storage": "default", "bucket": "models", "key": "lib/dragon/dragon.stl", "etag": "0" * 32, "size_bytes": 684_284}]
 

@@ -24,8 +24,8 @@ from processors.discovery import StoredObject, group_models
 from processors.samples import sample_models
 from processors.storage import connect, put_bytes
 from registry.serde import AvroSerde, registry_client
-from streams.security import kafka_client_config
-from streams.settings import Settings
+from streams.core.security import kafka_client_config
+from streams.core.settings import Settings
 from tests.integration.helpers import Watcher, by_scan
 
 CHAOS_MODELS = 20

@@ -1,5 +1,5 @@
 """meshstream: contract-first event-streaming pipeline for 3D models on Apache Kafka."""
 
-from streams.version import __version__
+from streams.core.version import __version__
 
 __all__ = ["__version__"]

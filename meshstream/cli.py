@@ -16,7 +16,7 @@ COMMANDS = ("stack", "contracts", "analyze", "worker", "scan", "spool", "subscri
             "demo")
 # (replay's module also registers `reprocess`)
 # What each command talks to, checked before it starts (meshstream.reach). `scan` needs only the
-# registry: with the broker down it spools the scan (streams/spool.py) and says so.
+# registry: with the broker down it spools the scan (streams/client/spool.py) and says so.
 NEEDS = {"scan": ("registry",), "subscribe": ("broker", "registry"), "replay": ("broker", "registry"),
          "reprocess": ("broker", "registry"), "worker": ("broker", "registry", "s3"), "status": ("api",),
          "contracts register": ("registry",), "contracts diff": ("registry",)}
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         needs = _needs(args)
         if needs:
             from meshstream.reach import check
-            from streams.settings import Settings
+            from streams.core.settings import Settings
 
             check(Settings(), needs, registry_url=getattr(args, "registry_url", None))
         return int(args.func(args) or 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from meshstream.worker_process import WorkerProcess
 from stack.config import StackConfig
 from stack.manager import LocalStack
@@ -33,7 +33,7 @@ def run_demo(keep: bool = False, timeout: float = 300.0) -> int:
     from processors.discovery import StoredObject
     from processors.storage import connect, put_bytes
     from streams.client import TERMINAL, Publisher, Subscriber
-    from streams.worker import prepare
+    from streams.worker.main import prepare
 
     config = StackConfig()
     stack = LocalStack(config)

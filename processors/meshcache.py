@@ -3,7 +3,7 @@
 Why: every geometry stage (technical metadata, thumbnails, metamodel, print analysis) needs the
 same welded arrays. Parsing (format detection, text parsing, welding) costs as much as a stage's
 own work on small models; decoding this form is two `np.frombuffer` calls. The first stage that
-reads a model stores it next to the cached file (streams/stage.py decides where), keyed by the
+reads a model stores it next to the cached file (streams/execution/context.py decides where), keyed by the
 file's content and `FORMAT_VERSION`; a loader change bumps the version, so no stage ever reads a
 form an older loader wrote.
 

@@ -65,6 +65,29 @@ class Contract:
     def record_name(self) -> str:
         return f"{self.schema['namespace']}.{self.schema['name']}"
 
+    @property
+    def payload_schema(self) -> dict[str, Any]:
+        """The record schema of the event's `payload` field (every contract has the envelope +
+        payload shape)."""
+        return next(f for f in self.schema["fields"] if f["name"] == "payload")["type"]
+
+    @property
+    def payload_fields(self) -> list[dict[str, Any]]:
+        """The payload's field schemas, in order."""
+        return self.payload_schema["fields"]
+
+    @property
+    def payload_field_names(self) -> list[str]:
+        return [f["name"] for f in self.payload_fields]
+
+    def payload_defaults(self) -> dict[str, Any]:
+        """Every payload field that has a schema default, with it (what a reader fills in)."""
+        return {f["name"]: f["default"] for f in self.payload_fields if "default" in f}
+
+    def payload_default(self, field_name: str) -> Any:
+        """The schema's default of one payload field (KeyError when it has none)."""
+        return next(f for f in self.payload_fields if f["name"] == field_name)["default"]
+
     @cached_property
     def schema_str(self) -> str:
         """Canonical JSON text, as registered with the schema registry."""

@@ -4,7 +4,7 @@ validate them, once, for everyone.
 Why here and not in streams/: a workflow is part of the contract surface. `contracts check`
 (offline, no Faust) must refuse a workflow with a cycle, an unknown stage, an unreachable step or
 a stage without contracts, and the worker must refuse the same file at start-up with the same
-words; both call `validate_workflows`. The run-time state machine (streams.workflow) only reads
+words; both call `validate_workflows`. The run-time state machine (streams.orchestration.workflow) only reads
 the `Workflow` values built here.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ from schemas import SCHEMAS_DIR
 
 WORKFLOWS_PATH = SCHEMAS_DIR / "workflows.yaml"
 STATUSES = ("active", "planned")
-STEP_KEYS = {"stage", "needs", "blocking", "timeout_seconds", "max_attempts", "retry", "options"}
+STEP_KEYS = {"stage", "needs", "blocking", "timeout_seconds", "queue_timeout_seconds", "heartbeat_timeout_seconds",
+             "max_attempts", "retry", "options"}
 RETRY_KEYS = {"initial_seconds", "max_seconds", "multiplier", "jitter"}
 
 
@@ -53,11 +54,13 @@ class Step:
     stage: str
     needs: tuple[str, ...] = ()
     blocking: bool = True
-    timeout_seconds: int = 300
+    timeout_seconds: int = 300            # start-to-close: from the stage's `started` to its answer
+    queue_timeout_seconds: int = 3600     # schedule-to-start: from the request to `started`
+    heartbeat_timeout_seconds: int = 30   # a started step silent this long was lost (worker died)
     max_attempts: int = 3
     retry: RetryPolicy = RetryPolicy()
     # request options this workflow sets for the stage (e.g. thumbnails preview_type: hero);
-    # a scan's own options override them (streams.requests)
+    # a scan's own options override them (streams.orchestration.request_builders)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -155,6 +158,10 @@ def parse_workflows(doc: Mapping) -> Workflows:
             steps.append(Step(stage=raw["stage"], needs=tuple(raw.get("needs") or ()),
                               blocking=bool(raw.get("blocking", True)),
                               timeout_seconds=int(raw.get("timeout_seconds", defaults.get("timeout_seconds", 300))),
+                              queue_timeout_seconds=int(raw.get("queue_timeout_seconds",
+                                                                defaults.get("queue_timeout_seconds", 3600))),
+                              heartbeat_timeout_seconds=int(raw.get("heartbeat_timeout_seconds",
+                                                                    defaults.get("heartbeat_timeout_seconds", 30))),
                               max_attempts=max_attempts, retry=_retry(raw.get("retry"), base_retry, where),
                               options=MappingProxyType(dict(raw.get("options") or {}))))
         flow = Workflow(name, status, spec.get("description", ""), tuple(steps),

@@ -18,8 +18,8 @@ import io
 import sys
 import time
 
-from streams.security import kafka_client_config
-from streams.settings import Settings
+from streams.core.security import kafka_client_config
+from streams.core.settings import Settings
 
 
 def wait_for_brokers(client_config: dict, brokers: int, timeout: float) -> int:

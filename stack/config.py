@@ -2,7 +2,7 @@
 
 Every value can be overridden by a MESHSTREAM_* environment variable so tests can run a private
 stack on free ports beside a developer's own. The same names configure the workers
-(`streams.settings`) and docker-compose.yml.
+(`streams.core.settings`) and docker-compose.yml.
 """
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ class StackConfig:
                 "MESHSTREAM_KAFKA_SSL_KEY_LOCATION": str(tls.client_key)}
 
     def client_env(self) -> dict[str, str]:
-        """The environment a worker or CLI needs to talk to this stack (see streams.settings)."""
+        """The environment a worker or CLI needs to talk to this stack (see streams.core.settings)."""
         return {
             **self.kafka_client_env(),
             "MESHSTREAM_SCHEMA_REGISTRY_URL": self.registry_url,

@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     from registry.manifest import default_manifest
     from stack.config import StackConfig
     from stack.manager import LocalStack
-    from streams.settings import Settings
-    from streams.worker import prepare
+    from streams.core.settings import Settings
+    from streams.worker.main import prepare
     from stress.harness import Harness
     from stress.hostile import generate
     from stress.memory import PeakRss

@@ -21,8 +21,8 @@ from confluent_kafka import Consumer, Producer
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, registry_client
 from streams.client import producer_config
-from streams.security import kafka_client_config
-from streams.envelope import envelope
+from streams.core.security import kafka_client_config
+from streams.core.envelope import envelope
 from stress.hostile import HostileInput
 
 TERMINAL = {"processing.completed": "completed", "processing.failed": "failed"}

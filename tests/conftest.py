@@ -55,7 +55,7 @@ def stack_env(stack) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(stack_env):
     """Settings pointing at the test stack (and the env set for child processes)."""
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     os.environ.update(stack_env)
     return Settings.from_env(stack_env)
@@ -64,7 +64,7 @@ def settings(stack_env):
 @pytest.fixture(scope="session")
 def prepared(settings):
     """Contracts registered and topics created, as a worker does at start-up."""
-    from streams.worker import prepare
+    from streams.worker.main import prepare
 
     prepare(settings)
     return settings
@@ -97,7 +97,8 @@ def worker(prepared, stack_env, tmp_path_factory, flaky_storage_port):
     env = {**stack_env, "MESHSTREAM_APP_ID": f"meshstream-test-{uuid.uuid4().hex[:8]}",
            "MESHSTREAM_SESSION_TIMEOUT": "6",
            # overdue steps are requested again after a minute (production: workflows.yaml's 300 s)
-           "MESHSTREAM_STEP_TIMEOUT_CAP": "60", "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2",
+           "MESHSTREAM_STEP_TIMEOUT_CAP": "60", "MESHSTREAM_QUEUE_TIMEOUT_CAP": "60",
+           "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2",
            "MESHSTREAM_STORAGE_FLAKY_ENDPOINT": f"127.0.0.1:{flaky_storage_port}",
            "MESHSTREAM_STORAGE_FLAKY_ACCESS_KEY": stack_env["MESHSTREAM_S3_ACCESS_KEY"],
            "MESHSTREAM_STORAGE_FLAKY_SECRET_KEY": stack_env["MESHSTREAM_S3_SECRET_KEY"]}

@@ -4,7 +4,8 @@ check     offline, no servers: manifest rules, compatibility of every schema wit
           versions under its subject's level, released files untouched, generated code and the
           AsyncAPI document up to date. Exit 1 with one line per problem.
 release   write the next released version of every active contract whose schema changed.
-generate  Python dataclasses (registry/generated/), the TypeScript client's contracts (clients/typescript/src/generated/)
+generate  the Python client's contracts and typed classes (clients/python/src/meshstream_client/generated/), the
+          TypeScript client's (clients/typescript/src/generated/)
           and docs/asyncapi.yaml.
 asyncapi  print the AsyncAPI 3.0 document (or write it with -o).
 register  make a live Confluent-API registry hold the repo's contracts (levels, versions).
@@ -13,7 +14,6 @@ diff      report drift between the repo and a live registry (exit 1 when there i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -72,7 +72,7 @@ def register(subparsers) -> None:
 def _version() -> str:
     # the source's own version, not installed-package metadata: generated files must not depend
     # on how (or whether) the checkout was installed
-    from streams.version import __version__
+    from streams.core.version import __version__
 
     return __version__
 
@@ -195,10 +195,13 @@ def cmd_asyncapi(args) -> int:
 def _client(args):
     from registry.live import client_for
 
-    url = args.registry_url or os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_URL") or "http://127.0.0.1:8081/apis/ccompat/v7"
-    user = args.user or os.environ.get("MESHSTREAM_SCHEMA_REGISTRY_USER")
+    from streams.core.settings import Settings
+
+    settings = Settings()  # the one reader of MESHSTREAM_* variables
+    url = args.registry_url or settings.registry_url
+    user = args.user or settings.registry_user
     if user and ":" not in user:
-        user = f"{user}:{os.environ.get('MESHSTREAM_SCHEMA_REGISTRY_PASSWORD', '')}"
+        user = f"{user}:{settings.registry_password or ''}"
     return client_for(url, user), url
 
 

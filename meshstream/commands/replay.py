@@ -12,8 +12,8 @@ def register(subparsers) -> None:
     d.add_argument("--stage", help="only records dead-lettered by this stage")
     d.add_argument("--code", help="only this error code (e.g. object_missing)")
     d.add_argument("--key", help="only records with this original key (e.g. a scan id)")
-    d.add_argument("--dry-run", action="store_true", help="list what would be replayed")
-    d.add_argument("--json", action="store_true", help="one JSON object per record")
+    d.add_argument("--dry-run", action="store_true", help="print the same summary, publish nothing")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.set_defaults(func=run_dead_letters)
 
     t = sub.add_parser("topic", help="new runs for the events of a topic range, linked by causation_id")
@@ -23,7 +23,9 @@ def register(subparsers) -> None:
     t.add_argument("--partition", type=int, help="only this partition")
     t.add_argument("--model", help="only events of this model id")
     t.add_argument("--workflow", help="run this workflow instead of the original one")
-    t.add_argument("--dry-run", action="store_true", help="show what would start, publish nothing")
+    t.add_argument("--include-replayed", action="store_true",
+                   help="let events published by an earlier replay start runs of their own (default: skipped)")
+    t.add_argument("--dry-run", action="store_true", help="print the same summary, publish nothing")
     t.add_argument("--json", action="store_true", help="print the summary as JSON")
     t.set_defaults(func=run_topic)
 
@@ -40,57 +42,39 @@ def register(subparsers) -> None:
     r.add_argument("--processor-version", help="the version results must have (default: this build's)")
     r.add_argument("--force", action="store_true",
                    help="recompute every stage (default: a stage whose input and version have a result reuses it)")
-    r.add_argument("--dry-run", action="store_true")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--dry-run", action="store_true", help="print the same summary, publish nothing")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.set_defaults(func=run_reprocess)
 
 
-def run_dead_letters(args) -> int:
-    from streams.replay import replay_dead_letters
-    from streams.settings import Settings
-
-    done = replay_dead_letters(Settings(), stage=args.stage, code=args.code, key=args.key, dry_run=args.dry_run)
-    verb = "would replay" if args.dry_run else "replayed"
-    if args.json:
-        import json
-
-        print(json.dumps([{"original_topic": d.original_topic, "original_offset": d.original_offset,
-                           "partition": d.partition, "offset": d.offset, "stage": d.stage, "code": d.code,
-                           "message": d.message, "replayed": not args.dry_run} for d in done], indent=2))
-        return 0
-    for d in done:
-        if args.json:
-            print(json.dumps({"original_topic": d.original_topic, "original_offset": d.original_offset,
-                              "stage": d.stage, "code": d.code, "message": d.message, "replayed": not args.dry_run}))
-        else:
-            print(f"{verb} {d.original_topic}@{d.original_offset} (dead letter {d.partition}:{d.offset}, "
-                  f"{d.stage}: {d.code}: {d.message[:100]})")
-    if not args.json:
-        print(f"{len(done)} record(s) {verb}")
+def _print(summary, as_json: bool) -> int:
+    """The same summary for every kind of replay: text for people, `--json` for scripts."""
+    print(json.dumps(summary.as_dict(), indent=2) if as_json else summary.text())
     return 0
+
+
+def run_dead_letters(args) -> int:
+    from streams.client.replay import replay_dead_letters
+    from streams.core.settings import Settings
+
+    return _print(replay_dead_letters(Settings(), stage=args.stage, code=args.code, key=args.key,
+                                      dry_run=args.dry_run), args.json)
 
 
 def run_topic(args) -> int:
-    from streams.replay import parse_position, progress_bar, replay_topic
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, progress_bar, replay_topic
+    from streams.core.settings import Settings
 
-    report = replay_topic(Settings(), args.topic, start=parse_position(args.start), end=parse_position(args.end),
-                          partition=args.partition, model_id=args.model, workflow=args.workflow,
-                          dry_run=args.dry_run, progress=None if args.json else progress_bar())
-    if args.json:
-        print(json.dumps({"topic": report.topic, "matched": report.matched, "published": report.published,
-                          "dry_run": report.dry_run,
-                          "runs": [{"id": new, "caused_by": old} for new, old in report.runs]}))
-    else:
-        for new, old in report.runs:
-            print(f"{'would start' if args.dry_run else 'started'} {new} (from event {old})")
-        print(report.summary())
-    return 0
+    summary = replay_topic(Settings(), args.topic, start=parse_position(args.start), end=parse_position(args.end),
+                           partition=args.partition, model_id=args.model, workflow=args.workflow,
+                           dry_run=args.dry_run, include_replayed=args.include_replayed,
+                           progress=None if args.json else progress_bar())
+    return _print(summary, args.json)
 
 
 def run_reset_group(args) -> int:
-    from streams.replay import parse_position, reset_group
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, reset_group
+    from streams.core.settings import Settings
 
     kind, when = parse_position(args.to_time)
     if kind != "time":
@@ -107,18 +91,9 @@ def run_reset_group(args) -> int:
 
 def run_reprocess(args) -> int:
     from processors.model import PROCESSOR_VERSION
-    from streams.replay import parse_position, reprocess
-    from streams.settings import Settings
+    from streams.client.replay import parse_position, reprocess
+    from streams.core.settings import Settings
 
-    version = args.processor_version or PROCESSOR_VERSION
-    done = reprocess(Settings(), since=parse_position(args.since), workflow=args.workflow, version=version,
-                     dry_run=args.dry_run, force=args.force)
-    if args.json:
-        print(json.dumps([{"model_id": s.model_id, "previous_run": s.run_id, "versions": list(s.versions),
-                           "new_run": new} for s, new in done]))
-    else:
-        for s, new in done:
-            print(f"{'would reprocess' if args.dry_run else 'reprocessing'} {s.model_id} "
-                  f"(made by {', '.join(s.versions)}; run {new})")
-        print(f"{len(done)} model(s) with results not made by {version}")
-    return 0
+    return _print(reprocess(Settings(), since=parse_position(args.since), workflow=args.workflow,
+                            version=args.processor_version or PROCESSOR_VERSION, dry_run=args.dry_run,
+                            force=args.force), args.json)

@@ -10,7 +10,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from streams.client import Publisher, spool_for
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     settings = Settings()
     if args.action == "status":

@@ -19,7 +19,7 @@ def local_workers(api: str) -> list[tuple[int, int | None]]:
     import requests
 
     from meshstream.web_port import parse_range
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     parts = urlsplit(api)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -39,7 +39,7 @@ def run(args) -> int:
     import sys
 
     from meshstream.progress import bar, get, table
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     api = Settings().api_url
     if args.id is None:

@@ -37,7 +37,7 @@ def _wait_for_topics(contract_names, timeout: float | None) -> None:
     import sys
 
     from registry.manifest import default_manifest
-    from streams.settings import Settings
+    from streams.core.settings import Settings
 
     topics = {default_manifest().by_name(n).topic for n in contract_names}
     wait_for_topics(Settings().kafka_bootstrap, topics, timeout,

@@ -14,8 +14,8 @@ def run(args) -> int:
     from dataclasses import replace
 
     from meshstream.web_port import hold_free_port, parse_range
-    from streams.settings import Settings
-    from streams.worker import run_worker
+    from streams.core.settings import Settings
+    from streams.worker.main import run_worker
 
     settings = Settings()
     if settings.web_port is None:  # several workers per host: each takes the next free port

@@ -16,8 +16,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from streams import workflow_docs as docs
-    from streams.workflow import default_workflow_name, default_workflows
+    from streams.orchestration import diagrams as docs
+    from streams.orchestration.workflow import default_workflow_name, default_workflows
 
     flows, default = default_workflows(), default_workflow_name()
     if args.action == "list":

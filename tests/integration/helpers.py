@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer
 
 from registry.manifest import default_manifest
 from registry.serde import SerdeError
-from streams.security import kafka_client_config
+from streams.core.security import kafka_client_config
 
 
 def upload(s3, bucket: str, files: dict[str, bytes]) -> None:
@@ -110,7 +110,7 @@ def scan_behind_poison(settings, prefix: str) -> tuple[str, list[tuple[int, int]
     under one key so they share a partition of discovery-scan.requested; returns the scan id and
     the poison's (partition, offset), in that order."""
     from streams.client import Publisher, producer_config
-    from streams.workflow import default_workflow_name
+    from streams.orchestration.workflow import default_workflow_name
 
     scan_id = str(uuid.uuid4())
     topic = default_manifest().by_name("discovery-scan.requested").topic

@@ -23,8 +23,8 @@ from confluent_kafka.admin import AdminClient
 from registry.manifest import default_manifest
 from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.client import Publisher
-from streams.security import kafka_client_config
-from streams.settings import Settings
+from streams.core.security import kafka_client_config
+from streams.core.settings import Settings
 from tests.integration.helpers import upload
 
 pytestmark = pytest.mark.integration
@@ -138,7 +138,7 @@ def _wait_in_sync(admin: AdminClient, timeout: float = 90.0) -> float:
 
 def test_killing_brokers_one_at_a_time_loses_and_splits_no_run(cluster, tmp_path, request):
     from meshstream.worker_process import WorkerProcess
-    from streams.worker import prepare
+    from streams.worker.main import prepare
 
     env = cluster.config.client_env()
     settings = Settings.from_env(env)

@@ -1,5 +1,5 @@
 """The rewind Faust relies on after a rebalance drops records it had fetched, on a real broker:
-partitions without a committed offset go back to the reset policy's position (streams/committed_seek.py)."""
+partitions without a committed offset go back to the reset policy's position (streams/faust_ext/committed_seek.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,7 @@ from aiokafka.structs import OffsetAndMetadata
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.committed_seek import seek_to_committed_or_reset
+from streams.faust_ext.committed_seek import seek_to_committed_or_reset
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ def test_the_livelock_check_skips_a_partition_being_reset_instead_of_crashing_th
     from aiokafka.consumer.fetcher import OffsetResetStrategy
     from faust.types import TP
 
-    from streams.transport import has_position, worker_transport
+    from streams.faust_ext.transport import has_position, worker_transport
 
     thread = worker_transport(1, 100, 0).Consumer.thread_class
     topic, _admin = _new_topic(settings, "reset", 1)

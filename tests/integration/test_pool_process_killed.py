@@ -15,8 +15,8 @@ import trimesh
 from processors.discovery import group_models
 from processors.storage import list_objects
 from registry.serde import AvroSerde, registry_client
-from streams.envelope import derived_id
-from streams.workflow import default_workflow_name
+from streams.core.envelope import derived_id
+from streams.orchestration.workflow import default_workflow_name
 from streams.client import Publisher
 from tests.integration.helpers import terminal_events, upload
 

@@ -21,8 +21,8 @@ from confluent_kafka.admin import AdminClient
 from meshstream.worker_process import WorkerProcess
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
-from streams.security import kafka_client_config
-from streams.settings import Settings
+from streams.core.security import kafka_client_config
+from streams.core.settings import Settings
 from tests.conftest import ROOT
 from tests.integration.helpers import terminal_events, upload
 
@@ -81,6 +81,18 @@ def test_scan_to_completion_over_sasl_ssl_and_no_secret_leaks(secure_stack, tmp_
         completed, failed = terminal_events(settings, serde, scan_id, expected=1, timeout=180, settle=0)
         assert len(completed) == 1 and not failed
         assert worker.alive
+
+        # the Python client package, configured by the same variables, gets the event over SASL_SSL
+        # + mTLS, and a wrong password is its AuthenticationFailed (clients/python)
+        from meshstream_client import AuthenticationFailed, Settings as ClientSettings, Subscriber
+
+        client_settings = ClientSettings.from_env(env)
+        with Subscriber(settings=client_settings, group_id=f"sasl-client-{uuid.uuid4().hex[:6]}") as sub:
+            got = [ev.payload.name for ev in sub.events(timeout=60, idle_timeout=10) if ev.payload.scan_id == scan_id]
+        assert got == [completed[0]["payload"]["name"]]
+        refused = Subscriber(settings=client_settings.replace(kafka_sasl_password="wrong"), group_id="sasl-refused")
+        with pytest.raises(AuthenticationFailed):
+            list(refused.events(timeout=10))
     finally:
         worker.stop()
 

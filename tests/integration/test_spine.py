@@ -37,7 +37,7 @@ def test_scan_of_samples_yields_one_terminal_event_per_model(settings, s3, worke
     assert md["volume"] == pytest.approx(1000.0, rel=1e-6)
     assert cube["results"] and cube["results"][0]["bucket"] == settings.results_bucket
     # the default workflow ran every stage of a good model to completion
-    from streams.workflow import default_workflow_name, runnable
+    from streams.orchestration.workflow import default_workflow_name, runnable
 
     default_flow = runnable(default_workflow_name())
     assert {st["stage"]: st["status"] for st in cube["stages"]} == {s.stage: "completed" for s in default_flow.steps}

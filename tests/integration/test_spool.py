@@ -16,7 +16,7 @@ import pytest
 
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.conftest import ROOT
 from tests.integration.helpers import read_topics
 
@@ -47,7 +47,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_scan_during_broker_outage_is_spooled_and_delivered_once(private_stack):
-    from streams.worker import prepare
+    from streams.worker.main import prepare
 
     config, kafka = private_stack
     env = {**config.client_env(), "MESHSTREAM_PUBLISH_TIMEOUT": "4"}

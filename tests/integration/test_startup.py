@@ -10,7 +10,7 @@ from meshstream.worker_process import WorkerProcess
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.integration.helpers import terminal_events, upload
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,7 @@ def test_three_workers_started_together_all_become_ready_and_share_a_scan(fresh_
     # rebalance strands, as it does in production after 300 s)
     env = {**fresh_stack.config.client_env(), "MESHSTREAM_APP_ID": f"startup-{uuid.uuid4().hex[:8]}",
            "MESHSTREAM_SESSION_TIMEOUT": "6", "MESHSTREAM_STEP_TIMEOUT_CAP": "30",
+           "MESHSTREAM_QUEUE_TIMEOUT_CAP": "30",
            "MESHSTREAM_TIMEOUT_CHECK_SECONDS": "2"}
     workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log") for i in range(3)]
     try:

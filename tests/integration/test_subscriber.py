@@ -1,4 +1,4 @@
-"""The Python Subscriber (streams/client.py) on the real broker and registry: records that are not
+"""The Python Subscriber (streams/client/pubsub.py) on the real broker and registry: records that are not
 events are skipped and named, an unreachable registry is waited out instead of skipping good
 events, and a group's committed offset never passes an event the caller did not handle."""
 from __future__ import annotations

@@ -250,10 +250,16 @@ def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, setting
     assert requests.post(url, timeout=10).status_code == 401
     r = requests.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert r.status_code == 202, r.text
+    summary = r.json()["summary"]  # the CLI's replay summary (streams/client/replay_plan.py)
+    assert [i["id"] for i in summary["started"]] == [f"{p}:{o}"] and summary["already_started"] == []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(letters()) < 2:
         time.sleep(1)
     assert len(letters()) == 2
+    # the same button again: the record is already back on its topic, so nothing is sent
+    again = requests.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert again.status_code == 200, again.text
+    assert again.json()["summary"]["started"] == [] and [i["id"] for i in again.json()["summary"]["already_started"]] == [f"{p}:{o}"]
     assert _metric(web_workers, "meshstream_dead_letters_total") >= 2
     text = requests.get(a + "/metrics", timeout=10).text
     assert "meshstream_consumer_lag{" in text and "meshstream_pool_size " in text

@@ -10,7 +10,7 @@ import pytest
 
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
-from streams import workflow as wf
+from streams.orchestration import workflow as wf
 from streams.client import Publisher
 from tests.integration.faults import TcpProxy
 from tests.integration.helpers import Watcher, by_scan, read_topics, terminal_events, upload
@@ -160,11 +160,12 @@ def test_a_registry_outage_mid_scan_dead_letters_nothing(stack, settings, s3, wo
 
 def test_an_optional_step_that_times_out_leaves_a_degraded_run(settings, s3, worker, serde, tmp_path):
     """A worker without the thumbnails agent (its only consumer is stopped): the optional
-    thumbnails step times out after its attempts and the run completes degraded, saying why."""
+    thumbnails step is never started, so its queue timeout (capped at 2 s here) runs out after
+    each attempt and the run completes degraded, saying why."""
     from meshstream.worker_process import WorkerProcess
 
     worker.stop()
-    partial = WorkerProcess({**worker.env, "MESHSTREAM_STEP_TIMEOUT_CAP": "2"}, tmp_path / "partial.log",
+    partial = WorkerProcess({**worker.env, "MESHSTREAM_QUEUE_TIMEOUT_CAP": "2"}, tmp_path / "partial.log",
                             stages="discovery,download,technical-metadata,orchestrator")
     try:
         partial.start()
@@ -177,6 +178,7 @@ def test_an_optional_step_that_times_out_leaves_a_degraded_run(settings, s3, wor
     for record in completed:
         (degraded,) = record["payload"]["degraded"]
         assert degraded["stage"] == "thumbnails" and degraded["code"] == "timeout"
+        assert "not started within 2 s" in degraded["message"]
         assert degraded["attempts"] == wf.default_workflows()["minimal"].step("thumbnails").max_attempts
         stages = {s["stage"]: s["status"] for s in record["payload"]["stages"]}
         assert stages == {"download": "completed", "technical-metadata": "completed", "thumbnails": "failed"}

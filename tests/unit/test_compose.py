@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from streams.settings import STORAGE_ENV, Settings
+from streams.core.settings import STORAGE_ENV, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/vendor/compose_spec/compose-spec.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from registry.manifest import default_manifest
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.30"

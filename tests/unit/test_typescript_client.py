@@ -14,7 +14,7 @@ import pytest
 from registry.codegen import constraint_table, Model
 from registry.constraints import ConstraintViolation, check_record
 from registry.manifest import collect_named_types, default_manifest
-from streams.envelope import derived_id
+from streams.core.envelope import derived_id
 from tests import tsclient
 from tests.unit.contracts.test_codegen import sample
 

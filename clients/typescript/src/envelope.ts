@@ -1,5 +1,5 @@
 /**
- * The shared event envelope, built exactly as streams/envelope.py builds it.
+ * The shared event envelope, built exactly as streams/core/envelope.py builds it.
  *
  * Derived ids use the same uuid5 namespace and separator as Python, so an id derived in Node for
  * (scan id, model id) equals the one a Python stage derives, and redelivered events stay

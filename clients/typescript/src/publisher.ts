@@ -1,7 +1,7 @@
 /**
  * Publish events of any contract, and scans in particular, from a Node backend.
  *
- * Mirrors streams/client.py's Publisher: same envelope, same Confluent Avro bytes, constraints
+ * Mirrors streams/client/pubsub.py's Publisher: same envelope, same Confluent Avro bytes, constraints
  * checked before anything is sent (a bad listing never reaches the broker), and the record key
  * hashed with Java's murmur2 (kafkajs' DefaultPartitioner, the same as librdkafka's
  * `murmur2_random` the Python producers use) so keyed records land on the partitions the workers'

@@ -1,5 +1,5 @@
 /**
- * Put dead letters back on their original topics after a fix, as streams/replay.py does.
+ * Put dead letters back on their original topics after a fix, as streams/client/replay.py does.
  *
  * A dead letter keeps the original topic, key and bytes; replaying re-publishes them unchanged
  * (same key, so the same partition; same bytes, so the same event ids). That is safe because

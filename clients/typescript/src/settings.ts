@@ -1,6 +1,6 @@
 /**
  * Connection settings from the same MESHSTREAM_* variables the Python workers and CLI read
- * (streams/settings.py, `meshstream stack env`), so a Node backend finds the local stack, a test's
+ * (streams/core/settings.py, `meshstream stack env`), so a Node backend finds the local stack, a test's
  * private stack or production the same way.
  */
 export interface Settings {

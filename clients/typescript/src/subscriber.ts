@@ -1,7 +1,7 @@
 /**
  * Receive decoded events of any contracts, the terminal events by default.
  *
- * Mirrors streams/client.py's Subscriber: at-least-once delivery from Kafka, repeated `event_id`s
+ * Mirrors streams/client/pubsub.py's Subscriber: at-least-once delivery from Kafka, repeated `event_id`s
  * dropped (a stage or the orchestrator may re-emit the same event after a restart), constraints
  * checked on decode.
  */

@@ -11,7 +11,7 @@ import yaml
 
 from registry import asyncapi
 from registry.manifest import default_manifest
-from streams.workflow import default_workflows
+from streams.orchestration.workflow import default_workflows
 
 SCHEMA = json.loads((Path(__file__).parent / "asyncapi" / "asyncapi-3.0.0.schema.json").read_text())
 

@@ -122,12 +122,12 @@ def test_malformed_constraint_fails(copy):
 
 
 def test_stale_generated_code_fails(tmp_path):
-    for rel in ("registry/generated", "clients/typescript/src/generated"):
+    for rel in ("clients/python/src/meshstream_client/generated", "clients/typescript/src/generated"):
         shutil.copytree(REPO_ROOT / rel, tmp_path / rel, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "docs").mkdir()
     shutil.copy(REPO_ROOT / "docs" / "asyncapi.yaml", tmp_path / "docs" / "asyncapi.yaml")
     assert run_check(SCHEMAS_DIR, tmp_path)[0] == []
-    path = tmp_path / "registry" / "generated" / "etsy_listing_v1.py"
+    path = tmp_path / "clients" / "python" / "src" / "meshstream_client" / "generated" / "etsy_listing_v1.py"
     path.write_text(path.read_text().replace("title: str", "title: str | None"))
     (tmp_path / "clients" / "typescript" / "src" / "generated" / "common.ts").unlink()
     ts = tmp_path / "clients" / "typescript" / "src" / "generated" / "contracts.ts"
@@ -136,7 +136,7 @@ def test_stale_generated_code_fails(tmp_path):
     (tmp_path / "docs" / "asyncapi.yaml").write_text("asyncapi: 3.0.0\n")
     errors, _ = run_check(SCHEMAS_DIR, tmp_path)
     assert sorted(errors) == sorted([
-        "generated file registry/generated/etsy_listing_v1.py is stale (run `meshstream contracts generate`)",
+        "generated file clients/python/src/meshstream_client/generated/etsy_listing_v1.py is stale (run `meshstream contracts generate`)",
         "generated file clients/typescript/src/generated/common.ts is missing (run `meshstream contracts generate`)",
         "generated file clients/typescript/src/generated/contracts.ts is stale (run `meshstream contracts generate`)",
         "docs/asyncapi.yaml is stale (run `meshstream contracts generate`)",

@@ -1,4 +1,4 @@
-"""Generated dataclasses round-trip every contract through Avro."""
+"""Generated dataclasses (the Python client's typed payloads) round-trip every contract through Avro."""
 from __future__ import annotations
 
 import io
@@ -7,7 +7,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from registry.generated import BY_TOPIC, CONTRACTS
+from meshstream_client.generated import BY_TOPIC, EVENTS
 from registry.manifest import collect_named_types, default_manifest
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,7 +49,7 @@ def _roundtrip(schema, record):
 
 @pytest.mark.parametrize("contract", default_manifest().contracts, ids=lambda c: c.name)
 def test_dataclass_roundtrip(contract):
-    cls = CONTRACTS[contract.name]
+    cls = EVENTS[contract.name]
     assert (cls.TOPIC, cls.SUBJECT, cls.STATUS) == (contract.topic, contract.subject, contract.status)
     decoded = _roundtrip(contract.parsed_schema, sample(contract.schema, collect_named_types(contract.schema)))
     obj = cls.from_avro(decoded)
@@ -58,7 +58,7 @@ def test_dataclass_roundtrip(contract):
 
 
 def test_defaults_and_enums_are_typed():
-    from registry.generated import common, thumbnails_v1
+    from meshstream_client.generated import common, thumbnails_v1
 
     p = thumbnails_v1.ThumbnailsRequestedPayload(run_id="r", model_id="m", files=[
         common.ObjectRef(storage="s", bucket="b", key="k")])
@@ -71,8 +71,8 @@ def test_defaults_and_enums_are_typed():
 
 
 def test_generated_check_enforces_constraints():
-    from registry.constraints import ConstraintViolation
-    from registry.generated import etsy_listing_v1
+    from meshstream_client import ContractViolation
+    from meshstream_client.generated import etsy_listing_v1
 
     cls = etsy_listing_v1.EtsyListingCompleted
     decoded = sample(default_manifest().by_name(cls.CONTRACT).schema,
@@ -81,7 +81,7 @@ def test_generated_check_enforces_constraints():
                                          materials=["PLA"], images=[])
     decoded["payload"]["listing"]["price"]["currency_code"] = "USD"
     event = cls.from_avro(decoded)
-    with pytest.raises(ConstraintViolation) as err:
+    with pytest.raises(ContractViolation) as err:
         event.check()
     assert err.value.field == "payload.listing.title"
 

@@ -11,7 +11,7 @@ import fastavro
 
 from registry.manifest import default_manifest
 from registry.serde import HEADER, MAGIC, AvroSerde
-from streams.envelope import envelope
+from streams.core.envelope import envelope
 
 CONTRACT = default_manifest().by_name("discovery.discovered")
 RECORD = {"envelope": envelope("test", "corr"),

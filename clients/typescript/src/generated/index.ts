@@ -18,7 +18,7 @@ import type { ModelDiscovered, ScanRequested } from "./discovery_v1";
 import type { DownloadCompleted, DownloadFailed, DownloadRequested } from "./download_v1";
 import type { EtsyListingCompleted, EtsyListingFailed, EtsyListingRequested } from "./etsy_listing_v1";
 import type { MetamodelCompleted, MetamodelFailed, MetamodelRequested } from "./metamodel_v1";
-import type { DeadLetter } from "./pipeline_v1";
+import type { DeadLetter, StepStarted } from "./pipeline_v1";
 import type { PrintAnalysisCompleted, PrintAnalysisFailed, PrintAnalysisRequested } from "./print_analysis_v1";
 import type { ProcessingCompleted, ProcessingFailed } from "./processing_v1";
 import type { SellabilityCompleted, SellabilityFailed, SellabilityRequested } from "./sellability_v1";
@@ -60,6 +60,10 @@ export interface Topics {
    * Records an agent could not process (undecodable, invalid, or out of retries), kept with the original bytes and the reason. Owner meshstream-platform; BACKWARD_TRANSITIVE; active.
    */
   "model.pipeline.dead-lettered.v1": DeadLetter;
+  /**
+   * A stage started a step (beat 0) or is still working on it (heartbeats); step timeouts measure work from here, not queueing (ADR 0012). Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; active.
+   */
+  "model.pipeline.step-started.v1": StepStarted;
   /**
    * Fetch every file of one model into the content-addressed cache. Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; active.
    */
@@ -149,4 +153,4 @@ export interface Topics {
 export type Topic = keyof Topics;
 
 /** Topics whose contracts are active (planned ones have no worker yet). */
-export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1";
+export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.pipeline.step-started.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1";

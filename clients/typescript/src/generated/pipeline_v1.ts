@@ -46,3 +46,46 @@ export interface DeadLetterPayload {
    */
   last_failure_at: number;
 }
+
+/**
+ * A stage took a step's request and is working on it (beat 0), or is still working on it (beat 1, 2, ...). The orchestrator starts the step's execution timeout at beat 0 and notices a lost step (a worker killed mid-step) when the beats stop, so time spent queued never counts as a stuck stage.
+ * Contract pipeline.step-started (active); topic model.pipeline.step-started.v1; subject model.pipeline.step-started.v1-value.
+ * Avro record dev.meshstream.pipeline.v1.StepStarted.
+ */
+export interface StepStarted {
+  envelope: Envelope;
+  payload: StepStartedPayload;
+}
+
+/**
+ * Avro record dev.meshstream.pipeline.v1.StepStartedPayload.
+ */
+export interface StepStartedPayload {
+  /**
+   * @minLength 1
+   */
+  run_id: string;
+  model_id: string;
+  /**
+   * The stage working on the request.
+   */
+  stage: string;
+  /**
+   * Event id of the request (one attempt of the step).
+   */
+  request_id: string;
+  /**
+   * 0 when the stage starts, then 1, 2, ... every heartbeat interval.
+   * @default 0
+   */
+  beat: number;
+  /**
+   * host:pid of the worker process doing the step.
+   * @default ""
+   */
+  worker: string;
+  /**
+   * Avro long (timestamp-millis): epoch milliseconds.
+   */
+  started_at: number;
+}

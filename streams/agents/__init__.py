@@ -1,1 +1,0 @@
-"""One thin Faust agent per stage: decode, call processors/, emit versioned events."""

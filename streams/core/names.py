@@ -1,0 +1,19 @@
+"""The runtime's vocabulary: every contract and table the code names, in one place.
+
+Topics, subjects and schemas come from the manifest (schemas/contracts.yaml); these constants are
+the handful of contract names the code itself must know (the scan that starts everything, the
+discovery that starts a run, the two terminal events, the dead-letter topic) and the run table's
+name. tests/unit/core/test_names.py checks each against the manifest, so a renamed contract
+fails a test instead of a lookup at run time.
+"""
+from __future__ import annotations
+
+SCAN_REQUESTED = "discovery-scan.requested"
+DISCOVERED = "discovery.discovered"
+COMPLETED = "processing.completed"
+FAILED = "processing.failed"
+TERMINAL = (COMPLETED, FAILED)
+DEAD_LETTERED = "pipeline.dead-lettered"
+
+# the orchestrator's changelog-backed run table (its changelog: <app id>-workflow-runs-changelog)
+RUNS_TABLE = "workflow-runs"

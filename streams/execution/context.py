@@ -1,0 +1,171 @@
+"""The shape every processing stage shares, so each stage module is only its own work.
+
+A stage consumes `<stage>.requested`, runs its blocking `work(ctx, payload) -> dict` in the
+processor pool (streams/execution/pool.py: other processes, all cores), and emits `<stage>.completed`
+(request identity + the dict) or `<stage>.failed` (request identity + ErrorInfo). The output's
+event id is derived from the input's id and the processor version, so a redelivered request
+yields the same event, which the orchestrator ignores the second time.
+
+`StageContext` is what `work` may use: settings, storage by connection name, and the parsed
+meshes of a model's files, parsed once per pipeline run (processors/meshcache.py): the first
+stage that loads a file stores the parsed form beside the cached copy; later stages decode it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+from processors import meshcache
+from processors.errors import ProcessingError
+from processors.loading import Limits, LoadedMesh, load_mesh
+from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
+from processors.storage import get_bytes, put_bytes, put_json
+from streams.core.settings import Settings
+
+PARSED_PREFIX = "parsed"
+REUSE_PREFIX = "results"
+# parsed forms this process stored or read lately, by parsed_key (content and loader version, so
+# an entry never goes stale): a model's later stages that land on the same pool process decode it
+# from memory instead of reading it back from S3 (about 35 S3 requests per model, each costing the
+# S3 server CPU beside the geometry). Bounded by bytes; one per process.
+PARSED_MEMO_BYTES = 128 * 1024 * 1024
+_parsed_memo: LRUCache = LRUCache(maxsize=PARSED_MEMO_BYTES, getsizeof=len)
+_parsed_memo_lock = threading.Lock()  # the worker's own process may call stages from threads
+
+
+def remember_parsed(key: str, data: bytes) -> None:
+    """Keep a parsed form this process just stored or read (too big for the memo: not kept)."""
+    if len(data) <= PARSED_MEMO_BYTES // 4:
+        with _parsed_memo_lock:
+            _parsed_memo[key] = data
+
+
+def recall_parsed(key: str) -> bytes | None:
+    with _parsed_memo_lock:
+        return _parsed_memo.get(key)
+
+
+@dataclass
+class StageContext:
+    """What a stage's blocking work may use: storage I/O and settings, no Kafka. One per stage
+    and process (the worker's, or a processor pool process)."""
+
+    settings: Settings
+    stage: str
+    storage: object  # streams.execution.storages.Storages: connection name -> S3 client
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_bytes=self.settings.max_object_bytes)
+
+    def read(self, ref: dict, max_bytes: int | None = None) -> bytes:
+        limit = self.settings.max_object_bytes if max_bytes is None else min(max_bytes, self.settings.max_object_bytes)
+        return get_bytes(self.storage(ref["storage"]), ref["bucket"], ref["key"], limit)
+
+    def read_files(self, refs: list[dict]) -> list[tuple[str, bytes]]:
+        return [(ref["key"], self.read(ref)) for ref in refs]
+
+    # -- parsed meshes, once per run -------------------------------------------------------
+    def load_files(self, refs: list[dict], skip_cache: bool = False) -> list[tuple[str, LoadedMesh]]:
+        """Every file of a model, parsed: from its stored parsed form when one exists, else
+        parsed from the bytes (typed errors name the file) and stored for the stages after."""
+        return [(ref["key"], self.load(ref, skip_cache)) for ref in refs]
+
+    def load_model(self, refs: list[dict], skip_cache: bool = False):
+        """(assembly, parts) of a model's files, as processors.model.load_assembly gives."""
+        return assemble(self.load_files(refs, skip_cache), self.limits)
+
+    def load(self, ref: dict, skip_cache: bool = False) -> LoadedMesh:
+        key = parsed_key(ref)
+        bucket = self.settings.cache_bucket
+        if key is not None and not skip_cache:
+            try:
+                data = recall_parsed(key)
+                if data is None:
+                    data = get_bytes(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4)
+                    remember_parsed(key, data)
+                return meshcache.decode(data, self.limits)
+            except ProcessingError as exc:
+                if exc.code not in ("object_missing", "corrupt_mesh"):
+                    raise
+        try:
+            loaded = load_mesh(self.read(ref), ref["key"], self.limits)
+        except ProcessingError as exc:
+            raise _reraise_with_key(exc, ref["key"]) from exc
+        if key is not None:
+            self.store_parsed(key, loaded)
+        return loaded
+
+    def store_parsed(self, key: str, loaded: LoadedMesh) -> None:
+        """Store a file's parsed form in the cache bucket for the stages after, and remember it here."""
+        data = meshcache.encode(loaded)
+        put_bytes(self.storage("default"), self.settings.cache_bucket, key, data, "application/octet-stream")
+        remember_parsed(key, data)
+
+    # -- results ---------------------------------------------------------------------------
+    def _ref(self, bucket: str, key: str, etag: str, size: int) -> dict:
+        return {"storage": "default", "bucket": bucket, "key": key, "etag": etag, "size_bytes": size}
+
+    def store_result(self, model_id: str, name: str, document: dict) -> dict:
+        """Write a JSON result next to the model's other results; returns its ObjectRef."""
+        key = result_key(model_id, self.stage, name)
+        etag, size = put_json(self.storage("default"), self.settings.results_bucket, key,
+                              {"processor_version": PROCESSOR_VERSION, **document})
+        return self._ref(self.settings.results_bucket, key, etag, size)
+
+    def store_bytes(self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict | None = None) -> dict:
+        etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
+        return self._ref(bucket, key, etag, len(data))
+
+
+def reuse_key(stage: str, payload: dict) -> str:
+    """Where a stage's result for exactly this input is kept: the stage, the processor version
+    and the request without its run id (files are named by content: ETags, result documents)."""
+    request = {k: v for k, v in payload.items() if k not in ("run_id", "skip_cache")}
+    digest = hashlib.sha256(json.dumps([stage, PROCESSOR_VERSION, request], sort_keys=True, default=str).encode())
+    return f"{REUSE_PREFIX}/{stage}/{digest.hexdigest()}.json"
+
+
+def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
+    """The stage's result for this input and processor version if one was made before (a replay,
+    a reprocess of unchanged models), else `work`'s, kept for the next time. `skip_cache` in the
+    request (`meshstream reprocess --force`, `scan --skip-cache`) always works afresh."""
+    key = reuse_key(ctx.stage, payload)
+    bucket, client = ctx.settings.cache_bucket, ctx.storage("default")
+    if not payload.get("skip_cache"):
+        try:
+            return json.loads(get_bytes(client, bucket, key, ctx.settings.max_object_bytes))
+        except ProcessingError as exc:
+            if exc.code != "object_missing":
+                raise
+    result = work(ctx, payload)
+    put_json(client, bucket, key, result)
+    return result
+
+
+def parsed_key(ref: dict) -> str | None:
+    """Where the parsed form of a file is stored: content (ETag and size) and loader version.
+    None for an object without an ETag (nothing identifies its content)."""
+    etag = (ref.get("etag") or "").strip('"')
+    if not etag:
+        return None
+    ext = ref["key"].rsplit(".", 1)[-1].lower() if "." in ref["key"] else "bin"
+    return f"{PARSED_PREFIX}/v{meshcache.FORMAT_VERSION}/{etag}-{ref.get('size_bytes', 0)}.{ext}.mesh"
+
+
+def result_key(model_id: str, stage: str, name: str) -> str:
+    """Where a stage stores a result document of a model: `<model_id>/<stage>/<name>`."""
+    return f"{model_id}/{stage}/{name}"
+
+
+def stage_of_result(ref: dict) -> str:
+    """The stage that stored the result document `ref` points at (inverse of result_key)."""
+    return ref["key"].split("/")[-2]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

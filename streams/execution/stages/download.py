@@ -1,0 +1,49 @@
+"""Stage work: download/cache. Copies a model's files into the cache bucket once, keyed by
+source and ETag, so later stages read a stable copy and a re-run does not download again."""
+from __future__ import annotations
+
+from processors.errors import ProcessingError
+from processors.loading import load_mesh
+from processors.storage import stat
+from streams.execution.context import StageContext, parsed_key, sha256
+
+STAGE = "download"
+
+
+def _cache_key(ref: dict) -> str:
+    return f"{ref['storage']}/{ref['bucket']}/{ref.get('etag') or 'no-etag'}/{ref['key']}"
+
+
+def work(ctx: StageContext, payload: dict) -> dict:
+    bucket = ctx.settings.cache_bucket
+    cache = ctx.storage("default")
+    max_bytes = payload.get("max_bytes")
+    files = []
+    for ref in payload["files"]:
+        key = _cache_key(ref)
+        hit = None if payload.get("skip_cache") or not ref.get("etag") else stat(cache, bucket, key)
+        if hit and "sha256" in hit["metadata"]:
+            cached = {"storage": "default", "bucket": bucket, "key": key, "etag": hit["etag"], "size_bytes": hit["size"]}
+            files.append({"source": ref, "cached": cached, "sha256": hit["metadata"]["sha256"],
+                          "size_bytes": hit["size"], "cache_hit": True})
+            continue
+        data = ctx.read(ref, max_bytes)
+        digest = sha256(data)
+        cached = ctx.store_bytes(bucket, key, data, "application/octet-stream", {"sha256": digest})
+        parse_once(ctx, cached, data, skip_cache=bool(payload.get("skip_cache")))
+        files.append({"source": ref, "cached": cached, "sha256": digest, "size_bytes": len(data), "cache_hit": False})
+    return {"files": files}
+
+
+def parse_once(ctx: StageContext, cached: dict, data: bytes, skip_cache: bool) -> None:
+    """The download is the first stage to read a model: parse each file now and store the parsed
+    form for every later stage (processors/meshcache.py). A file that does not parse is left to
+    the stages that measure it, which report the error as before."""
+    key = parsed_key(cached)
+    if key is None or (not skip_cache and stat(ctx.storage("default"), ctx.settings.cache_bucket, key)):
+        return
+    try:
+        loaded = load_mesh(data, cached["key"], ctx.limits)
+    except ProcessingError:
+        return
+    ctx.store_parsed(key, loaded)

@@ -1,0 +1,31 @@
+"""Stage work: thumbnails (standard views, and a 360-degree turntable when asked)."""
+from __future__ import annotations
+
+from processors.thumbnails import standard_views, turntable
+from registry.manifest import default_manifest
+from streams.execution.context import StageContext
+
+STAGE = "thumbnails"
+# what a request leaves out is the contract's default (schemas/thumbnails/requested.v1.avsc)
+DEFAULTS = default_manifest().stage(STAGE, "requested").payload_defaults()
+VIEWS_BY_PREVIEW = {"hero": ("isometric",), "standard": ("front", "isometric", "top")}
+
+
+def work(ctx: StageContext, payload: dict) -> dict:
+    payload = {**DEFAULTS, **{k: v for k, v in payload.items() if v is not None}}
+    assembly, _ = ctx.load_model(payload["files"], payload["skip_cache"])
+    sizes = tuple(payload["sizes"])
+    shots = standard_views(assembly, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes)
+    if payload["generate_360_views"]:
+        shots += turntable(assembly, frames=payload["turntable_frames"], size=min(sizes))
+    images = []
+    frame = 0
+    for shot in shots:
+        view = shot.view
+        if view == "turntable":  # the contract names each frame: turntable_00, turntable_01, ...
+            view, frame = f"turntable_{frame:02d}", frame + 1
+        ref = ctx.store_bytes(ctx.settings.results_bucket, f"{payload['model_id']}/thumbnails/{shot.name}",
+                              shot.png, "image/png")
+        images.append({"view": view, "size": shot.size, "azimuth_deg": float(shot.azimuth),
+                       "elevation_deg": float(shot.elevation), "content_type": "image/png", "image": ref})
+    return {"files": payload["files"], "images": images}

@@ -1,0 +1,166 @@
+"""Faust's aiokafka transport, with the stream consumer's fetches batched while records pour in.
+
+Why: Faust builds its stream consumer with `fetch.min.bytes` = 1, so every fetch returns as soon
+as one record exists. A worker consumes many partitions (the orchestrator: every stage's outcome
+topics, 15 topics x 4 partitions), and each fetch request and response names every one of them
+in pure-Python protocol code. With records arriving one at a time, the worker then spends more
+CPU on fetch round trips than on the events. Kafka's answer is `fetch.min.bytes` with a bounded
+`fetch.max.wait.ms`: the broker answers when enough bytes are ready or the wait is over.
+
+A fixed wait would add up to that wait to every hop of a run while the pipeline is quiet (the
+last models of a batch, a single scan). So the wait is adaptive (`FetchBatching`): while records
+arrive faster than `busy_rate` per second the consumer asks for batches (`fetch_min_bytes`, at
+most `fetch_max_wait_ms`); below it, each fetch returns at the first record, as Faust's does.
+
+Faust exposes neither bound, so the consumer thread here sets them on aiokafka's fetcher, which
+reads them for every fetch request it builds (tests/unit/test_transport.py pins that against the
+locked aiokafka).
+
+The same consumer thread carries two fixes for start-up under rebalances, both found by the
+three-workers start-up test: see `seek_to_committed` and `verify_event_path` below.
+"""
+from __future__ import annotations
+
+import collections
+import inspect
+import time
+from typing import Callable
+
+from aiokafka import TopicPartition
+from faust.transport.drivers import aiokafka as driver
+from mode.services import WaitResults
+
+from streams.faust_ext.committed_seek import seek_to_committed_or_reset
+
+IDLE_MIN_BYTES = 1          # answer at the first record
+IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
+
+
+class FetchBatching:
+    """The fetch bounds for the next request, from the records of the last `window` seconds."""
+
+    def __init__(self, min_bytes: int, max_wait_ms: int, busy_rate: float, window: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.busy_bounds = (min_bytes, max_wait_ms)
+        self.busy_rate, self.window, self.clock = busy_rate, window, clock
+        self._seen: collections.deque[tuple[float, int]] = collections.deque()
+        self._count = 0
+
+    def observe(self, records: int) -> tuple[int, int]:
+        """Record a fetch's record count; returns (fetch_min_bytes, fetch_max_wait_ms)."""
+        now = self.clock()
+        self._seen.append((now, records))
+        self._count += records
+        while self._seen and self._seen[0][0] < now - self.window:
+            self._count -= self._seen.popleft()[1]
+        busy = self.busy_rate > 0 and self._count / self.window >= self.busy_rate
+        return self.busy_bounds if busy else (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
+
+
+def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: float) -> type[driver.Transport]:
+    """The worker's Faust transport: aiokafka's, with batched fetches while busy, the committed
+    seek that also rewinds never-committed partitions, and a livelock check that survives a
+    partition being reset."""
+
+    class WorkerConsumerThread(driver.AIOKafkaConsumerThread):
+        fetch_bounds = (fetch_min_bytes, fetch_max_wait_ms, busy_rate)
+        batching = None
+
+        async def _fetch_records(self, consumer, active_partitions, timeout=None, max_records=None):
+            records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
+            if self.batching is None:
+                self.batching = FetchBatching(*self.fetch_bounds)
+            fetcher = consumer._fetcher
+            if fetcher is not None:  # runs in the consumer thread, like the fetcher itself
+                bounds = self.batching.observe(sum(len(batch) for batch in (records or {}).values()))
+                fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = bounds
+            return records
+
+        async def seek_to_committed(self):
+            """Also rewinds partitions with no committed offset (see streams/faust_ext/committed_seek.py)."""
+            policy = self.app.conf.consumer_auto_offset_reset
+            return await self.call_thread(seek_to_committed_or_reset, self._ensure_consumer(), policy)
+
+        async def positions(self, tps) -> dict:
+            """The fetch positions of many partitions in one call into the consumer thread (None
+            where a partition has none yet). The lag gauges used to ask per partition: every 5 s
+            the orchestrator crossed threads once for each of its 60 partitions, most of what
+            an idle worker spent."""
+            return await self.call_thread(read_positions, self._ensure_consumer(), list(tps))
+
+        def verify_event_path(self, now, tp):
+            """Faust's periodic livelock check reads each partition's position, and aiokafka asserts
+            when there is none: a partition being reset (just assigned with nothing committed, or
+            out of range) crashed a whole worker in the start-up test. Such a partition has no
+            event path to verify yet; the next check, seconds later, looks again."""
+            if not has_position(self._ensure_consumer(), tp):
+                return None
+            return super().verify_event_path(now, tp)
+
+    class WorkerConsumer(driver.Consumer):
+        thread_class = WorkerConsumerThread
+
+        async def wait_first(self, *coros, timeout=None):
+            """Faust's drain loop hands every fetched record to the streams through
+            `wait_first(deliver, suspend_flow.wait())`, so a delivery blocked on a full stream
+            buffer can be abandoned when a rebalance suspends the flow. That costs four tasks and
+            an `asyncio.wait` per record (37 us here, more than decoding it), and the yield
+            hands a batch consumer its records one at a time. When the delivery cannot block
+            (`delivery_cannot_block`), it is awaited directly; otherwise Faust's way is kept."""
+            if timeout is None and len(coros) == 2 and delivery_cannot_block(self):
+                deliver, suspended = coros
+                if inspect.iscoroutine(suspended):
+                    suspended.close()  # never started: nothing to cancel
+                return WaitResults([deliver], [await deliver], False)
+            return await super().wait_first(*coros, timeout=timeout)
+
+        async def positions(self, tps) -> dict:
+            return await self._thread.positions(tps)
+
+        def _new_consumer_thread(self):
+            return self.thread_class(self, loop=self.loop, beacon=self.beacon)
+
+    class WorkerTransport(driver.Transport):
+        Consumer = WorkerConsumer
+
+    return WorkerTransport
+
+
+def delivery_cannot_block(consumer) -> bool:
+    """Whether handing a fetched record to the streams completes without waiting: Faust's
+    delivery (faust/transport/conductor.py) waits only while the flow is suspended (a
+    rebalance), while the producer buffer is over its limit, while its callback map is being
+    rebuilt, or when a stream's buffer is full. The event loop runs one thing at a time, so
+    what is true here is still true when the delivery runs."""
+    app = consumer.app
+    if consumer.should_stop or consumer.suspend_flow.is_set() or not app.flow_control.is_active():
+        return False
+    buffer = app.producer.buffer
+    if buffer.size > buffer.max_messages:
+        return False
+    conductor = app.topics
+    if conductor._tp_to_callback_lock.locked():
+        return False
+    return not any(channel.queue.full() for channel in conductor._topics)
+
+
+async def read_positions(consumer, tps) -> dict:
+    """{tp: position or None} from aiokafka's subscription state, without waiting for a reset
+    (runs in the consumer thread, where that state lives)."""
+    states = {tp: _partition_state(consumer, tp) for tp in tps}
+    return {tp: state.position if state is not None and state.has_valid_position else None
+            for tp, state in states.items()}
+
+
+def has_position(consumer, tp) -> bool:
+    """Whether the aiokafka consumer has a fetch position for `tp` (False while it is reset)."""
+    state = _partition_state(consumer, tp)
+    return state is not None and state.has_valid_position
+
+
+def _partition_state(consumer, tp):
+    """aiokafka's state of an assigned partition (None when it is not assigned)."""
+    subscription = consumer._subscription.subscription
+    assignment = subscription.assignment if subscription is not None else None
+    key = TopicPartition(tp.topic, tp.partition)
+    return assignment.state_value(key) if assignment is not None and key in assignment.tps else None

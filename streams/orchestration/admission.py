@@ -1,0 +1,136 @@
+"""Admission control: how many requests of each stage may be out at once, and which waiting
+step goes next.
+
+Why: a scan of 10,000 models used to put 10,000 requests on a stage's topic at once. Every
+request then waited behind the others, a step's timeout ran out while it was still queued, and
+the copies requested again queued behind the originals (issue 18). Here the orchestrator keeps
+at most `limit` requests per stage in flight for the runs it owns and holds the rest in the run
+table as `waiting` (the state machine's `hold`), so a library of any size waits in the table, not
+in the topics, and the next request is chosen when a slot frees, fairly:
+
+* between scans, round robin: a 5-model scan submitted while a 2,000-model scan runs gets every
+  other free slot, so it finishes in about the time it would take alone plus one step;
+* within a scan, in the order its runs became ready: discovery emits a scan's models largest
+  first (the LPT idea), so the largest models start first and the batch's tail is short.
+
+This module is pure bookkeeping over run states (no Faust, no clock): the orchestrator feeds it
+every run state it stores (`observe`), drops runs it no longer owns (`retain`), and asks for the
+steps to admit (`take`). The index is rebuilt from the run table after a rebalance; the run
+table stays the source of truth.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Iterable
+
+from streams.orchestration.workflow import RunState, in_flight_stages, waiting_stages
+
+
+@dataclass
+class _StageQueue:
+    """One stage's waiting steps by scan (insertion-ordered), and the runs it has in flight."""
+
+    by_scan: OrderedDict = field(default_factory=OrderedDict)   # scan id -> OrderedDict[run key, None]
+    in_flight: set = field(default_factory=set)                 # run keys
+    waiting: int = 0
+
+    def add_waiting(self, scan: str, key: Hashable) -> None:
+        runs = self.by_scan.setdefault(scan, OrderedDict())
+        if key not in runs:
+            runs[key] = None
+            self.waiting += 1
+
+    def discard_waiting(self, scan: str, key: Hashable) -> None:
+        runs = self.by_scan.get(scan)
+        if runs is not None and key in runs:
+            del runs[key]
+            self.waiting -= 1
+            if not runs:
+                del self.by_scan[scan]
+
+    def next_round_robin(self) -> tuple[str, Hashable] | None:
+        """The oldest waiting run of the scan whose turn it is; that scan moves to the back."""
+        if not self.by_scan:
+            return None
+        scan, runs = next(iter(self.by_scan.items()))
+        key = next(iter(runs))
+        self.discard_waiting(scan, key)
+        if scan in self.by_scan:
+            self.by_scan.move_to_end(scan)
+        return scan, key
+
+
+class Admission:
+    """Per-stage in-flight limits over the runs one orchestrator owns."""
+
+    def __init__(self, limit: int | Callable[[str], int]):
+        self._limit = limit if callable(limit) else (lambda stage, n=int(limit): n)
+        self._stages: dict[str, _StageQueue] = {}
+        self._runs: dict[Hashable, tuple[str, frozenset, frozenset]] = {}  # key -> (scan, waiting, in flight)
+
+    def limit(self, stage: str) -> int:
+        return max(1, self._limit(stage))
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def observe(self, key: Hashable, state: RunState | None) -> None:
+        """Record a run's current state (None: the run is gone)."""
+        before = self._runs.pop(key, None)
+        if before is not None:
+            scan, waiting, flying = before
+            for stage in waiting:
+                self._queue(stage).discard_waiting(scan, key)
+            for stage in flying:
+                self._queue(stage).in_flight.discard(key)
+        if state is None or state.finished:
+            return
+        waiting, flying = frozenset(waiting_stages(state)), frozenset(in_flight_stages(state))
+        if not waiting and not flying:
+            return
+        self._runs[key] = (state.scan_id, waiting, flying)
+        for stage in waiting:
+            queue = self._queue(stage)
+            queue.in_flight.discard(key)  # a reservation whose request was not sent after all
+            queue.add_waiting(state.scan_id, key)
+        for stage in flying:
+            self._queue(stage).in_flight.add(key)
+
+    def retain(self, keep: Callable[[Hashable], bool]) -> None:
+        """Forget the runs `keep` rejects (partitions this worker no longer owns)."""
+        for key in [k for k in self._runs if not keep(k)]:
+            self.observe(key, None)
+
+    def rebuild(self, states: Iterable[tuple[Hashable, RunState]]) -> None:
+        """Start over from the run table (after a rebalance), oldest runs first."""
+        self._stages.clear()
+        self._runs.clear()
+        for key, state in sorted(states, key=lambda item: (item[1].started_at, str(item[0]))):
+            self.observe(key, state)
+
+    # -- decisions -------------------------------------------------------------------------------
+    def take(self) -> list[tuple[Hashable, str]]:
+        """(run key, stage) pairs to admit now: as many per stage as its free slots, round robin
+        between scans. The caller admits them (the state machine's `admit`) and observes the
+        new states, which moves them from waiting to in flight."""
+        chosen = []
+        for stage, queue in self._stages.items():
+            free = self.limit(stage) - len(queue.in_flight)
+            while free > 0:
+                picked = queue.next_round_robin()
+                if picked is None:
+                    break
+                chosen.append((picked[1], stage))
+                queue.in_flight.add(picked[1])  # reserved until observe() records the request
+                free -= 1
+        return chosen
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """{stage: {"waiting": n, "in_flight": n, "limit": n}} for metrics and the API."""
+        return {stage: {"waiting": q.waiting, "in_flight": len(q.in_flight), "limit": self.limit(stage)}
+                for stage, q in self._stages.items()}
+
+    def _queue(self, stage: str) -> _StageQueue:
+        queue = self._stages.get(stage)
+        if queue is None:
+            queue = self._stages[stage] = _StageQueue()
+        return queue

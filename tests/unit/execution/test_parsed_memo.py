@@ -1,0 +1,79 @@
+"""A process remembers the parsed forms it stored or read (streams/execution/context.py `recall_parsed`):
+a model's later stages on the same process read no parsed form back from S3, and decode the same
+mesh as from the stored bytes."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+from cachetools import LRUCache
+from minio.error import S3Error
+
+from processors import meshcache
+from processors.samples import sample_models
+from streams.execution import context as stage
+from streams.core.settings import Settings
+from streams.execution.context import StageContext, parsed_key
+
+
+class _Response:
+    def __init__(self, data: bytes):
+        self._body, self.headers = io.BytesIO(data), {"Content-Length": str(len(data))}
+
+    def read(self, n: int) -> bytes:
+        return self._body.read(n)
+
+    def close(self):
+        pass
+
+    def release_conn(self):
+        pass
+
+
+class _S3:
+    """Objects in a dict; counts requests by (method, key)."""
+
+    def __init__(self):
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def get_object(self, bucket, key):
+        self.calls.append(("GET", key))
+        if (bucket, key) not in self.objects:
+            raise S3Error(None, "NoSuchKey", "no such key", key, "req", "host")
+        return _Response(self.objects[(bucket, key)])
+
+    def put_object(self, bucket, key, data, length, content_type=None, metadata=None):
+        self.calls.append(("PUT", key))
+        body = data.read()
+        self.objects[(bucket, key)] = body
+        return type("Put", (), {"etag": hashlib.md5(body).hexdigest()})()
+
+
+def _fresh_memo(monkeypatch) -> None:
+    """This process's memo, empty (as in a newly started pool process)."""
+    monkeypatch.setattr(stage, "_parsed_memo", LRUCache(maxsize=stage.PARSED_MEMO_BYTES, getsizeof=len))
+
+
+def test_a_parsed_form_stored_here_is_not_read_back_and_decodes_the_same(monkeypatch):
+    _fresh_memo(monkeypatch)
+    s3 = _S3()
+    data = sample_models()["cube_10mm.stl"]
+    s3.objects[("models", "lib/cube.stl")] = data
+    ref = {"storage": "default", "bucket": "models", "key": "lib/cube.stl", "etag": hashlib.md5(data).hexdigest(),
+           "size_bytes": len(data)}
+    settings = Settings()
+    first = StageContext(settings, "technical-metadata", lambda name: s3).load(ref)   # parses, stores
+    key = parsed_key(ref)
+    assert ("PUT", key) in s3.calls
+    s3.calls.clear()
+    again = StageContext(settings, "thumbnails", lambda name: s3).load(ref)          # same process
+    assert s3.calls == []  # neither the parsed form nor the source was read again
+    stored = meshcache.decode(s3.objects[(settings.cache_bucket, key)])
+    assert (again.mesh.vertices == stored.mesh.vertices).all() and (again.mesh.faces == stored.mesh.faces).all()
+    assert (again.mesh.vertices == first.mesh.vertices).all() and again.sha256 == first.sha256
+    # another process (an empty memo) reads the stored form once, then remembers it
+    _fresh_memo(monkeypatch)
+    StageContext(settings, "metamodel", lambda name: s3).load(ref)
+    StageContext(settings, "print-analysis", lambda name: s3).load(ref)
+    assert s3.calls == [("GET", key)]

@@ -1,0 +1,100 @@
+"""The processor pool: work runs in other processes, errors keep their code, a killed pool
+process fails only its step (retryable) and the pool is replaced."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from streams.core.policy import WorkerLostError, error_info
+from streams.execution.pool import ProcessorPool, ReportedError
+from streams.core.settings import Settings
+
+MODULE = "tests.unit.execution.pool_work"
+
+
+@pytest.fixture
+def pool():
+    p = ProcessorPool(Settings(), processes=2)
+    yield p
+    p.shutdown()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_work_runs_in_pool_processes_not_the_event_loop_process(pool):
+    async def both():
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}, reuse=False) for i in range(4)))
+    results = run(both())
+    assert [r["echo"] for r in results] == [0, 1, 2, 3] and {r["stage"] for r in results} == {"thumbnails"}
+    assert os.getpid() not in {r["pid"] for r in results}
+
+
+def test_errors_come_back_with_code_retryability_and_class(pool):
+    with pytest.raises(ReportedError) as exc:
+        run(pool.run(MODULE, "technical-metadata", {"corrupt": True}, reuse=False))
+    info = error_info(exc.value)
+    assert (info["code"], info["retryable"], info["error_class"]) == ("corrupt_mesh", False, "CorruptMeshError")
+    with pytest.raises(ReportedError) as exc:
+        run(pool.run(MODULE, "technical-metadata", {"bug": True}, reuse=False))
+    assert error_info(exc.value)["code"] == "internal_error"
+
+
+def test_a_killed_pool_process_fails_its_step_as_retryable_and_the_pool_recovers(pool):
+    with pytest.raises(WorkerLostError) as exc:
+        run(pool.run(MODULE, "thumbnails", {"die": True}, reuse=False))
+    info = error_info(exc.value)
+    assert info["code"] == "worker_lost" and info["retryable"]
+    assert run(pool.run(MODULE, "thumbnails", {"echo": "after"}, reuse=False))["echo"] == "after"
+
+
+def test_pool_is_sized_to_the_cores_this_worker_may_use():
+    from streams.execution.pool import pool_size
+
+    assert pool_size(Settings()) == len(os.sched_getaffinity(0))
+    assert pool_size(Settings.from_env({"MESHSTREAM_PROCESSOR_PROCESSES": "3"})) == 3
+
+
+def test_keyed_lock_keeps_one_run_keys_requests_in_arrival_order_and_lets_others_pass():
+    from streams.core.keyed_lock import KeyedLock
+
+    locks = KeyedLock()
+    order: list[str] = []
+
+    async def handle(key: str, name: str, seconds: float):
+        async with locks(key):
+            await asyncio.sleep(seconds)
+            order.append(name)
+
+    async def scenario():
+        await asyncio.gather(handle("run-a", "a1", 0.2), handle("run-a", "a2", 0.0), handle("run-b", "b1", 0.05))
+
+    run(scenario())
+    assert order == ["b1", "a1", "a2"]
+    assert not locks._locks  # nothing kept for finished keys
+
+
+def test_warm_starts_every_pool_process_up_front(pool):
+    pids = run(pool.warm([MODULE]))
+    assert len(set(pids)) == pool.processes == 2 and os.getpid() not in pids
+    assert sorted(pool.pids()) == sorted(set(pids))
+
+
+def test_a_step_starts_when_a_process_is_free_not_when_it_is_queued(pool):
+    """`on_start` (the stage's `started` report, which starts its execution timeout) is called
+    for at most one task per pool process at a time: six tasks on two processes start in turns."""
+    running_at_start = []
+
+    async def six():
+        def begin():
+            running_at_start.append(pool.running)
+
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i, "sleep": 0.3}, reuse=False,
+                                               on_start=begin) for i in range(6)))
+    results = run(six())
+    assert len(results) == 6 and len(running_at_start) == 6
+    assert max(running_at_start) < pool.processes  # never more started than processes to run them
+    assert pool.running == 0

@@ -1,0 +1,168 @@
+"""The worker's stream consumer batches fetches while busy (streams/faust_ext/transport.py).
+
+Faust exposes neither fetch.min.bytes nor fetch.max.wait.ms, so the consumer thread sets them on
+aiokafka's fetcher between fetches; these tests pin the policy, and pin against the locked
+aiokafka that its fetcher reads both attributes for every request it builds.
+"""
+from __future__ import annotations
+
+import inspect
+
+import faust
+from aiokafka.consumer.fetcher import Fetcher
+
+from streams.worker.app import create_app
+from streams.core.settings import Settings
+from streams.faust_ext.transport import IDLE_MAX_WAIT_MS, IDLE_MIN_BYTES, FetchBatching
+
+IDLE = (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_quiet_consumers_fetch_at_the_first_record_busy_ones_in_batches():
+    clock = Clock()
+    policy = FetchBatching(65536, 200, busy_rate=20, window=2.0, clock=clock)
+    assert policy.observe(1) == IDLE            # a single record: no waiting for more
+    for _ in range(10):                         # 5 records every 0.1 s = 50/s
+        clock.now += 0.1
+        bounds = policy.observe(5)
+    assert bounds == (65536, 200)
+    clock.now += 3.0                            # the burst is over: back to immediate answers
+    assert policy.observe(1) == IDLE
+
+
+def test_the_rate_is_over_the_window_only():
+    clock = Clock()
+    policy = FetchBatching(1000, 50, busy_rate=10, window=1.0, clock=clock)
+    assert policy.observe(9) == IDLE            # 9/s
+    clock.now += 0.5
+    assert policy.observe(1) == (1000, 50)      # 10 within the last second
+    clock.now += 0.6
+    assert policy.observe(0) == IDLE            # the 9 left the window
+
+
+def test_a_zero_rate_turns_batching_off():
+    assert FetchBatching(1000, 50, busy_rate=0).observe(10_000) == IDLE
+
+
+def test_aiokafka_reads_the_bounds_for_every_fetch_request():
+    source = inspect.getsource(Fetcher._fetch_requests_routine) + inspect.getsource(Fetcher._get_actions_per_node)
+    assert "self._fetch_max_wait_ms" in source and "self._fetch_min_bytes" in source
+    assert "self._fetch_min_bytes = fetch_min_bytes" in inspect.getsource(Fetcher.__init__)
+
+
+def test_the_worker_app_uses_the_worker_consumer_with_the_settings(tmp_path):
+    settings = Settings.from_env({"MESHSTREAM_FETCH_MIN_BYTES": "2048", "MESHSTREAM_FETCH_MAX_WAIT_MS": "25",
+                                  "MESHSTREAM_FETCH_BUSY_RATE": "7", "MESHSTREAM_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(settings, stages={"orchestrator"})
+    thread = app.consumer._thread
+    assert type(thread).__name__ == "WorkerConsumerThread"
+    assert thread.fetch_bounds == (2048, 25, 7.0)
+
+
+def test_a_plain_faust_app_is_untouched():
+    app = faust.App("transport-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    assert type(app.consumer._thread).__name__ == "AIOKafkaConsumerThread"
+
+
+def test_positions_are_read_for_many_partitions_at_once_without_waiting_for_a_reset():
+    """The lag gauges read every partition's position in one call into the consumer thread; a
+    partition still being reset reads None instead of waiting, one not assigned reads None."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from faust.types import TP
+
+    from streams.faust_ext.transport import read_positions
+
+    async def read():
+        state = SubscriptionState()
+        state.assign_from_user({TopicPartition("t", 0), TopicPartition("t", 1)})
+        state.subscription.assignment.state_value(TopicPartition("t", 0)).reset_to(42)
+        consumer = SimpleNamespace(_subscription=state)
+        return await read_positions(consumer, [TP("t", 0), TP("t", 1), TP("other", 0)])
+
+    assert asyncio.run(read()) == {TP("t", 0): 42, TP("t", 1): None, TP("other", 0): None}
+
+
+# -- handing fetched records to the streams ------------------------------------------------------
+
+def test_faust_hands_records_over_through_wait_first_and_blocks_only_where_the_check_looks():
+    """Pins the locked Faust: its drain loop is the consumer's one caller of wait_first, and a
+    record's delivery waits only on flow control, the producer buffer, the callback-map lock or
+    a full stream buffer (what `delivery_cannot_block` checks)."""
+    from pathlib import Path
+
+    from faust.transport import conductor, consumer
+
+    drain = inspect.getsource(consumer.Consumer._drain_messages)
+    assert "self.wait_first(\n                                callback(message), self.suspend_flow.wait()\n" in drain
+    assert inspect.getsource(consumer).count("wait_first(") == 1
+    assert "async with self._tp_to_callback_lock:" in inspect.getsource(conductor.Conductor._compile_message_handler)
+    # the per-partition handler, in Python and in the Cython build the wheel ships (and uses)
+    python_handler = inspect.getsource(conductor.ConductorCompiler.build)
+    cython_handler = (Path(conductor.__file__).parent / "_cython" / "conductor.pyx").read_text()
+    for handler in (python_handler, cython_handler):
+        assert "acquire_flow_control()" in handler and "wait_until_producer_ebb()" in handler
+        assert "queue.full()" in handler and "put_nowait_enhanced(" in handler
+
+
+def _worker_app(tmp_path):
+    settings = Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)})
+    app, _ = create_app(settings, stages={"orchestrator"})
+    return app
+
+
+def test_delivery_cannot_block_only_while_nothing_it_could_wait_on_is_in_the_way(tmp_path):
+    import asyncio
+
+    from streams.faust_ext.transport import delivery_cannot_block
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer = app.consumer
+        assert not delivery_cannot_block(consumer)        # flow control starts suspended
+        app.flow_control.resume()
+        assert delivery_cannot_block(consumer)
+        channel = app.topic("transport-test")
+        channel.maxsize = 1                                # read when its buffer is made
+        app.topics.add(channel)
+        await channel.queue.put("event")                   # a stream's buffer is full
+        assert not delivery_cannot_block(consumer)
+        channel.queue.get_nowait()
+        assert delivery_cannot_block(consumer)
+        consumer.suspend_flow.set()                        # a rebalance began
+        assert not delivery_cannot_block(consumer)
+
+    asyncio.run(scenario())
+
+
+def test_wait_first_awaits_a_delivery_that_cannot_block_and_keeps_fausts_way_otherwise(tmp_path):
+    import asyncio
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer, delivered = app.consumer, []
+
+        async def deliver(n):
+            delivered.append((n, asyncio.current_task() is caller))  # run in the caller's task?
+            return n
+
+        caller = asyncio.current_task()
+        app.flow_control.resume()
+        direct = await consumer.wait_first(deliver(1), consumer.suspend_flow.wait())
+        assert direct.results == [1] and not direct.stopped
+        app.flow_control.suspend()                         # Faust's wait_first, with its tasks
+        await consumer.wait_first(deliver(2), consumer.suspend_flow.wait())
+        assert delivered == [(1, True), (2, False)]
+
+    asyncio.run(scenario())

@@ -1,0 +1,81 @@
+"""Admission control (streams/orchestration/admission.py): bounded requests per stage, fair
+between scans, oldest first within a scan, and an index that follows the run states."""
+from __future__ import annotations
+
+from registry.workflows import parse_workflows
+from streams.orchestration import workflow as wf
+from streams.orchestration.admission import Admission
+
+FLOWS = parse_workflows({"default": "t", "workflows": {"t": {"steps": [
+    {"stage": "download"}, {"stage": "thumbnails", "needs": ["download"], "blocking": False}]}}})
+FLOW = FLOWS["t"]
+
+
+def run(run_id: str, scan: str, now: int = 0) -> wf.RunState:
+    model = {"run_id": run_id, "model_id": f"m-{run_id}", "scan_id": scan, "workflow": "t", "files": []}
+    return wf.start(FLOWS, model, now, hold=True).state
+
+
+def admit_all(adm: Admission, states: dict) -> list[str]:
+    """What take() chose, admitted through the state machine like the orchestrator does."""
+    chosen = []
+    for key, stage in adm.take():
+        states[key] = wf.admit(FLOW, states[key], stage, 1).state
+        adm.observe(key, states[key])
+        chosen.append(key)
+    return chosen
+
+
+def test_no_more_requests_in_flight_per_stage_than_the_limit():
+    adm, states = Admission(3), {}
+    for i in range(10):
+        states[f"r{i}"] = run(f"r{i}", "big", i)
+        adm.observe(f"r{i}", states[f"r{i}"])
+    assert admit_all(adm, states) == ["r0", "r1", "r2"]
+    assert admit_all(adm, states) == []  # full
+    assert adm.snapshot()["download"] == {"waiting": 7, "in_flight": 3, "limit": 3}
+    states["r1"] = wf.apply(FLOW, states["r1"], wf.StepSucceeded("download", {}, "1"), 2, hold=True).state
+    adm.observe("r1", states["r1"])  # one download slot freed, r1's thumbnails now waits
+    assert admit_all(adm, states) == ["r3", "r1"]
+    assert adm.snapshot()["download"]["in_flight"] == 3 and adm.snapshot()["thumbnails"]["in_flight"] == 1
+
+
+def test_a_small_scan_takes_turns_with_a_big_one():
+    adm, states = Admission(2), {}
+    for i in range(100):
+        states[f"big{i}"] = run(f"big{i}", "big", i)
+        adm.observe(f"big{i}", states[f"big{i}"])
+    for i in range(3):
+        states[f"small{i}"] = run(f"small{i}", "small", 1000 + i)
+        adm.observe(f"small{i}", states[f"small{i}"])
+    downloads = []
+    for _ in range(5):
+        admitted = [key for key in admit_all(adm, states) if states[key].steps["download"].status == wf.REQUESTED]
+        downloads += admitted
+        for key in admitted:  # both download slots' steps finish
+            states[key] = wf.apply(FLOW, states[key], wf.StepSucceeded("download", {}, "1"), 3, hold=True).state
+            adm.observe(key, states[key])
+    # the small scan's three models are admitted within its first three turns, not after 100
+    assert [k for k in downloads if k.startswith("small")] == ["small0", "small1", "small2"]
+    assert downloads.index("small2") <= 6
+    assert [k for k in downloads if k.startswith("big")][:3] == ["big0", "big1", "big2"]  # oldest first
+
+
+def test_finished_and_forgotten_runs_free_their_slots_and_rebuild_matches():
+    adm, states = Admission(1), {"a": run("a", "s"), "b": run("b", "s", 1)}
+    for key, state in states.items():
+        adm.observe(key, state)
+    assert admit_all(adm, states) == ["a"]
+    adm.retain(lambda key: key != "a")  # a's partition moved to another worker
+    assert admit_all(adm, states) == ["b"]
+    rebuilt = Admission(1)
+    rebuilt.rebuild([("b", states["b"])])
+    assert rebuilt.snapshot() == adm.snapshot() == {"download": {"waiting": 0, "in_flight": 1, "limit": 1}}
+
+
+def test_a_reservation_whose_request_was_not_sent_is_released():
+    adm, states = Admission(1), {"a": run("a", "s")}
+    adm.observe("a", states["a"])
+    assert adm.take() == [("a", "download")]
+    adm.observe("a", states["a"])  # the send failed: the run is still waiting
+    assert adm.take() == [("a", "download")]

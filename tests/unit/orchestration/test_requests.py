@@ -1,0 +1,60 @@
+"""Request building: workflow step options and a scan's options reach exactly the stages whose
+request contracts have those fields; terminal payloads carry owner, degradation and attempts."""
+from __future__ import annotations
+
+from registry.workflows import default_workflows
+from streams.orchestration import workflow as wf
+from streams.client import processing_options
+from streams.orchestration.request_builders import build_request, request_fields, scan_options, terminal_payload
+
+MODEL = {"run_id": "r", "model_id": "m", "scan_id": "s", "workflow": "minimal", "name": "cube", "folder": "f/",
+         "owner_id": "owner-7", "files": [{"storage": "default", "bucket": "b", "key": "f/cube.stl", "etag": "e",
+                                           "size_bytes": 1}]}
+
+
+def state(options=None):
+    return wf.RunState.from_discovered({**MODEL, "options": options}, 0)
+
+
+def test_workflow_step_options_shape_the_request():
+    step = default_workflows()["minimal"].step("thumbnails")
+    req = build_request("thumbnails", state(), step.options)
+    assert (req["preview_type"], req["sizes"], req["generate_360_views"]) == ("hero", [256], False)
+    assert build_request("thumbnails", state())["preview_type"] == "standard"
+
+
+def test_scan_options_reach_every_stage_that_has_the_field_and_no_other():
+    opts = processing_options({"printers": ["Prusa MK4"], "overhang_angle_deg": 55.0, "skip_cache": True,
+                               "enable_expensive_analysis": True,
+                               "listing": {"who_made": "collective", "price": {"amount": 999, "divisor": 100,
+                                                                               "currency_code": "EUR"}}})
+    run = state(opts)
+    pa = build_request("print-analysis", run)
+    assert (pa["printers"], pa["overhang_angle_deg"], pa["skip_cache"], pa["enable_expensive_analysis"]) == \
+        (["Prusa MK4"], 55.0, True, True)
+    assert build_request("download", run)["skip_cache"] is True
+    assert build_request("technical-metadata", run)["enable_expensive_analysis"] is True
+    etsy = build_request("etsy-listing", run)
+    assert etsy["who_made"] == "collective" and etsy["price"]["currency_code"] == "EUR"
+    assert "printers" not in build_request("thumbnails", run)  # not in its contract
+    assert "who_made" not in request_fields("print-analysis")
+
+
+def test_unset_scan_options_keep_the_defaults():
+    assert scan_options(processing_options({"printers": []})) == {"skip_cache": False, "enable_expensive_analysis": False}
+    assert build_request("print-analysis", state(processing_options({})))["overhang_angle_deg"] == 45.0
+
+
+def test_terminal_payloads_carry_owner_degradation_and_attempts():
+    flows = default_workflows()
+    t = wf.start(flows, {**MODEL, "workflow": "minimal"}, 0)
+    flow = flows["minimal"]
+    t = wf.apply(flow, t.state, wf.StepSucceeded("download", {"files": []}, "1"), 1)
+    t = wf.apply(flow, t.state, wf.StepSucceeded("technical-metadata", {"metadata": None}, "1"), 2)
+    t = wf.apply(flow, t.state, wf.StepFailed("thumbnails", {"code": "render_failed", "message": "boom",
+                                                             "retryable": False}), 3)
+    p = terminal_payload(t.state)
+    assert t.terminal == wf.COMPLETED and p["owner_id"] == "owner-7"
+    assert p["degraded"] == [{"stage": "thumbnails", "code": "render_failed", "message": "boom", "attempts": 1}]
+    assert {s["stage"]: (s["status"], s["attempts"]) for s in p["stages"]} == {
+        "download": ("completed", 1), "technical-metadata": ("completed", 1), "thumbnails": ("failed", 1)}
