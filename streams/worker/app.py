@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         web_port=settings.web_port or 6066,     # meshstream/web_port.py picks a free one first
         web_host="127.0.0.1" if settings.web_bind in ("127.0.0.1", "0.0.0.0") else settings.web_bind,
         topic_partitions=max(c.partitions for c in manifest.active),
-        topic_replication_factor=settings.topic_replication or 1,  # streams.worker reads the cluster's
+        topic_replication_factor=settings.topic_replication or 1,  # streams.worker.main reads the cluster's
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session_ms,
