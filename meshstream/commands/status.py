@@ -38,13 +38,16 @@ def local_workers(api: str) -> list[tuple[int, int | None]]:
 def run(args) -> int:
     import sys
 
-    from meshstream.progress import bar, get, table
+    from meshstream.progress import ApiError, bar, get, table
     from streams.core.settings import Settings
 
     api = Settings().api_url
     if args.id is None:
         doc = get(api, "/overview")
-        ready = get(api, "/ready")
+        try:
+            ready = get(api, "/ready")
+        except ApiError:  # 503 while partitions are being (re)assigned: the line says "not ready"
+            ready = {"status": "not ready"}
         if args.json:
             print(json.dumps({"ready": ready, **doc}, indent=2))
             return 0

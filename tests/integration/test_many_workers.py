@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -30,6 +31,10 @@ def test_two_workers_started_together_take_the_first_two_free_ports(prepared, st
         said = sorted(int(re.search(r"web API, metrics and dashboard on http://127\.0\.0\.1:(\d+)", w.log()).group(1))
                       for w in workers)
         assert said == [ports[0], ports[1]]
+        deadline = time.monotonic() + 60  # the second one's join rebalances the first: both ready again
+        while time.monotonic() < deadline and not all(
+                requests.get(f"http://127.0.0.1:{p}/ready", timeout=5).status_code == 200 for p in said):
+            time.sleep(0.5)
         health = {requests.get(f"http://127.0.0.1:{p}/health", timeout=5).json()["pid"]: p for p in said}
         assert sorted(health) == sorted(w.proc.pid for w in workers), "each port is a different worker"
 
