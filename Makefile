@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TS     := clients/typescript
 
-.PHONY: demo test unit integration install browser lock stack-up stack-down bench stress clean
+.PHONY: demo test unit integration install browser lock stack-up stack-down bench stress clean compose-test
 
 install: $(STAMP) browser
 
@@ -57,6 +57,13 @@ bench: $(STAMP)
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
 stress: $(STAMP)
 	$(BIN)/python -m stress
+
+# docker-compose.yml for real: images built here (base image made with debootstrap when no
+# registry is reachable), 3 brokers + 3 workers, a scan from the host, a worker and a broker
+# SIGKILLed mid-batch, `down -v`; dockerd stopped and its network state removed (deploy/compose-test.sh).
+# Needs root (apt, dockerd). Not part of `make test`: see docs/deploy.md.
+compose-test: $(STAMP)
+	bash deploy/compose-test.sh
 
 # Re-pin after changing dependencies in pyproject.toml (needs uv: pip install uv).
 lock:

@@ -7,6 +7,7 @@ it last ran and how late; a loop blocked for longer than STALL_SECONDS makes /he
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from streams.worker import metrics
@@ -31,7 +32,9 @@ class Probes:
         since = time.monotonic() - self.last_tick
         ok = since < STALL_SECONDS
         return ok, {"status": "ok" if ok else "stalled", "seconds_since_tick": round(since, 3),
-                    "event_loop_lag_seconds": round(self.loop_lag, 4)}
+                    "event_loop_lag_seconds": round(self.loop_lag, 4),
+                    # which of several workers on a host this is (meshstream/web_port.py)
+                    "web_port": getattr(getattr(self.app, "conf", None), "web_port", None), "pid": os.getpid()}
 
     def ready(self) -> tuple[bool, dict]:
         assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in self._assignment())
