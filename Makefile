@@ -5,15 +5,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TS     := clients/typescript
 
-.PHONY: demo test unit integration install browser lock stack-up stack-down bench stress clean
+.PHONY: demo test unit integration install browser promtool lock stack-up stack-down bench stress clean
 
-install: $(STAMP) browser
+install: $(STAMP) browser promtool
 
 # Headless Chromium for the dashboard test (Debian's package); fails loudly when it cannot.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { echo "installing Debian's chromium (dashboard test)"; apt-get update -qq && apt-get install -y -qq chromium; } || \
 	  { echo "ERROR: chromium is required by the dashboard test and could not be installed (apt-get install chromium)" >&2; exit 1; }
+
+# promtool (Debian's prometheus package) validates and unit-tests deploy/alerts.yml; fails loudly.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || \
+	  { echo "installing Debian's prometheus (promtool, for the alert rule tests)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; } || \
+	  { echo "ERROR: promtool is required by the alert rule tests and could not be installed (apt-get install prometheus)" >&2; exit 1; }
 
 # Exact versions and hashes from requirements.lock; the project itself installs editable.
 # The TypeScript client's packages come from its package-lock.json (npm ci); its tests are part

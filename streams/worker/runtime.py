@@ -78,6 +78,7 @@ class Runtime:
         finished and silently lose that record. Here an event is acked only after its outputs
         (or its dead letter) were acknowledged by the broker; an interrupted one is redelivered.
         """
+        metrics.init_stage(stage)
         manual = stream.noack()
         async for event in manual.events():
             metrics.event_in(stage)
@@ -90,6 +91,7 @@ class Runtime:
         the whole batch was handled, as `consume` acks one event."""
         from streams.faust_ext.batches import ready_batches
 
+        metrics.init_stage(stage)
         manual = stream.noack()
         async for batch in ready_batches(manual, max_batch):
             for _ in batch:

@@ -26,6 +26,7 @@ from streams.core.envelope import derived_id, envelope
 from streams.orchestration.request_builders import build_request, terminal_payload
 from streams.worker.runtime import log
 from streams.core import names
+from streams.worker import metrics
 from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
@@ -121,6 +122,7 @@ class Orchestrator:
                 if step is not None:
                     planned.append(step)
             await self.execute(planned)
+        metrics.handled(STAGE, len(items))  # events applied (transitions done, effects acknowledged)
 
     def _transition(self, contract, record: dict, partition: int, batch_states: dict, now: int):
         """The state machine's transition for one event, as `(key, transition, cause)`, or None

@@ -50,6 +50,18 @@ class Probes:
         except Exception:  # noqa: BLE001 - no consumer yet: nothing assigned
             return set()
 
+    def is_work_topic(self, topic: str) -> bool:
+        """Whether a topic is one the agents consume to do work (a contract topic).
+
+        Why: the worker's assignment also holds its tables' changelog topics, which a worker
+        only reads while recovering; their "lag" (end offset minus a position the consumer never
+        advances) sat at 10 from the first seconds and stayed there idle, so `lag > 0` fired forever."""
+        try:
+            self.rt.manifest.by_topic(topic)
+            return True
+        except KeyError:
+            return False
+
     def runs_table(self):
         try:
             return self.app.tables[names.RUNS_TABLE]
@@ -76,11 +88,14 @@ class Probes:
 
     async def refresh(self) -> None:
         self.ready()
-        pool = getattr(self.rt, "_pool", None)
-        if getattr(pool, "_max_workers", None):
-            metrics.POOL_SIZE.set(pool._max_workers)  # noqa: SLF001
+        pool = getattr(self.rt, "_pool", None)  # None until a stage first uses it
+        if pool is not None:
+            metrics.POOL_SIZE.set(pool.processes)
         positions = await self.app.consumer.positions(self._assignment())  # one call into the consumer thread
+        metrics.LAG.clear()  # partitions this worker no longer owns leave no stale reading
         for tp, position in positions.items():
+            if not self.is_work_topic(tp.topic):
+                continue
             try:
                 high = self.app.consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not fetched yet
@@ -110,10 +125,13 @@ class Probes:
         metrics.RUNS.clear()
         for (workflow, state), n in counts.items():
             metrics.RUNS.labels(workflow, state).set(n)
-        for stage, n in retries.items():
-            metrics.RETRIES.labels(stage).set(n)
-        for stage, n in timeouts.items():
-            metrics.TIMED_OUT.labels(stage).set(n)
+        # every stage's series is set (0 included): a run that left the table leaves no stale value
+        for gauge, values in ((metrics.RETRIES, retries), (metrics.TIMED_OUT, timeouts)):
+            for (stage,) in list(gauge._metrics):  # noqa: SLF001 - the label sets created so far
+                if stage not in values:
+                    gauge.labels(stage).set(0)
+            for stage, n in values.items():
+                gauge.labels(stage).set(n)
 
 
 def stage_counts() -> dict:
