@@ -74,7 +74,8 @@ def test_writes_need_the_token_and_bad_scans_name_the_field(web_workers):
     assert r.status_code == 400
     for body, field in (({"prefix": "x/"}, "bucket"), ({"bucket": 7}, "bucket"),
                         ({"bucket": "models", "workflow": "no-such-flow"}, "workflow"),
-                        ({"bucket": "models", "colour": "red"}, "colour")):
+                        ({"bucket": "models", "colour": "red"}, "colour"),
+                        ({"bucket": "models", "storage": "nowhere"}, "storage")):
         r = requests.post(url, json=body, headers=auth, timeout=10)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["field"] == field, r.text
@@ -202,19 +203,30 @@ def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
     prefix = f"cli-{uuid.uuid4().hex[:8]}/"
     upload(s3, "models", {prefix + k: samples[k] for k in ("sphere_r5.stl", "corrupt.stl")})
 
-    def cli(*argv):
+    def cli(*argv, rc=0):
         proc = subprocess.run([sys.executable, "-m", "meshstream.cli", *argv], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+        assert proc.returncode == rc and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
         return proc
 
-    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json")
+    # a model failed: the scan's summary is printed and the exit status says so
+    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json", rc=1)
     scan = json.loads(proc.stdout)
     assert scan["status"] == "finished" and scan["runs_by_state"] == {"completed": 1, "failed": 1}
     assert "2/2 models done, 1 failed" in proc.stderr  # the progress line
 
     text = cli("status", scan["scan_id"]).stdout
     assert "sphere_r5" in text and "corrupt" in text and "technical-metadata" in text, text
+    # the failure's reason names the source object, in full
+    assert f"s3://models/{prefix}corrupt.stl: technical-metadata failed (" in text, text
+    failed_run = next(m["run_id"] for m in scan["models"] if m["state"] == "failed")
+    steps = json.loads(cli("status", failed_run, "--json").stdout)["steps"]
+    assert steps["technical-metadata"]["status"] == "failed" and steps["thumbnails"]["status"] == "skipped", steps
+    assert all(s["status"] in ("completed", "failed", "skipped") for s in steps.values()), steps
+
+    empty = json.loads(cli("scan", "--bucket", "models", "--prefix", f"nothing-{uuid.uuid4().hex[:8]}/", "--wait",
+                           "--json", "--wait-timeout", "60").stdout)
+    assert empty["status"] == "finished" and empty["models_found"] == 0 and empty["finished_at"]
     run_id = next(m["run_id"] for m in scan["models"] if m["state"] == "completed")
     run = json.loads(cli("status", run_id, "--json").stdout)
     assert run["run_id"] == run_id and run["terminal"] == "completed"

@@ -19,7 +19,8 @@ from streams.core.security import aiokafka_client_config
 from streams.worker.web.auth import write_refusal
 from streams.worker.web.openapi import document
 from streams.worker.web.probes import Probes, stage_counts
-from streams.worker.web.readmodel import ReadModel
+from streams.worker.web.readmodel import SCAN_STATES, ReadModel
+from streams.worker.web.runview import run_view
 from streams.worker.web.scans import SCAN_CONTRACT, InvalidScan, scan_payload
 from streams.core import names
 from streams.core.policy import InPlaceRetry
@@ -43,7 +44,7 @@ def register(app, rt) -> None:
         retry = InPlaceRetry()
         while True:
             try:
-                await model.run(aiokafka_client_config(rt.settings))
+                await model.run(aiokafka_client_config(rt.settings), group_id=rt.settings.app_id)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - reconnect; the API keeps serving what it has
@@ -76,6 +77,20 @@ def register(app, rt) -> None:
 
     @app.page("/scans")
     class Scans(View):
+        async def get(self, request):
+            """Scans, newest first, paged (?limit=&offset=), optionally ?state=discovering|running|finished|failed."""
+            state = request.query.get("state") or None
+            if state is not None and state not in SCAN_STATES:
+                return self.json({"error": "invalid_query", "field": "state",
+                                  "message": f"state must be one of {', '.join(SCAN_STATES)}"}, status=422)
+            try:
+                limit = min(200, max(1, int(request.query.get("limit", 20))))
+                offset = max(0, int(request.query.get("offset", 0)))
+            except ValueError:
+                return self.json({"error": "invalid_query", "field": "limit",
+                                  "message": "limit and offset must be integers"}, status=422)
+            return self.json(model.scans_page(state, limit, offset))
+
         async def post(self, request):
             refusal = write_refusal(rt.settings.api_token, request.headers.get("Authorization"))
             if refusal:
@@ -88,7 +103,7 @@ def register(app, rt) -> None:
                     raise InvalidScan(400, None, f"the body is not JSON: {exc}") from None
                 from streams.orchestration.workflow import runnable
 
-                payload = scan_payload(body, scan_contract, runnable)
+                payload = scan_payload(body, scan_contract, runnable, rt.settings.storage)
                 env = envelope("api", correlation_id=payload["scan_id"])
                 try:
                     value = rt.encode(SCAN_CONTRACT, {"envelope": env, "payload": payload})
@@ -191,7 +206,7 @@ def register(app, rt) -> None:
             run = runs.get(run_id.encode())
             if run is None:
                 return self.json({"error": "not_found", "message": f"no run {run_id}"}, status=404)
-            return self.json({"run": run, "answered_by": str(app.conf.canonical_url)})
+            return self.json({"run": run_view(run), "answered_by": str(app.conf.canonical_url)})
 
 
 def _links(rt, results: list[dict]) -> list[dict]:

@@ -31,29 +31,116 @@ def test_scan_payload_fills_defaults_and_names_the_bad_field():
         assert (err.value.status, err.value.field) == (status, field)
 
 
+def test_an_unknown_storage_is_refused_naming_the_field():
+    from streams.core.settings import Settings
+
+    settings = Settings()
+    assert scan_payload({"bucket": "b"}, SCAN, runnable, settings.storage)["storage"] == "default"
+    with pytest.raises(InvalidScan) as err:
+        scan_payload({"bucket": "b", "storage": "nowhere"}, SCAN, runnable, settings.storage)
+    assert (err.value.status, err.value.field) == (422, "storage") and "MESHSTREAM_STORAGE_NOWHERE_ENDPOINT" in err.value.message
+
+
 def test_write_refusal():
     assert write_refusal(None, "Bearer x")  # no token configured: writes disabled
     assert write_refusal("s3cret", None) and write_refusal("s3cret", "Bearer nope") and write_refusal("s3cret", "Basic s3cret")
     assert write_refusal("s3cret", "Bearer s3cret") is None
 
 
-def test_read_model_follows_a_scan():
+def _discovered(rm, scan, run, model, offset):
+    rm.apply("discovery.discovered", {"envelope": {"occurred_at": 1_000}, "payload": {
+        "scan_id": scan, "run_id": run, "model_id": model, "name": model, "workflow": "standard",
+        "files": [{"storage": "default", "bucket": "models", "key": f"lib/{model}.stl"}]}},
+        ("model.discovery.discovered.v1", 0, offset))
+
+
+def test_read_model_follows_a_scan_to_its_end():
     rm = ReadModel(default_manifest(), serde=None)
-    rm.apply("discovery-scan.requested", {"envelope": {"occurred_at": 1}, "payload": {"scan_id": "s", "bucket": "b"}})
-    assert rm.scan("s")["status"] == "discovering"
-    for run, model in (("r1", "m1"), ("r2", "m2")):
-        rm.apply("discovery.discovered", {"envelope": {}, "payload": {"scan_id": "s", "run_id": run, "model_id": model,
-                                                                      "name": model, "workflow": "standard"}})
-    rm.apply("processing.completed", {"envelope": {}, "payload": {"scan_id": "s", "run_id": "r1", "model_id": "m1",
-                                                                  "name": "m1", "workflow": "standard"}})
+    rm.apply("discovery-scan.requested", {"envelope": {"occurred_at": 1_764_856_987_000},
+                                          "payload": {"scan_id": "s", "bucket": "b", "prefix": "lib/"}},
+             ("model.discovery-scan.requested.v1", 2, 7))
+    assert rm.scan("s")["status"] == "discovering" and rm.scan("s")["requested_at"] == "2025-12-04T14:03:07.000Z"
+    for i, (run, model) in enumerate((("r1", "m1"), ("r2", "m2"))):
+        _discovered(rm, "s", run, model, i)
+    rm.apply("processing.completed", {"envelope": {"occurred_at": 1_764_856_990_000}, "payload": {
+        "scan_id": "s", "run_id": "r1", "model_id": "m1", "name": "m1", "workflow": "standard"}})
     assert rm.scan("s")["progress"] == {"done": 1, "total": 2} and rm.scan("s")["status"] == "running"
     failed = {"scan_id": "s", "run_id": "r2", "model_id": "m2", "name": "m2", "workflow": "standard",
-              "failed_stage": "technical-metadata", "error": {"code": "corrupt_mesh", "message": "bad"}}
-    rm.apply("processing.failed", {"envelope": {}, "payload": failed})
+              "failed_stage": "technical-metadata",
+              "error": {"code": "corrupt_mesh", "message": "cache/ab/cd.stl: cannot parse cache/ab/cd.stl\ntraceback"}}
+    rm.apply("processing.failed", {"envelope": {"occurred_at": 1_764_856_992_500}, "payload": failed})
     rm.apply("processing.failed", {"envelope": {}, "payload": failed})  # duplicate: ignored
+    # every run is done, but discovery has not said it listed everything: not finished yet
+    assert rm.scan("s")["status"] == "running"
+    assert rm.listed({2: 7}, {0: 2}) == []          # the group's committed offset is the request's: not past it
+    assert rm.listed({2: 8}, {0: 2}) == ["s"]
+    rm.caught_up({0: 1})
+    assert rm.scan("s")["status"] == "running"      # the read model has not read every discovery yet
+    rm.caught_up({0: 2}, at=1_764_856_993_000)
     scan = rm.scan("s")
     assert scan["status"] == "finished" and scan["runs_by_state"] == {"completed": 1, "failed": 1}
+    assert scan["models_found"] == 2 and scan["finished_at"] == "2025-12-04T14:03:13.000Z"
+    assert scan["duration_seconds"] == 6.0 and scan["source"] == "s3://b/lib/"
+    bad = next(m for m in scan["models"] if m["state"] == "failed")
+    assert bad["reason"] == "s3://models/lib/m2.stl: technical-metadata failed (corrupt_mesh): cache/ab/cd.stl: cannot parse cache/ab/cd.stl"
     assert len(rm.failures) == 1 and rm.model("m2")["latest"]["error"]["code"] == "corrupt_mesh"
+    assert rm.model("m2")["source"] == "s3://models/lib/m2.stl"
+
+
+def test_an_empty_scan_finishes_with_zero_models_and_a_refused_one_fails_with_its_code():
+    rm = ReadModel(default_manifest(), serde=None)
+    for i, scan_id in enumerate(("empty", "refused", "busy")):
+        rm.apply("discovery-scan.requested", {"envelope": {"occurred_at": 1_000 + i},
+                                              "payload": {"scan_id": scan_id, "bucket": "b"}},
+                 ("model.discovery-scan.requested.v1", 0, i))
+    rm.apply("pipeline.dead-lettered", {"envelope": {"event_id": "e1", "occurred_at": 5_000}, "payload": {
+        "original_topic": "model.discovery-scan.requested.v1", "original_key": b"refused", "stage": "discovery",
+        "error": {"code": "unknown_storage", "message": "unknown storage connection 'x'"}}},
+        ("model.pipeline.dead-lettered.v1", 0, 0))
+    rm.listed({0: 2}, {0: 0})   # discovery is past "empty" and "refused", not "busy"
+    rm.caught_up({0: 0})
+    assert (rm.scan("empty")["status"], rm.scan("empty")["models_found"]) == ("finished", 0)
+    refused = rm.scan("refused")
+    assert refused["status"] == "failed" and refused["error"]["code"] == "unknown_storage"
+    assert refused["error"]["dead_letter"] == "0:0" and rm.dead_letters[0]["scan_id"] == "refused"
+    assert rm.scan("busy")["status"] == "discovering"
+    page = rm.scans_page(state="finished")
+    assert page["total"] == 1 and [s["scan_id"] for s in page["scans"]] == ["empty"]
+    page = rm.scans_page(limit=2, offset=1)
+    assert page["total"] == 3 and [s["scan_id"] for s in page["scans"]] == ["refused", "empty"]  # newest first
+    assert "models" not in page["scans"][0]
+
+
+def test_a_failed_runs_unfinished_steps_show_as_skipped_with_iso_times():
+    from streams.worker.web.runview import run_view
+
+    run = {"run_id": "r", "terminal": "failed", "started_at": 1_764_856_987_000, "finished_at": 1_764_856_989_500,
+           "steps": {"download": {"status": "completed", "attempts": 1, "requested_at": 1_764_856_987_000,
+                                  "finished_at": 1_764_856_987_250},
+                     "technical-metadata": {"status": "failed", "attempts": 1, "requested_at": 1_764_856_987_300,
+                                            "finished_at": 1_764_856_989_500},
+                     "thumbnails": {"status": "requested", "attempts": 1, "requested_at": 1_764_856_987_300,
+                                    "due_at": 1_764_857_000_000},
+                     "metamodel": {"status": "pending", "attempts": 0}}}
+    view = run_view(run)
+    assert {k: v["status"] for k, v in view["steps"].items()} == {
+        "download": "completed", "technical-metadata": "failed", "thumbnails": "skipped", "metamodel": "skipped"}
+    assert view["steps"]["download"]["duration_seconds"] == 0.25 and view["duration_seconds"] == 2.5
+    assert view["started_at"] == "2025-12-04T14:03:07.000Z" and view["steps"]["thumbnails"]["due_at"] is None
+    assert run["steps"]["thumbnails"]["status"] == "requested"  # the table's record is not changed
+
+
+def test_scan_wait_fails_when_models_failed_or_the_scan_was_refused():
+    from meshstream.progress import bar, failed, table
+
+    ok = {"status": "finished", "runs_by_state": {"completed": 2}, "progress": {"done": 2, "total": 2}}
+    assert not failed(ok) and failed({**ok, "runs_by_state": {"completed": 1, "failed": 1}})
+    refused = {"status": "failed", "runs_by_state": {}, "progress": {"done": 0, "total": 0},
+               "error": {"code": "unknown_storage", "message": "unknown storage connection 'x'"}}
+    assert failed(refused) and "unknown_storage" in bar(refused)
+    assert "no models found" in bar({**ok, "runs_by_state": {}, "progress": {"done": 0, "total": 0}, "models_found": 0})
+    long = "s3://models/" + "deep/" * 40 + "m.stl: technical-metadata failed (corrupt_mesh): bad"
+    assert long in table({"models": [{"name": "m", "model_id": "m", "state": "failed", "reason": long}]})
 
 
 def test_every_metric_the_grafana_dashboard_charts_exists():
