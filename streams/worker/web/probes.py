@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from streams.worker import metrics
+from streams.worker.web import stagestats
 from streams.worker.heap import freeze_startup_heap
 from streams.core import names
 
@@ -103,6 +104,7 @@ class Probes:
             if position is not None and high is not None:
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
         self.refresh_runs()
+        stagestats.sample()
 
     def refresh_runs(self) -> None:
         """Runs by workflow and state, retries and timeouts, from the run table's owned partitions."""
@@ -132,32 +134,3 @@ class Probes:
                     gauge.labels(stage).set(0)
             for stage, n in values.items():
                 gauge.labels(stage).set(n)
-
-
-def stage_counts() -> dict:
-    """This worker's per-stage counters and lag, from its own Prometheus registry (the dashboard's
-    stage table; Prometheus + Grafana give the cluster-wide view)."""
-    out: dict = {}
-
-    def row(stage):
-        return out.setdefault(stage, {"in": 0, "completed": 0, "failed": 0, "dead_letters": 0, "failed_by_code": {}})
-
-    for metric in metrics.REGISTRY.collect():
-        for sample in metric.samples:
-            stage = sample.labels.get("stage")
-            if sample.name == "meshstream_stage_events_in_total":
-                row(stage)["in"] += sample.value
-            elif sample.name == "meshstream_stage_completed_total":
-                row(stage)["completed"] += sample.value
-            elif sample.name == "meshstream_stage_failed_total":
-                row(stage)["failed"] += sample.value
-                codes = row(stage)["failed_by_code"]
-                codes[sample.labels["code"]] = codes.get(sample.labels["code"], 0) + sample.value
-            elif sample.name == "meshstream_dead_letters_total":
-                row(stage)["dead_letters"] += sample.value
-    lag: dict = {}
-    for metric in metrics.REGISTRY.collect():
-        for sample in metric.samples:
-            if sample.name == "meshstream_consumer_lag":
-                lag[sample.labels["topic"]] = lag.get(sample.labels["topic"], 0) + sample.value
-    return {"stages": out, "lag_by_topic": lag}

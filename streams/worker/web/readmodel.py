@@ -16,7 +16,7 @@ import logging
 import time
 
 from streams.core import names
-from streams.worker.web.times import age, iso, now_ms, seconds
+from streams.worker.web.times import age, iso, now_ms, seconds, to_ms
 
 log = logging.getLogger("meshstream.web")
 
@@ -46,13 +46,17 @@ class ReadModel:
         # original key/bytes of the recent dead letters, for the dashboard's replay button
         self.dead_letter_bytes: collections.OrderedDict = collections.OrderedDict()
         self.terminal_by_workflow: collections.Counter = collections.Counter()
+        self.dead_letter_total = 0
+        # (original topic, key, value) of a dead letter -> its entry: a replayed record that is
+        # dead-lettered again is linked to the one it replays ("replayed -> 3:0")
+        self._dead_letter_by_content: dict = {}
         self.records = 0
 
     # -- applying events (pure; unit-testable) ---------------------------------------------
     def apply(self, contract_name: str, record: dict, where: tuple[str, int, int] | None = None) -> None:
         self.records += 1
         p = record.get("payload") or {}
-        at = (record.get("envelope") or {}).get("occurred_at")
+        at = to_ms((record.get("envelope") or {}).get("occurred_at"))
         if contract_name == names.SCAN_REQUESTED:
             scan = self._scan(p["scan_id"])
             scan.update(requested=True, bucket=p.get("bucket"), prefix=p.get("prefix"), workflow=p.get("workflow"),
@@ -107,13 +111,22 @@ class ReadModel:
                                                       "message": error.get("message"), "at": at}
             elif text_key in self.runs:
                 scan_id = self.runs[text_key].get("scan_id")
-            self.dead_letters.appendleft({
+            self.dead_letter_total += 1
+            entry = {
                 "id": f"{partition}:{offset}", "partition": partition, "offset": offset, "at": iso(at),
-                "scan_id": scan_id,
+                "scan_id": scan_id, "replayed_as": None, "replay_of": None,
                 "original_topic": p.get("original_topic"), "original_partition": p.get("original_partition"),
                 "original_offset": p.get("original_offset"), "stage": p.get("stage"),
                 "key": text_key,
-                "code": (p.get("error") or {}).get("code"), "message": (p.get("error") or {}).get("message")})
+                "code": error.get("code"), "message": error.get("message")}
+            content = (p.get("original_topic"), key, hash(p.get("original_value")))
+            earlier = self._dead_letter_by_content.get(content)
+            if earlier is not None and earlier["replayed_as"] is None:
+                earlier["replayed_as"], entry["replay_of"] = entry["id"], earlier["id"]
+            self._dead_letter_by_content[content] = entry
+            while len(self._dead_letter_by_content) > 4 * RECENT:
+                self._dead_letter_by_content.pop(next(iter(self._dead_letter_by_content)))
+            self.dead_letters.appendleft(entry)
 
     def listed(self, committed: dict[int, int], fence: dict[int, int]) -> list[str]:
         """Discovery has finished the scans whose request offset is below the worker group's
@@ -207,6 +220,10 @@ class ReadModel:
                 "source": next((r.get("source") for r in runs if r.get("source")), None),
                 "reason": next((r.get("reason") for r in reversed(runs) if r.get("reason")), None)}
 
+    def overview_counts(self) -> dict:
+        states = collections.Counter(r.get("state", "running") for r in self.runs.values())
+        return {"running": states["running"], "completed": states["completed"], "failed": states["failed"]}
+
     def overview(self) -> dict:
         states = collections.Counter(r.get("state", "running") for r in self.runs.values())
         by_workflow: dict = collections.defaultdict(collections.Counter)
@@ -215,7 +232,7 @@ class ReadModel:
         return {"runs_by_state": dict(states), "runs_by_workflow": {w: dict(c) for w, c in by_workflow.items()},
                 "scans": self.scans_page(limit=20)["scans"],
                 "failures": list(self.failures), "dead_letters": list(self.dead_letters),
-                "records_read": self.records}
+                "dead_letter_total": self.dead_letter_total, "records_read": self.records}
 
     # -- consuming -------------------------------------------------------------------------
     async def run(self, client_config: dict, group_id: str | None = None) -> None:

@@ -6,6 +6,18 @@ import datetime
 import time
 
 
+def to_ms(value) -> int | None:
+    """Epoch milliseconds from an event's `occurred_at` (Avro timestamp-millis decodes to an aware
+    datetime) or from a number already in ms."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
 def iso(ms: int | float | None) -> str | None:
     """`2026-12-04T14:03:07.123Z` for epoch milliseconds (None stays None)."""
     if ms is None:

@@ -62,7 +62,10 @@ def test_read_model_follows_a_scan_to_its_end():
     assert rm.scan("s")["status"] == "discovering" and rm.scan("s")["requested_at"] == "2025-12-04T14:03:07.000Z"
     for i, (run, model) in enumerate((("r1", "m1"), ("r2", "m2"))):
         _discovered(rm, "s", run, model, i)
-    rm.apply("processing.completed", {"envelope": {"occurred_at": 1_764_856_990_000}, "payload": {
+    import datetime  # the serde decodes timestamp-millis to an aware datetime
+
+    at = datetime.datetime.fromtimestamp(1_764_856_990, datetime.timezone.utc)
+    rm.apply("processing.completed", {"envelope": {"occurred_at": at}, "payload": {
         "scan_id": "s", "run_id": "r1", "model_id": "m1", "name": "m1", "workflow": "standard"}})
     assert rm.scan("s")["progress"] == {"done": 1, "total": 2} and rm.scan("s")["status"] == "running"
     failed = {"scan_id": "s", "run_id": "r2", "model_id": "m2", "name": "m2", "workflow": "standard",
@@ -158,6 +161,54 @@ def test_openapi_scan_schema_is_the_contract():
     props = doc["components"]["schemas"]["ScanRequest"]["properties"]
     assert set(props) == {f["name"] for f in json.loads(json.dumps(SCAN.schema))["fields"][1]["type"]["fields"]}
     assert doc["paths"]["/scans"]["post"]["responses"]["202"]
+
+
+def test_every_route_is_in_the_openapi_document_with_a_response_schema():
+    from pathlib import Path
+
+    views = (Path(__file__).resolve().parents[3] / "streams/worker/web/views.py").read_text()
+    routes = set(re.findall(r'@app\.page\("([^"]+)"\)', views))
+    doc = document(SCAN)
+    assert len(routes) >= 15 and routes <= set(doc["paths"]), routes - set(doc["paths"])
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            ok = op["responses"].get("200") or op["responses"].get("202")
+            assert ok and ok.get("content"), (path, method)
+            for media in ok["content"].values():
+                assert media.get("schema"), (path, method)
+
+
+def test_stage_quantiles_match_prometheus_histogram_quantile():
+    from streams.worker.web import stagestats
+
+    # 10 observations: 6 under 0.1 s, 3 in (0.1, 0.25], 1 in (0.25, 0.5]
+    buckets = {"0.05": 0, "0.1": 6, "0.25": 9, "0.5": 10, "+Inf": 10}
+    assert stagestats.quantile(0.5, buckets) == 0.05 + 0.05 * (5 - 0) / 6
+    assert abs(stagestats.quantile(0.95, buckets) - (0.25 + 0.25 * 0.5)) < 1e-9
+    assert stagestats.quantile(0.5, {"+Inf": 0}) is None
+    total = {"stages": {}, "lag_by_topic": {}}
+    stagestats.add(total, {"stages": {"thumbnails": {"in": 4, "completed": 3, "failed": 1, "dead_letters": 0,
+                                                     "failed_by_code": {"render": 1}, "buckets": buckets,
+                                                     "rate_per_second": 0.5}}, "lag_by_topic": {"t": 3}, "ready": 1})
+    stagestats.add(total, {"stages": {"thumbnails": {"in": 1, "completed": 1, "failed": 0, "dead_letters": 0,
+                                                     "failed_by_code": {}, "buckets": {"+Inf": 0},
+                                                     "rate_per_second": 0.25}}, "lag_by_topic": {"t": 2}, "ready": 1})
+    row = stagestats.finish(total)[0]
+    assert (row["completed"], row["failed"], row["failure_rate"], row["rate_per_second"]) == (4, 1, 0.2, 0.75)
+    assert total["lag_by_topic"] == {"t": 5} and total["ready"] == 2 and row["p95_seconds"] == 0.375
+
+
+def test_a_replayed_dead_letter_is_linked_to_the_one_it_replays():
+    rm = ReadModel(default_manifest(), serde=None)
+    letter = {"original_topic": "model.thumbnails.requested.v1", "original_key": b"k", "original_value": b"poison",
+              "original_partition": 0, "original_offset": 5, "stage": "thumbnails",
+              "error": {"code": "undecodable", "message": "not avro"}}
+    rm.apply("pipeline.dead-lettered", {"envelope": {"event_id": "a"}, "payload": letter}, ("dl", 1, 3))
+    rm.apply("pipeline.dead-lettered", {"envelope": {"event_id": "b"}, "payload": {**letter, "original_offset": 9}},
+             ("dl", 1, 4))
+    newest, first = rm.dead_letters
+    assert (first["id"], first["replayed_as"], newest["replay_of"]) == ("1:3", "1:4", "1:3")
+    assert rm.dead_letter_total == 2
 
 
 def test_health_fails_when_the_event_loop_stalls():
