@@ -202,8 +202,8 @@ def document(scan_contract) -> dict:
                 "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": _get("This document", _OBJ, not_found=False),
             "/": {"get": {"summary": "The console (HTML; its script and vendored packages below)", "responses": {"200": text}}},
-            "/dashboard": {"get": {"summary": "The previous dashboard page (kept until the console replaces it)",
-                                   "responses": {"200": text}}},
+            "/dashboard": {"get": {"summary": "The old dashboard's address: redirects to the console",
+                                   "responses": {"301": {"description": "to /", "headers": {"Location": {"schema": _STR}}}}}},
             "/console/app.js": {"get": {"summary": "The console's script", "responses": {
                 "200": {"description": "OK", "content": {"text/javascript": {"schema": {"type": "string"}}}}}}},
             "/console/vendor/{name}": {"get": {

