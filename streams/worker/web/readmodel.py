@@ -23,7 +23,7 @@ log = logging.getLogger("meshstream.web")
 CONTRACTS = (names.SCAN_REQUESTED, names.DISCOVERED, *names.TERMINAL, names.DEAD_LETTERED)
 RECENT = 50
 SCAN_STATES = ("discovering", "running", "finished", "failed")
-REASON_CHARS = 240
+MESSAGE_CHARS = 160  # of a failure reason's message part (the source s3:// key is never cut)
 # how often the consumer asks the broker how far discovery has got (committed offsets of the
 # worker group on the scan topic): an empty scan finishes within about this plus a commit interval
 LISTED_CHECK_SECONDS = 1.0
@@ -79,8 +79,7 @@ class ReadModel:
                 return  # a duplicate terminal event
             run.update({k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "workflow")}, state=state,
                        finished_at=at, failed_stage=p.get("failed_stage"), error=p.get("error"))
-            if state == "failed":
-                run["reason"] = reason(run.get("source"), p.get("failed_stage"), p.get("error"))
+
             self.terminal_by_workflow[(p.get("workflow"), state)] += 1
             self._scan(p["scan_id"])["runs"].add(p["run_id"])
             model = self.models.setdefault(p["model_id"], {"model_id": p["model_id"], "runs": [], "latest": None})
@@ -90,8 +89,7 @@ class ReadModel:
             model["latest"] = {"state": state, "at": at, **p}
             if state == "failed":
                 self.failures.appendleft({k: p.get(k) for k in ("run_id", "model_id", "scan_id", "name", "workflow",
-                                                                "failed_stage", "error")}
-                                         | {"at": iso(at), "source": run.get("source"), "reason": run["reason"]})
+                                                                "failed_stage", "error")} | {"at": iso(at)})
         elif contract_name == names.DEAD_LETTERED:
             event_id = (record.get("envelope") or {}).get("event_id")
             if event_id in self._dead_letter_ids:
@@ -195,9 +193,8 @@ class ReadModel:
                "progress": {"done": finished, "total": len(runs)},
                "error": ({"code": dead["code"], "message": dead["message"], "dead_letter": dead["id"]} if dead else None)}
         if models:
-            out["models"] = [{k: r.get(k) for k in ("model_id", "run_id", "name", "state", "failed_stage", "error",
-                                                    "source", "reason")}
-                             | {"finished_at": iso(r.get("finished_at"))} for r in runs]
+            out["models"] = [{k: r.get(k) for k in ("model_id", "run_id", "name", "state", "failed_stage", "error", "source")}
+                             | {"finished_at": iso(r.get("finished_at")), "reason": self.reason(r)} for r in runs]
         return out
 
     def scans_page(self, state: str | None = None, limit: int = 20, offset: int = 0) -> dict:
@@ -210,6 +207,20 @@ class ReadModel:
             rows = [r for r in rows if r["status"] == state]
         return {"total": len(rows), "offset": offset, "limit": limit, "scans": rows[offset:offset + limit]}
 
+    def reason(self, run: dict) -> str | None:
+        """A failed run's one-line reason, built when asked: the run's terminal event may be read
+        before its discovery (another topic), which names the source object."""
+        if run.get("state") != "failed":
+            return None
+        return reason(run.get("source"), run.get("failed_stage"), run.get("error"))
+
+    def recent_failures(self, n: int = RECENT) -> list[dict]:
+        out = []
+        for f in list(self.failures)[:n]:
+            run = self.runs.get(f["run_id"]) or {}
+            out.append({**f, "source": run.get("source"), "reason": self.reason(run)})
+        return out
+
     def model(self, model_id: str) -> dict | None:
         found = self.models.get(model_id)
         if found is None:
@@ -218,7 +229,7 @@ class ReadModel:
         runs = [self.runs.get(r) or {} for r in found["runs"]]
         return {**found, "latest": latest and {**latest, "at": iso(latest.get("at"))},
                 "source": next((r.get("source") for r in runs if r.get("source")), None),
-                "reason": next((r.get("reason") for r in reversed(runs) if r.get("reason")), None)}
+                "reason": next((self.reason(r) for r in reversed(runs) if self.reason(r)), None)}
 
     def overview_counts(self) -> dict:
         states = collections.Counter(r.get("state", "running") for r in self.runs.values())
@@ -231,7 +242,7 @@ class ReadModel:
             by_workflow[r.get("workflow")][r.get("state", "running")] += 1
         return {"runs_by_state": dict(states), "runs_by_workflow": {w: dict(c) for w, c in by_workflow.items()},
                 "scans": self.scans_page(limit=20)["scans"],
-                "failures": list(self.failures), "dead_letters": list(self.dead_letters),
+                "failures": self.recent_failures(), "dead_letters": list(self.dead_letters),
                 "dead_letter_total": self.dead_letter_total, "records_read": self.records}
 
     # -- consuming -------------------------------------------------------------------------
@@ -311,12 +322,25 @@ def source_of(files: list | None) -> str | None:
 
 
 def reason(source: str | None, stage: str | None, error: dict | None) -> str:
-    """One short line: which source object failed, in which stage, why (the message's first line).
+    """One short line: which source object failed, in which stage, why (the message's first line,
+    with the cache paths it names replaced by the file's name).
 
-    Why: the stages' messages name the cache object they read (twice, in a wrapped error), which
-    does not tell an operator which of their files is broken."""
+    Why: the stages read the model from the download cache, so their messages named the cache
+    object, twice ("<cache key>: <cache key> is not a valid STL"), which does not tell an operator
+    which of their files is broken. The source is never cut; the message is, at a word."""
     error = error or {}
     message = (error.get("message") or "").strip().splitlines()[0] if error.get("message") else ""
+    parts = [part for part in message.split(": ") if not _is_path(part)]
+    message = ": ".join(" ".join(_file_name(w) for w in part.split(" ")) for part in parts)
+    if len(message) > MESSAGE_CHARS:
+        message = message[:MESSAGE_CHARS].rsplit(" ", 1)[0] + " …"
     head = f"{source or 'unknown source'}: {stage or 'a step'} failed ({error.get('code') or 'error'})"
-    text = f"{head}: {message}" if message else head
-    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
+    return f"{head}: {message}" if message else head
+
+
+def _is_path(text: str) -> bool:
+    return "/" in text and " " not in text.strip()
+
+
+def _file_name(word: str) -> str:
+    return word.rsplit("/", 1)[-1] if _is_path(word) else word

@@ -26,6 +26,6 @@ def summary(model, stages: dict, state: str | None = None, offset: int = 0) -> d
         "stages": stagestats.finish(stages),
         "lag_by_topic": stages.get("lag_by_topic") or {},
         "scans": model.scans_page(state, PAGE, offset),
-        "failures": list(model.failures)[:10],
+        "failures": model.recent_failures(10),
         "dead_letters": list(model.dead_letters)[:20],
     }

@@ -11,7 +11,7 @@ from registry.manifest import default_manifest
 from streams.worker import metrics
 from streams.worker.web.auth import write_refusal
 from streams.worker.web.openapi import document
-from streams.worker.web.readmodel import ReadModel
+from streams.worker.web.readmodel import ReadModel, reason
 from streams.worker.web.scans import InvalidScan, scan_payload
 from streams.orchestration.workflow import runnable
 from schemas import SCHEMAS_DIR
@@ -70,7 +70,9 @@ def test_read_model_follows_a_scan_to_its_end():
     assert rm.scan("s")["progress"] == {"done": 1, "total": 2} and rm.scan("s")["status"] == "running"
     failed = {"scan_id": "s", "run_id": "r2", "model_id": "m2", "name": "m2", "workflow": "standard",
               "failed_stage": "technical-metadata",
-              "error": {"code": "corrupt_mesh", "message": "cache/ab/cd.stl: cannot parse cache/ab/cd.stl\ntraceback"}}
+              "error": {"code": "corrupt_mesh",
+                        "message": "default/models/ab12/lib/m2.stl: default/models/ab12/lib/m2.stl is not a valid STL: "
+                                   "not ASCII STL\ntraceback"}}
     rm.apply("processing.failed", {"envelope": {"occurred_at": 1_764_856_992_500}, "payload": failed})
     rm.apply("processing.failed", {"envelope": {}, "payload": failed})  # duplicate: ignored
     # every run is done, but discovery has not said it listed everything: not finished yet
@@ -85,9 +87,24 @@ def test_read_model_follows_a_scan_to_its_end():
     assert scan["models_found"] == 2 and scan["finished_at"] == "2025-12-04T14:03:13.000Z"
     assert scan["duration_seconds"] == 6.0 and scan["source"] == "s3://b/lib/"
     bad = next(m for m in scan["models"] if m["state"] == "failed")
-    assert bad["reason"] == "s3://models/lib/m2.stl: technical-metadata failed (corrupt_mesh): cache/ab/cd.stl: cannot parse cache/ab/cd.stl"
+    assert bad["reason"] == ("s3://models/lib/m2.stl: technical-metadata failed (corrupt_mesh): "
+                             "m2.stl is not a valid STL: not ASCII STL")
+    assert rm.recent_failures()[0]["reason"] == bad["reason"]
     assert len(rm.failures) == 1 and rm.model("m2")["latest"]["error"]["code"] == "corrupt_mesh"
     assert rm.model("m2")["source"] == "s3://models/lib/m2.stl"
+
+
+def test_a_failure_read_before_its_discovery_still_names_the_source():
+    """The read model reads several topics: a run's terminal event may come before its discovery."""
+    rm = ReadModel(default_manifest(), serde=None)
+    rm.apply("processing.failed", {"envelope": {}, "payload": {
+        "scan_id": "s", "run_id": "r9", "model_id": "m9", "name": "m9", "workflow": "standard",
+        "failed_stage": "download", "error": {"code": "not_found", "message": "gone"}}})
+    _discovered(rm, "s", "r9", "m9", 0)
+    assert rm.scan("s")["models"][0]["reason"] == "s3://models/lib/m9.stl: download failed (not_found): gone"
+    long = "x " * 200
+    assert reason("s3://b/" + "d/" * 100 + "f.stl", "thumbnails", {"code": "c", "message": long}).startswith(
+        "s3://b/" + "d/" * 100 + "f.stl: thumbnails failed (c): x x")  # the source in full; the message cut at a word
 
 
 def test_an_empty_scan_finishes_with_zero_models_and_a_refused_one_fails_with_its_code():
