@@ -73,10 +73,12 @@ def main() -> int:
             upload(s3, "models", {f"shelf/{k}": samples[k] for k in ("cube_10mm.stl", "sphere_r5.stl", "corrupt.stl")})
             small = scan("shelf/")
             scan("nothing-here/")
-            wait_for(lambda: requests.get(f"{url}/scans/{small}", timeout=10).json()["status"] == "finished", 240, "small scan")
+            wait_for(lambda: requests.get(f"{url}/scans/{small}", timeout=10).json().get("status") == "finished", 240,
+                     "small scan")
             producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
             producer.produce(default_manifest().by_name("thumbnails.requested").topic, key=b"hand-made", value=b"not avro")
             producer.flush(10)
+            del producer  # it would keep reconnecting after the stack is gone
             letter = wait_for(lambda: requests.get(url + "/overview", timeout=10).json()["dead_letters"], 60, "dead letter")[0]
             requests.post(f"{url}/dead-letters/{letter['partition']}/{letter['offset']}/replay", headers=auth, timeout=10)
 
@@ -85,8 +87,8 @@ def main() -> int:
             upload(s3, "models", batch)
             big = scan("library/")
             target = int(args.at_done * args.models)
-            wait_for(lambda: requests.get(f"{url}/scans/{big}", timeout=10).json()["progress"]["done"] >= target, 900,
-                     "batch progress")
+            wait_for(lambda: (requests.get(f"{url}/scans/{big}", timeout=10).json().get("progress") or {}).get("done", 0)
+                     >= target, 900, "batch progress")  # 404 until the worker has read the request
             info = requests.get(f"{url}/scans/{big}", timeout=10).json()
             done = next(m for m in info["models"] if m["state"] == "completed")
             failed_run = next((m for m in info["models"] if m["state"] == "failed"), done)

@@ -263,7 +263,7 @@ def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
 
 
 def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, settings):
-    """A poison record shows up among the dead letters with its reason; the dashboard's replay
+    """A poison record shows up among the dead letters with its reason; the console's replay
     (POST /dead-letters/{p}/{o}/replay) is refused without the token and re-publishes with it
     (the record is still poison, so it is dead-lettered again: a second dead letter appears)."""
     from confluent_kafka import Producer

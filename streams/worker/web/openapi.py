@@ -83,10 +83,12 @@ def _schemas() -> dict:
                 models={"type": "array", "items": model_row})
     step = _obj(status={"type": "string", "enum": ["pending", "requested", "retry_wait", "completed", "failed", "skipped"]},
                 attempts=_INT, requested_at=_TIME, finished_at=_TIME, due_at=_TIME, duration_seconds=_SECS,
-                error=_ERRINFO, result={"type": ["object", "null"]}, processor_version={"type": ["string", "null"]})
+                error=_ERRINFO, reason={"type": "string", "description": "the error's first line, short"},
+                result={"type": ["object", "null"]}, processor_version={"type": ["string", "null"]})
     run = _obj(run_id=_STR, model_id=_STR, scan_id=_STR, workflow=_STR, name=_STR, started_at=_TIME, finished_at=_TIME,
                duration_seconds=_SECS, terminal={"type": ["string", "null"]}, failed_stage={"type": ["string", "null"]},
-               error=_ERRINFO, steps={"type": "object", "additionalProperties": step})
+               error=_ERRINFO, source={"type": ["string", "null"]}, reason={"type": ["string", "null"]},
+               steps={"type": "object", "additionalProperties": step})
     dead_letter = _obj(id=_STR, partition=_INT, offset=_INT, at=_TIME, scan_id={"type": ["string", "null"]},
                        stage=_STR, code=_STR, message=_STR, key={"type": ["string", "null"]}, original_topic=_STR,
                        original_partition=_INT, original_offset=_INT,

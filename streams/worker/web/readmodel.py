@@ -1,4 +1,4 @@
-"""A worker's read model of scans, models, failures and dead letters, for the API and dashboard.
+"""A worker's read model of scans, models, failures and dead letters, for the API and the console.
 
 Why a separate consumer rather than a Faust table: scan requests are keyed by scan id, models'
 events by run id, so a per-scan table would need a repartition topic outside the manifest. Each
@@ -43,7 +43,7 @@ class ReadModel:
         self.failures: collections.deque = collections.deque(maxlen=RECENT)
         self.dead_letters: collections.deque = collections.deque(maxlen=RECENT)
         self._dead_letter_ids: set = set()  # dead letters are deduplicated by event id, like every consumer
-        # original key/bytes of the recent dead letters, for the dashboard's replay button
+        # original key/bytes of the recent dead letters, for the console's replay button
         self.dead_letter_bytes: collections.OrderedDict = collections.OrderedDict()
         self.terminal_by_workflow: collections.Counter = collections.Counter()
         self.dead_letter_total = 0
@@ -329,13 +329,19 @@ def reason(source: str | None, stage: str | None, error: dict | None) -> str:
     object, twice ("<cache key>: <cache key> is not a valid STL"), which does not tell an operator
     which of their files is broken. The source is never cut; the message is, at a word."""
     error = error or {}
-    message = (error.get("message") or "").strip().splitlines()[0] if error.get("message") else ""
+    message = short_message(error.get("message"))
+    head = f"{source or 'unknown source'}: {stage or 'a step'} failed ({error.get('code') or 'error'})"
+    return f"{head}: {message}" if message else head
+
+
+def short_message(message: str | None) -> str:
+    """An error message's first line, the cache paths it names reduced to the file name, cut at a word."""
+    message = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
     parts = [part for part in message.split(": ") if not _is_path(part)]
     message = ": ".join(" ".join(_file_name(w) for w in part.split(" ")) for part in parts)
     if len(message) > MESSAGE_CHARS:
         message = message[:MESSAGE_CHARS].rsplit(" ", 1)[0] + " …"
-    head = f"{source or 'unknown source'}: {stage or 'a step'} failed ({error.get('code') or 'error'})"
-    return f"{head}: {message}" if message else head
+    return message
 
 
 def _is_path(text: str) -> bool:

@@ -148,6 +148,12 @@ def test_a_failed_runs_unfinished_steps_show_as_skipped_with_iso_times():
     assert view["steps"]["download"]["duration_seconds"] == 0.25 and view["duration_seconds"] == 2.5
     assert view["started_at"] == "2025-12-04T14:03:07.000Z" and view["steps"]["thumbnails"]["due_at"] is None
     assert run["steps"]["thumbnails"]["status"] == "requested"  # the table's record is not changed
+    run["files"] = [{"bucket": "models", "key": "lib/x.stl"}]
+    run["failed_stage"], run["error"] = "technical-metadata", {"code": "corrupt_mesh", "message": "c/x.stl: c/x.stl is bad"}
+    run["steps"]["technical-metadata"]["error"] = run["error"]
+    view = run_view(run)
+    assert view["reason"] == "s3://models/lib/x.stl: technical-metadata failed (corrupt_mesh): x.stl is bad"
+    assert view["steps"]["technical-metadata"]["reason"] == "x.stl is bad"
 
 
 def test_scan_wait_fails_when_models_failed_or_the_scan_was_refused():

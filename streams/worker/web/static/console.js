@@ -124,14 +124,14 @@ function DeadLetters({rows}) {
   return html`<div>
     <div class="filters"><label>API token for replays <input type="password" id="token" value=${token}
       onInput=${e => { setToken(e.target.value); sessionStorage.setItem("meshstream-token", e.target.value); }}/></label></div>
-    <table id="dead-letters"><thead><tr><th>time</th><th>stage</th><th>code</th><th>reason</th><th>scan</th><th>record</th><th>replay</th></tr></thead><tbody>
+    <table id="dead-letters"><thead><tr><th>dead letter</th><th>time</th><th>stage</th><th>code</th><th>reason</th><th>scan</th><th>record</th><th>replay</th></tr></thead><tbody>
     ${rows.map(d => {
       const o = outcome[d.id] || {};
       const replayed = d.replayed_as || o.done;
-      return html`<tr class="dead-letter" data-id=${d.id}><td>${fmtTime(d.at)}</td><td>${d.stage}</td><td class="reason">${d.code}</td>
+      return html`<tr class="dead-letter" data-id=${d.id}><td class="mono">${d.id}</td><td>${fmtTime(d.at)}</td><td>${d.stage}</td><td class="reason">${d.code}</td>
         <td>${d.message}</td><td>${d.scan_id ? html`<a href="#/scan/${d.scan_id}" class="mono">${short(d.scan_id)}</a>` : "–"}</td>
-        <td class="mono">${d.original_topic}@${d.original_partition}:${d.original_offset}${d.replay_of ? html`<br/><span class="mute">replay of ${d.replay_of}</span>` : ""}</td>
-        <td class="replay-cell">${d.replayed_as ? html`<span class="replayed">replayed → ${d.replayed_as}</span>`
+        <td class="mono">${d.original_topic} [${d.original_partition}] @ ${d.original_offset}${d.replay_of ? html`<br/><span class="mute">a replay of dead letter ${d.replay_of}</span>` : ""}</td>
+        <td class="replay-cell">${d.replayed_as ? html`<span class="replayed">replayed → dead letter ${d.replayed_as}</span>`
           : o.done ? html`<span class="replayed">${o.done}</span>`
           : html`<button class="replay" disabled=${o.busy || replayed} onClick=${() => replay(d)}>replay</button>`}
           ${o.error ? html`<div class="reason replay-error">${o.error}</div>` : ""}</td></tr>`;
@@ -200,7 +200,7 @@ function Timeline({run}) {
     ${steps.map(([stage, s]) => html`<tr class="step" data-stage=${stage}><td>${stage}</td><td><${Pill} state=${s.status}/></td>
       <td class="num">${s.attempts}</td><td>${fmtTime(s.requested_at)}</td><td class="num">${fmtSecs(s.duration_seconds)}</td>
       <td style="width:30%">${bar(s)}</td>
-      <td class="reason">${s.error ? `${s.error.code}: ${s.error.message}` : ""}</td></tr>`)}
+      <td class="reason" title=${s.error ? s.error.message : ""}>${s.error ? `${s.error.code}: ${s.reason || s.error.message}` : ""}</td></tr>`)}
   </tbody></table>`;
 }
 
@@ -215,7 +215,7 @@ function RunPage({id, report}) {
       <dt>scan</dt><dd><a class="mono" href="#/scan/${run.scan_id}">${run.scan_id}</a></dd><dt>workflow</dt><dd>${run.workflow}</dd>
       <dt>started</dt><dd>${fmtTime(run.started_at)}</dd><dt>finished</dt><dd>${fmtTime(run.finished_at)}</dd>
       <dt>duration</dt><dd>${fmtSecs(run.duration_seconds)}</dd><dt>run owned by</dt><dd class="mono">${data.answered_by}</dd>
-      ${run.error ? html`<dt>error</dt><dd class="reason">${run.failed_stage}: ${run.error.code}: ${run.error.message}</dd>` : ""}</dl>
+      ${run.error ? html`<dt>reason</dt><dd class="reason" title=${run.error.message}>${run.reason || run.error.message}</dd>` : ""}</dl>
     <h2>Steps</h2><${Timeline} run=${run}/>
   </div>`;
 }
@@ -272,7 +272,7 @@ function Workflows({report}) {
   const data = usePoll("/workflows", report, 0);
   if (!data) return html`<p>Loading…</p>`;
   return html`<div><h1>Workflows <span class="mute">(default: ${data.default})</span></h1>
-    ${data.workflows.map(w => html`<h2>${w.name} <${Pill} state=${w.status === "active" ? "completed" : "pending"}/></h2>
+    ${data.workflows.map(w => html`<h2>${w.name} <${Pill} state=${w.status}/></h2>
       <p class="mute">${w.description}</p><${Graph} name=${w.name} source=${w.mermaid}/>`)}</div>`;
 }
 
@@ -287,4 +287,6 @@ function App() {
   return html`<${Header} route=${route} status=${status}/><main><${Page} key=${location.hash} route=${route} id=${route.id} report=${report}/></main>`;
 }
 
-render(html`<${App}/>`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = "";  // the no-JavaScript notice
+render(html`<${App}/>`, root);
