@@ -195,8 +195,11 @@ class Runtime:
         return self.settings.stage_concurrency or pool_size(self.settings)
 
     async def run_stage(self, module: str, stage: str, payload: dict) -> dict:
-        """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop)."""
-        return await self.pool.run(module, stage, payload)
+        """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop); the
+        pool's running and queued tasks are counted here (metrics.pool_task)."""
+        pool = self.pool
+        with metrics.pool_task(pool.processes):
+            return await pool.run(module, stage, payload)
 
     async def run_blocking(self, fn: Callable, *args):
         """Run blocking I/O (listing a bucket) off the event loop, so heartbeats keep flowing."""

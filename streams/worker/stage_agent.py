@@ -35,8 +35,7 @@ def register_stage(stage: str):
                            event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
             try:
-                with metrics.pool_task(rt.pool.processes):
-                    result = await rt.run_stage(module, stage, payload)
+                result = await rt.run_stage(module, stage, payload)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})

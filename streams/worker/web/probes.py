@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from streams.worker import metrics
-from streams.worker.web import stagestats
+from streams.worker.web.stagestats import sample as sample_stage_counts
 from streams.worker.heap import freeze_startup_heap
 from streams.core import names
 
@@ -104,7 +104,7 @@ class Probes:
             if position is not None and high is not None:
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
         self.refresh_runs()
-        stagestats.sample()
+        sample_stage_counts()
 
     def refresh_runs(self) -> None:
         """Runs by workflow and state, retries and timeouts, from the run table's owned partitions."""

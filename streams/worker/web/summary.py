@@ -5,7 +5,7 @@ Why one endpoint: the old dashboard sent one request per scan, serially, every 3
 refreshes with a single GET whose cost does not grow with the number of scans on screen."""
 from __future__ import annotations
 
-from streams.worker.web import stagestats
+from streams.worker.web.stagestats import finish
 from streams.worker.web.times import iso, now_ms
 
 PAGE = 20
@@ -23,7 +23,7 @@ def summary(model, stages: dict, state: str | None = None, offset: int = 0) -> d
                   "dead_letters": model.dead_letter_total, "lag": lag,
                   "workers_ready": int(stages.get("ready") or 0), "workers": len(workers),
                   "workers_unreachable": stages.get("unreachable") or []},
-        "stages": stagestats.finish(stages),
+        "stages": finish(stages),
         "lag_by_topic": stages.get("lag_by_topic") or {},
         "scans": model.scans_page(state, PAGE, offset),
         "failures": model.recent_failures(10),

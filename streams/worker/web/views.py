@@ -18,7 +18,7 @@ from streams.core.envelope import envelope
 from streams.core.security import aiokafka_client_config
 from streams.worker.web.auth import write_refusal
 from streams.worker.web.openapi import document
-from streams.worker.web import stagestats
+from streams.worker.web.stagestats import add as add_stage_counts, local as local_stage_counts
 from streams.worker.web.probes import Probes
 from streams.worker.web.readmodel import SCAN_STATES, ReadModel
 from streams.worker.web.runview import run_view
@@ -198,12 +198,12 @@ def register(app, rt) -> None:
             return self.json(model.overview())
 
     async def cluster_stages() -> dict:
-        mine = stagestats.local()
+        mine = local_stage_counts()
         workers, unreachable = [str(app.conf.canonical_url)], []
         for url in _peers(app):
             try:
                 async with app.http_client.get(f"{url}/stages?local=1", timeout=5) as resp:
-                    stagestats.add(mine, await resp.json())
+                    add_stage_counts(mine, await resp.json())
                 workers.append(url)
             except Exception as exc:  # noqa: BLE001 - show what we have, name who is missing
                 unreachable.append(f"{url}: {exc}")
@@ -215,7 +215,7 @@ def register(app, rt) -> None:
             """This worker's stage counters, plus (unless ?local=1) every peer's, summed: the peers
             are the workers the group's assignor lists as hosting table partitions."""
             if request.query.get("local"):
-                return self.json(stagestats.local())
+                return self.json(local_stage_counts())
             return self.json(await cluster_stages())
 
     @app.page("/workflows")
