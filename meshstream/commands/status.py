@@ -88,7 +88,7 @@ def run(args) -> int:
         for s in doc["scans"][:10]:
             print(f"  scan {s['scan_id']}  {bar(s)}")
         for f in doc["failures"][:5]:
-            print(f"  failed {f['name']} ({f['failed_stage']}: {(f.get('error') or {}).get('code')})")
+            print(f"  failed {f['name']} at {f.get('at')}: {f.get('reason') or (f.get('error') or {}).get('code')}")
         return 0
     scan = get(api, f"/scans/{args.id}")
     if scan is not None:
@@ -104,8 +104,11 @@ def run(args) -> int:
         return 0
     print(f"run {run.get('run_id')}  model {run.get('name')} ({run.get('model_id')})  workflow {run.get('workflow')}  "
           f"{run.get('terminal') or 'running'}")
+    print(f"  started {run.get('started_at')}  finished {run.get('finished_at') or '-'}  "
+          f"duration {run.get('duration_seconds')} s")
     for stage, step in (run.get("steps") or {}).items():
         err = step.get("error") or {}
-        print(f"  {stage:20} {step.get('status', ''):10} attempts {step.get('attempts', 0)}"
-              + (f"  {err.get('code')}: {(err.get('message') or '')[:80]}" if err else ""))
+        took = f"{step['duration_seconds']:.2f} s" if step.get("duration_seconds") is not None else "-"
+        print(f"  {stage:20} {step.get('status', ''):10} attempts {step.get('attempts', 0)}  {took:>9}"
+              + (f"  {err.get('code')}: {err.get('message') or ''}" if err else ""))
     return 0

@@ -72,8 +72,7 @@ def register_stage(stage: str):
                 beats.append(asyncio.ensure_future(report_progress(rt, stage, record, rt.settings.heartbeat_seconds)))
 
             try:
-                with metrics.POOL_BUSY.track_inprogress():
-                    result = await rt.run_stage(module, stage, payload, on_start=begin)
+                result = await rt.run_stage(module, stage, payload, on_start=begin)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
                 value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})

@@ -293,6 +293,9 @@ def _advance(flow: Workflow, state: RunState, now: int, effects: list, limits) -
         if st.status == FAILED and step.blocking:
             state.terminal, state.finished_at = FAILED, now
             state.failed_stage, state.error = step.stage, st.error
+            for other in steps.values():  # never run (or their outcome no longer counts): skipped
+                if other.status not in DONE:
+                    other.status, other.finished_at, other.due_at = SKIPPED, now, None
             effects.append(EmitTerminal(FAILED))
             return
     changed = True

@@ -94,6 +94,8 @@ def test_blocking_failure_ends_the_run_once_and_late_outcomes_change_nothing():
     t = fail(t, "technical-metadata", 2)
     assert t.terminal == wf.FAILED and t.state.failed_stage == "technical-metadata"
     assert t.state.error["code"] == "corrupt_mesh"
+    assert {k: v.status for k, v in t.state.steps.items() if k not in ("download", "technical-metadata")} == \
+        {k: wf.SKIPPED for k in t.state.steps if k not in ("download", "technical-metadata")}
     for late in (succeed(t, "thumbnails", 3), fail(t, "thumbnails", 3), wf.apply(FLOW, t.state, wf.Tick(), 10**9)):
         assert late.effects == () and late.state is t.state
 
