@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/processors.py
 	$(BIN)/python bench/serde.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scale.py
 
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
 stress: $(STAMP)
