@@ -129,15 +129,16 @@ class Churn(threading.Thread):
         self.workers: list[WorkerProcess] = []
 
     def run(self) -> None:
-        n = 0
+        n, members = 0, []
         while not self.stopping.wait(self.period):
-            live = [w for w in self.workers if w.alive]
-            if len(live) < 2 and (n % 3 != 2 or not live):  # join, join, leave, ...
+            if len(members) < 2 and (n % 3 != 2 or not members):  # join, join, leave, ...
                 w = WorkerProcess(dict(self.env), self.log_dir / f"churn-{n}.log").launch()
                 self.workers.append(w)
+                members.append(w)
                 self.joined += 1
             else:
-                live[0].stop()  # SIGTERM: leaves the group
+                # SIGTERM: it leaves the group; not awaited, the next join or leave comes 5 s later
+                members.pop(0).proc.send_signal(signal.SIGTERM)
                 self.left += 1
             n += 1
 
@@ -157,7 +158,7 @@ def _batch(settings, s3, serde, models: dict[str, bytes]) -> tuple[float, dict]:
 
 def test_workers_joining_and_leaving_during_a_batch_neither_lose_nor_repeat_work(settings, s3, worker, tmp_path):
     serde = AvroSerde(registry_client(settings))
-    n = 120
+    n = 80
     quiet_wall, quiet = _batch(settings, s3, serde, _tori(n, "quiet", sections=24))
     churn = Churn(worker.env, tmp_path)
     churn.start()
