@@ -15,10 +15,11 @@ sense):
   table at the end (the `meshstream_runs` gauge of every worker);
 - requests per run per stage: records on each `<stage>.requested` topic / runs (goal: 1.00;
   a fresh stack per configuration, so the topics hold this scan only);
-- the in-flight bound: the largest `meshstream_steps{status="requested"}` of any stage sampled
-  from each worker's /metrics every second, beside the admission limit
-  (MESHSTREAM_ADMISSION_PER_STAGE, default 4 x the worker's pool processes). The gauge is
-  refreshed every 5 s from the run table, so it is a sample, not every instant.
+- the in-flight bound: the largest `meshstream_steps{status="queued"}` (requested, not started)
+  and `{status="requested"}` (all out) of any stage sampled from each worker's /metrics every
+  second, beside the admission limit on queued requests (MESHSTREAM_ADMISSION_PER_STAGE,
+  default one per pool process of the worker; started steps are bounded by the pool). The gauge
+  is refreshed every 5 s from the run table, so it is a sample, not every instant.
 
 Configurations: one worker limited to one core (CPU affinity; the stack has the other core) and
 two workers limited to one core each, in one consumer group (as bench/pipeline.py: the ratio is
@@ -84,6 +85,7 @@ class Sampler(threading.Thread):
         self.procs, self.ports = procs, ports
         self.hwm: list[dict[int, int]] = [{} for _ in procs]     # per worker: pid -> VmHWM KiB
         self.in_flight: list[dict[str, float]] = [{} for _ in procs]  # per worker: stage -> max requested
+        self.queued: list[dict[str, float]] = [{} for _ in procs]     # per worker: stage -> max queued
         self.stop = threading.Event()
 
     def sample(self) -> None:
@@ -98,8 +100,9 @@ class Sampler(threading.Thread):
                 continue
             for (name, labels), value in samples.items():
                 ls = dict(labels)
-                if name == "meshstream_steps" and ls.get("status") == "requested":
-                    self.in_flight[i][ls["stage"]] = max(self.in_flight[i].get(ls["stage"], 0), value)
+                if name == "meshstream_steps" and ls.get("status") in ("requested", "queued"):
+                    seen = (self.in_flight if ls["status"] == "requested" else self.queued)[i]
+                    seen[ls["stage"]] = max(seen.get(ls["stage"], 0), value)
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
@@ -172,14 +175,15 @@ def run_scan(models: dict[str, bytes], workflow: str, cpus: list[set[int]], log_
             "changelog": counts[changelog], "table_runs": table_runs,
             "per_stage": {s: counts[t] / done for s, t in requested.items()},
             "in_flight": [max(f.values() or [0]) for f in sampler.in_flight],
+            "queued": [max(f.values() or [0]) for f in sampler.queued],
             "limits": [admission_limit(Settings.from_env({**os.environ, **env}), c) for c in cpus], "cpu": cpu}
 
 
 def admission_limit(settings, cpus: set[int]) -> int:
-    """The in-flight limit per stage of a worker's orchestrator (the workers inherit this
-    environment): MESHSTREAM_ADMISSION_PER_STAGE, else 4 x its pool processes, which are
+    """The limit on queued requests per stage of a worker's orchestrator (the workers inherit
+    this environment): MESHSTREAM_ADMISSION_PER_STAGE, else one per pool process, which are
     MESHSTREAM_PROCESSOR_PROCESSES or one per core of its affinity (streams.execution.pool)."""
-    return settings.admission_per_stage or 4 * (settings.processor_processes or len(cpus))
+    return settings.admission_per_stage or settings.processor_processes or len(cpus)
 
 
 def report(title: str, results: dict[str, dict]) -> None:
@@ -208,8 +212,9 @@ def report(title: str, results: dict[str, dict]) -> None:
     row("run-table changelog records", lambda r: f"{r['changelog']:,} ({r['changelog'] / r['runs']:.2f}/run)", ratio=False)
     row("runs in the table at the end", lambda r: f"{r['table_runs']:,.0f}", ratio=False)
     row("requests per run per stage", lambda r: " ".join(f"{s} {v:.2f}" for s, v in r["per_stage"].items()), ratio=False)
-    row("in flight per stage, max sampled / limit", lambda r: ", ".join(f"{m:.0f} / {lim}" for m, lim in zip(r["in_flight"], r["limits"])),
+    row("per stage, max sampled: queued / limit", lambda r: ", ".join(f"{q:.0f} / {lim}" for q, lim in zip(r["queued"], r["limits"])),
         ratio=False)
+    row("  requested (queued + started)", lambda r: ", ".join(f"{m:.0f}" for m in r["in_flight"]), ratio=False)
 
 
 def growth_per_run(r: dict) -> float:
