@@ -105,8 +105,8 @@ def register_stage(stage: str):
                 await handle(rt, contract, record)
 
         # several requests at once: a slow model does not hold up the small ones behind it (acks
-        # stay safe: Faust commits only up to the first unacked offset of a partition,
-        # Consumer._new_offset stops at the first gap); requests of one run key are still
+        # stay safe: the worker's consumer commits only up to the first record still in
+        # processing, streams/faust_ext/transport.py in_flight_below); requests of one run key are still
         # handled in arrival order (KeyedLock)
         @app.agent(rt.topic(f"{stage}.requested"), name=stage, concurrency=rt.stage_concurrency)
         async def agent(stream):
