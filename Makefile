@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/typed_payloads.py
 	$(BIN)/python bench/thumbnails.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scale.py
 
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
 stress: $(STAMP)

@@ -103,7 +103,7 @@ class Settings:
     queue_timeout_cap: float | None = _setting("MESHSTREAM_QUEUE_TIMEOUT_CAP", None, float)
     # how often a stage reports that it is still working on a step (ADR 0012)
     heartbeat_seconds: float = _setting("MESHSTREAM_HEARTBEAT_SECONDS", "5", float)
-    # requests per stage one orchestrator keeps in flight; unset: 4 per processor of this worker
+    # requests per stage one orchestrator keeps queued (sent, not started); unset: one per processor of this worker
     admission_per_stage: int | None = _setting("MESHSTREAM_ADMISSION_PER_STAGE", None, int)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried

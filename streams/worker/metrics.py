@@ -29,7 +29,7 @@ RUNS = Gauge("meshstream_runs", "Workflow runs in this worker's table partitions
 RETRIES = Gauge("meshstream_step_retries", "Extra attempts of steps in this worker's runs (retried or re-requested)",
                 ["stage"])
 STEPS = Gauge("meshstream_steps", "Steps of this worker's live runs by status: waiting (held by admission "
-              "control), requested (in flight), retry_wait", ["stage", "status"])
+              "control), requested (in flight), queued (requested, not started: admission's bound), retry_wait", ["stage", "status"])
 TIMED_OUT = Gauge("meshstream_step_timeouts", "Steps in this worker's runs that failed with code timeout", ["stage"])
 LAG = Gauge("meshstream_consumer_lag", "Records not yet consumed, per assigned topic partition", ["topic", "partition"])
 POOL_BUSY = Gauge("meshstream_pool_busy", "Pool processes running a processor task (at most meshstream_pool_size)")

@@ -116,7 +116,9 @@ class Orchestrator:
         self.serial = asyncio.Lock()
         self.cap = rt.settings.step_timeout_cap
         self.queue_cap = rt.settings.queue_timeout_cap
-        self.admission = Admission(rt.settings.admission_per_stage or 4 * pool_size(rt.settings))
+        # queued (not started) requests per stage: one per pool process keeps every process fed while
+        # a newcomer scan waits behind about one step (ADR 0012)
+        self.admission = Admission(rt.settings.admission_per_stage or pool_size(rt.settings))
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 
     # -- inputs ------------------------------------------------------------------------------

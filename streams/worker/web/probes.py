@@ -125,6 +125,8 @@ class Probes:
             for stage, step in (run.get("steps") or {}).items():
                 if state == "running" and step.get("status") in ("waiting", "requested", "retry_wait"):
                     live_steps[(stage, step["status"])] = live_steps.get((stage, step["status"]), 0) + 1
+                    if step["status"] == "requested" and step.get("started_at") is None:  # admission's bound
+                        live_steps[(stage, "queued")] = live_steps.get((stage, "queued"), 0) + 1
                 extra = max(0, int(step.get("attempts") or 0) - 1)
                 retries[stage] = retries.get(stage, 0) + extra
                 if (step.get("error") or {}).get("code") == "timeout":
