@@ -101,17 +101,25 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and every live descendant (pool processes included)."""
-    total, todo = 0.0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """A process and every live descendant (a worker and its pool processes)."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
+        todo += _children(p)
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every live descendant (pool processes included)."""
+    total = 0.0
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
-        todo += _children(p)
     return total
 
 
@@ -131,9 +139,49 @@ def private_stack():
             local.down()
 
 
+@contextmanager
+def started_workers(env: dict, workers: list[dict], log_dir: Path):
+    """Worker processes for `workers` (each: optional "env", "stages", "cpus"), launched together,
+    ready, their pool processes started and imported (not part of a measured run); stopped on
+    exit whatever happened, so no worker outlives its stack."""
+    from meshstream.worker_process import WorkerProcess
+
+    procs = [WorkerProcess({**env, **extra.get("env", {})}, log_dir / f"{env['MESHSTREAM_APP_ID']}-{i}.log",
+                           stages=extra.get("stages"), cpus=extra.get("cpus")) for i, extra in enumerate(workers)]
+    try:
+        for p in procs:
+            p.launch()
+        for p in procs:
+            p.wait_ready(300)
+        for p in procs:
+            deadline = time.monotonic() + 180
+            while p.stages != "orchestrator" and "processor pool ready" not in p.log() and time.monotonic() < deadline:
+                time.sleep(0.3)
+        yield procs
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def await_terminals(sub, scan_id: str, expected: int, timeout: float = 1800, on_event=None) -> tuple[int, int, float]:
+    """(terminal events, failed ones, monotonic time of the last) of one scan, read from `sub`
+    until `expected` have arrived or `timeout` passed; `on_event(event)` sees each of them."""
+    done, failed, last = 0, 0, time.monotonic()
+    for ev in sub.events(timeout=timeout):
+        if ev.payload["scan_id"] != scan_id:
+            continue
+        done += 1
+        failed += ev.contract == "processing.failed"
+        last = time.monotonic()
+        if on_event is not None:
+            on_event(ev)
+        if done >= expected:
+            break
+    return done, failed, last
+
+
 def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], log_dir: Path) -> dict:
     """Wall (scan -> last terminal event) and the workers' CPU for one configuration."""
-    from meshstream.worker_process import WorkerProcess
     from processors.storage import connect
     from registry.serde import AvroSerde, registry_client
     from streams.client import Publisher, Subscriber
@@ -143,17 +191,7 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
     with private_stack() as stack:
         env = {**stack.config.client_env(), "MESHSTREAM_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
         settings = Settings.from_env(env)
-        procs = [WorkerProcess({**env, **extra.get("env", {})}, log_dir / f"{env['MESHSTREAM_APP_ID']}-{i}.log",
-                               stages=extra.get("stages"), cpus=extra.get("cpus")) for i, extra in enumerate(workers)]
-        try:
-            for p in procs:
-                p.launch()
-            for p in procs:
-                p.wait_ready(300)
-            for p in procs:  # pool processes started and imported: not part of the measured run
-                deadline = time.monotonic() + 180
-                while p.stages != "orchestrator" and "processor pool ready" not in p.log() and time.monotonic() < deadline:
-                    time.sleep(0.3)
+        with started_workers(env, workers, log_dir) as procs:
             s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
             prefix = "bench/"
             upload(s3, "models", {prefix + k: v for k, v in models.items()})
@@ -166,24 +204,13 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
             stack0 = {name: tree_cpu(pid) for name, pid in stack_pids.items()}
             t0 = time.monotonic()
             scan_id = Publisher(settings).scan("models", prefix, workflow=workflow)
-            done, failed, last = 0, 0, t0
             try:
-                for ev in sub.events(timeout=1800):
-                    if ev.payload["scan_id"] != scan_id:
-                        continue
-                    done += 1
-                    failed += ev.contract == "processing.failed"
-                    last = time.monotonic()
-                    if done >= expected:
-                        break
+                done, failed, last = await_terminals(sub, scan_id, expected)
             finally:
                 sub.close()
             cpu = [tree_cpu(p.proc.pid) - c for p, c in zip(procs, cpu0)]
             stack_cpu = {name: tree_cpu(pid) - stack0[name] for name, pid in stack_pids.items()}
             events = contract_events(settings.kafka_bootstrap)
-        finally:
-            for p in procs:  # whatever happened, no worker outlives its stack
-                p.stop()
     if done < expected:
         raise RuntimeError(f"only {done}/{expected} runs finished")
     return {"wall": last - t0, "cpu": cpu, "failed": failed, "runs": done, "events": events, "stack_cpu": stack_cpu}
@@ -191,25 +218,30 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
 
 def contract_events(bootstrap: str) -> int:
     """Records on every contract topic of this (fresh, private) stack: the events the run made."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
     from registry.manifest import default_manifest
 
-    topics = [c.topic for c in default_manifest().active]
+    return sum(topic_records(bootstrap, [c.topic for c in default_manifest().active]).values())
+
+
+def topic_records(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """{topic: records on it} (high - low watermark over its partitions; 0 for a missing topic)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-count-{uuid.uuid4().hex[:6]}"})
     try:
         meta = consumer.list_topics(timeout=30).topics
-        total = 0
+        totals = {}
         for t in topics:
+            totals[t] = 0
             for p in (meta[t].partitions if t in meta else {}):
                 for attempt in range(10):
                     try:
                         low, high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=30)
-                        total += high - low
+                        totals[t] += high - low
                         break
                     except KafkaException:
                         time.sleep(0.5)
-        return total
+        return totals
     finally:
         consumer.close()
 

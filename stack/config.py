@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HOST = "127.0.0.1"  # the stack never binds anything but loopback
+MAX_BROKERS = 3
 
 
 def _env_int(name: str, default: int) -> int:
@@ -29,6 +30,11 @@ class Ports:
     kafka: int = 9092
     kafka_controller: int = 9093
     kafka_sasl: int = 9094  # the SASL_SSL listener, when the stack runs with kafka_security="sasl_ssl"
+    # brokers 2 and 3 of a `stack up --brokers 3` cluster (each a broker and a KRaft voter)
+    kafka_2: int = 9192
+    kafka_controller_2: int = 9193
+    kafka_3: int = 9292
+    kafka_controller_3: int = 9293
     registry: int = 8081
     s3: int = 8333
     # SeaweedFS's internal servers (each also opens port + 10000 for gRPC).
@@ -68,6 +74,14 @@ class Ports:
         twins = {"s3", "seaweed_master", "seaweed_volume", "seaweed_filer"}
         return cls(**{name: pick(grpc_twin=name in twins) for name in fields})
 
+    def broker(self, node: int) -> tuple[int, int]:
+        """(client port, controller port) of broker `node` (1-based)."""
+        if node == 1:
+            return self.kafka, self.kafka_controller
+        if node not in (2, 3):
+            raise ValueError(f"the local stack runs 1 to {MAX_BROKERS} brokers, not {node}")
+        return getattr(self, f"kafka_{node}"), getattr(self, f"kafka_controller_{node}")
+
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
@@ -88,6 +102,9 @@ class StackConfig:
     # "plaintext", or "sasl_ssl": clients get a SCRAM-SHA-512 + mTLS listener with a generated CA
     # (the registry keeps the internal plaintext listener on loopback)
     kafka_security: str = field(default_factory=lambda: os.environ.get("MESHSTREAM_STACK_KAFKA_SECURITY", "plaintext"))
+    # Kafka brokers: 1, or 3 (KRaft quorum of three, replication factor 3, min.insync.replicas 2);
+    # 0 = what this data dir was started with (recorded by `stack up`), else 1
+    brokers: int = field(default_factory=lambda: _env_int("MESHSTREAM_STACK_BROKERS", 0))
     kafka_heap: str = "512m"
     registry_heap: str = "384m"
     # The local JVMs compile with C1 only. A fresh broker's C2 compiler threads were half of
@@ -102,8 +119,32 @@ class StackConfig:
         return self.data_dir / "logs"
 
     @property
+    def broker_count(self) -> int:
+        """The brokers asked for, else those this data dir was started with, else 1."""
+        if self.brokers:
+            if not 1 <= self.brokers <= MAX_BROKERS:
+                raise ValueError(f"brokers: 1 to {MAX_BROKERS}, not {self.brokers}")
+            return self.brokers
+        try:
+            return int((self.data_dir / "brokers").read_text())
+        except (OSError, ValueError):
+            return 1
+
+    @property
+    def replication_factor(self) -> int:
+        """Topics' replicas: every broker, up to three."""
+        return min(3, self.broker_count)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Two of three replicas must have a write before it is acknowledged (acks=all); a
+        single-broker stack can only ask for one."""
+        return 2 if self.broker_count >= 3 else 1
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{HOST}:{self.ports.kafka}"
+        """Every broker, so a client starting while one is down still finds the cluster."""
+        return ",".join(f"{HOST}:{self.ports.broker(n)[0]}" for n in range(1, self.broker_count + 1))
 
     @property
     def registry_url(self) -> str:

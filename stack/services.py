@@ -78,28 +78,45 @@ class Service:
 
 
 class Kafka(Service):
-    name = "kafka"
+    """One Kafka node (broker and KRaft controller). `node` 1 is "kafka"; a three-broker stack
+    adds "kafka-2" and "kafka-3", all voters of one quorum sharing one cluster id."""
 
-    def prepare(self) -> None:
-        self.lib = fetch.ensure_kafka(self.config.cache_dir)
-        self.java = fetch.require_tool("java", "install a Java 17+ JDK")
-        self.home.mkdir(parents=True, exist_ok=True)
-        p = self.config.ports
-        props = {
+    def __init__(self, config: StackConfig, node: int = 1):
+        super().__init__(config)
+        self.node = node
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.node == 1 else f"kafka-{self.node}"
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.config.data_dir / "kafka" / "cluster.id"
+
+    def server_properties(self) -> dict[str, str]:
+        c = self.config
+        port, controller = c.ports.broker(self.node)
+        nodes = range(1, c.broker_count + 1)
+        rf, min_isr = c.replication_factor, c.min_insync_replicas
+        return {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{p.kafka_controller}",
-            "listeners": f"PLAINTEXT://{HOST}:{p.kafka},CONTROLLER://{HOST}:{p.kafka_controller}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{p.kafka}",
+            "node.id": str(self.node),
+            "controller.quorum.voters": ",".join(f"{n}@{HOST}:{c.ports.broker(n)[1]}" for n in nodes),
+            "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(self.home / "data"),
             "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
+            # topics created without a replication factor (the workers' and the registry's: -1)
+            # get every broker, up to three; a write is acknowledged (acks=all) once two have it
+            "default.replication.factor": str(rf),
+            "min.insync.replicas": str(min_isr),
+            "offsets.topic.replication.factor": str(rf),
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": str(rf),
+            "transaction.state.log.min.isr": str(min_isr),
             "transaction.state.log.num.partitions": "4",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
@@ -108,13 +125,22 @@ class Kafka(Service):
             # 10 s instead of 500 ms on this single-node stack (idle broker CPU 1.16 -> 0.81 s per 30 s)
             "metadata.max.idle.interval.ms": "10000",
         }
+
+    def prepare(self) -> None:
+        if self.config.broker_count > 1 and self.config.kafka_security == "sasl_ssl":
+            raise fetch.StackSetupError("the SASL_SSL stack runs one broker; drop --brokers or MESHSTREAM_STACK_KAFKA_SECURITY")
+        self.lib = fetch.ensure_kafka(self.config.cache_dir)
+        self.java = fetch.require_tool("java", "install a Java 17+ JDK")
+        self.home.mkdir(parents=True, exist_ok=True)
+        props = self.server_properties()
         if self.config.kafka_security == "sasl_ssl":
             props.update(self._sasl_ssl_props())
         (self.home / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.home / "log4j.properties").write_text(LOG4J)
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id_file = self.home / "cluster.id"
+            cluster_id_file = self.cluster_id_file
             if not cluster_id_file.exists():
+                cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
                 cluster_id_file.write_text(new_cluster_id())
             done = subprocess.run(
                 [self.java, "-cp", f"{self.lib}/*", f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
@@ -162,23 +188,53 @@ class Kafka(Service):
                 "-cp", f"{self.lib}/*", "kafka.Kafka", str(self.home / "server.properties")]
 
     def ready(self) -> bool:
+        """This broker answers a metadata request and the cluster has every broker registered."""
         from confluent_kafka.admin import AdminClient
         # log_level 0: connection-refused noise while the broker boots is expected, not news
         admin = AdminClient({"bootstrap.servers": self.endpoint(), "socket.timeout.ms": 2000, "log_level": 0})
         md = admin.list_topics(timeout=2)
-        return bool(md.brokers)
+        return self.node in md.brokers and len(md.brokers) >= self.config.broker_count
 
     def endpoint(self) -> str:
-        return self.config.kafka_bootstrap
+        return f"{HOST}:{self.config.ports.broker(self.node)[0]}"
+
+
+REGISTRY_JOURNAL_TOPIC = "_meshstream_schemas"
+REGISTRY_SNAPSHOTS_TOPIC = "_meshstream_schemas_snapshots"
+REGISTRY_EVENTS_TOPIC = "_meshstream_schemas_events"
+
+
+def create_registry_topics(admin_config: dict, timeout: float = 10.0) -> list[str]:
+    """Apicurio would auto-create its journal with the broker's 7-day retention, silently losing
+    every schema after a week; create it (and the snapshots topic) first with infinite retention,
+    replicated as the cluster's default.replication.factor says. Returns the topics created.
+    Used by the local stack and by docker-compose.yml's `init` service (stack/bootstrap.py)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(admin_config)
+    forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+    wanted = [NewTopic(t, num_partitions=1, replication_factor=-1, config=forever)
+              for t in (REGISTRY_JOURNAL_TOPIC, REGISTRY_SNAPSHOTS_TOPIC)]
+    existing = admin.list_topics(timeout=timeout).topics
+    missing = [t for t in wanted if t.topic not in existing]
+    created = []
+    for topic, future in (admin.create_topics(missing).items() if missing else ()):
+        try:
+            future.result()
+            created.append(topic)
+        except Exception as exc:  # another creator got there first: fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created
 
 
 class SchemaRegistry(Service):
     """Apicurio Registry with KafkaSQL storage, spoken to through its Confluent-compatible API."""
 
     name = "registry"
-    journal_topic = "_meshstream_schemas"
-    snapshots_topic = "_meshstream_schemas_snapshots"
-    events_topic = "_meshstream_schemas_events"
+    journal_topic = REGISTRY_JOURNAL_TOPIC
+    snapshots_topic = REGISTRY_SNAPSHOTS_TOPIC
+    events_topic = REGISTRY_EVENTS_TOPIC
 
     def prepare(self) -> None:
         self.apicurio = fetch.ensure_apicurio(self.config.cache_dir)
@@ -187,18 +243,7 @@ class SchemaRegistry(Service):
         self._create_storage_topics()
 
     def _create_storage_topics(self) -> None:
-        """Apicurio would auto-create its journal with the broker's 7-day retention, silently
-        losing every schema after a week; create it first with infinite retention."""
-        from confluent_kafka.admin import AdminClient, NewTopic
-
-        admin = AdminClient({"bootstrap.servers": self.config.kafka_bootstrap})
-        forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-        wanted = [NewTopic(t, num_partitions=1, replication_factor=1, config=forever)
-                  for t in (self.journal_topic, self.snapshots_topic)]
-        existing = admin.list_topics(timeout=10).topics
-        missing = [t for t in wanted if t.topic not in existing]
-        for future in admin.create_topics(missing).values() if missing else ():
-            future.result()
+        create_registry_topics({"bootstrap.servers": self.config.kafka_bootstrap})
 
     def argv(self) -> list[str]:
         p = self.config.ports

@@ -14,18 +14,35 @@ from meshstream.worker_process import WorkerProcess
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def start_stack(data_dir: Path, brokers: int = 1):
+    """A private stack on free ports: one Kafka broker, or a three-broker KRaft cluster."""
+    from dataclasses import replace
+
     from stack.config import StackConfig
     from stack.manager import LocalStack
 
-    config = StackConfig().with_free_ports(tmp_path_factory.mktemp("stack"))
-    local = LocalStack(config)
+    local = LocalStack(replace(StackConfig().with_free_ports(data_dir), brokers=brokers))
     try:
         local.up()
     except Exception:
         local.down()
         raise
+    return local
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    local = start_stack(tmp_path_factory.mktemp("stack"))
+    yield local
+    local.down()
+
+
+@pytest.fixture(scope="module")
+def cluster(request, tmp_path_factory):
+    """A second, separate stack whose Kafka is a cluster: three brokers by default, or
+    `@pytest.mark.parametrize("cluster", [n], indirect=True)`. Unlike `stack` it leaves
+    os.environ alone: use `Settings.from_env(cluster.config.client_env())`."""
+    local = start_stack(tmp_path_factory.mktemp("cluster"), brokers=getattr(request, "param", 3))
     yield local
     local.down()
 

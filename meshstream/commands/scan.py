@@ -43,7 +43,8 @@ def register(subparsers) -> None:
     o.add_argument("--taxonomy-id", type=a.positive_int, help="Etsy taxonomy id")
     p.add_argument("--json", action="store_true", help="print {\"scan_id\": ...} as JSON")
     p.add_argument("--wait", action="store_true",
-                   help="wait until every discovered model finished (progress on stderr), then print a summary")
+                   help="wait until every discovered model finished (progress on stderr), then print a summary; "
+                        "exit status 1 when the scan was refused or any model failed")
     p.add_argument("--wait-timeout", type=a.seconds, default=600.0, help="seconds --wait waits at most")
     p.set_defaults(func=run)
 
@@ -79,10 +80,10 @@ def run(args) -> int:
         print(json.dumps({"scan_id": scan_id, "bucket": args.bucket, "prefix": args.prefix,
                           "spooled": publisher.pending()}) if args.json else scan_id)
         return 0
-    from meshstream.progress import table, wait
+    from meshstream.progress import failed, table, wait
 
     if not args.json:
         print(scan_id, flush=True)
     scan = wait(publisher.settings.api_url, scan_id, args.wait_timeout)
     print(json.dumps(scan, indent=2) if args.json else table(scan))
-    return 0
+    return 1 if failed(scan) else 0  # scripts and CI see models that failed

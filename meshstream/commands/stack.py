@@ -12,13 +12,23 @@ def register(subparsers) -> None:
     p.add_argument("action", choices=("up", "down", "status", "env"))
     p.add_argument("--json", action="store_true", help="status/env as JSON")
     p.add_argument("--data-dir", help="where state and logs live (env MESHSTREAM_STACK_DIR, default .meshstream/stack)")
+    p.add_argument("--brokers", type=int, choices=(1, 3),
+                   help="Kafka brokers: 1, or 3 (replication factor 3, min.insync.replicas 2); env "
+                        "MESHSTREAM_STACK_BROKERS; default: what the data dir was started with, else 1")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from stack.manager import LocalStack
 
-    config = StackConfig() if not args.data_dir else StackConfig(data_dir=__import__("pathlib").Path(args.data_dir).resolve())
+    from dataclasses import replace
+    from pathlib import Path
+
+    config = StackConfig()
+    if args.data_dir:
+        config = replace(config, data_dir=Path(args.data_dir).resolve())
+    if args.brokers:
+        config = replace(config, brokers=args.brokers)
     stack = LocalStack(config)
     if args.action == "up":
         try:
@@ -56,4 +66,8 @@ def _print_status(stack) -> bool:
         all_up &= s.running
         state = f"running (pid {s.pid})" if s.running else "stopped"
         print(f"{s.name:9} {state:22} {s.endpoint:48} log: {s.log}")
+    if len(stack.brokers) > 1:
+        c = stack.config
+        print(f"kafka cluster: {len(stack.brokers)} brokers, replication factor {c.replication_factor}, "
+              f"min.insync.replicas {c.min_insync_replicas}; bootstrap {c.kafka_bootstrap}")
     return all_up

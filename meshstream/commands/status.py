@@ -35,25 +35,60 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def local_workers(api: str) -> list[tuple[int, int | None]]:
+    """(web port, pid) of every worker answering /health on this host's MESHSTREAM_WEB_PORTS,
+    when the API we talk to is on this host (several workers per host take 6066, 6067, ...)."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from meshstream.web_port import parse_range
+    from streams.core.settings import Settings
+
+    parts = urlsplit(api)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return []
+    found = []
+    for port in parse_range(Settings().web_ports):
+        try:
+            doc = requests.get(f"{parts.scheme}://{parts.hostname}:{port}/health", timeout=0.5).json()
+        except (requests.RequestException, ValueError):
+            continue
+        if isinstance(doc, dict) and "web_port" in doc:
+            found.append((port, doc.get("pid")))
+    return found
+
+
 def run(args) -> int:
     import sys
 
-    from meshstream.progress import bar, get, table
+    from meshstream.progress import ApiError, bar, get, table
     from streams.core.settings import Settings
 
     api = Settings().api_url
     if args.id is None:
         doc = _overview(api, get)
-        ready = get(api, "/ready")
+        try:
+            ready = get(api, "/ready")
+        except ApiError:  # 503 while partitions are being (re)assigned: the line says "not ready"
+            ready = {"status": "not ready"}
         if args.json:
             print(json.dumps({"ready": ready, **doc}, indent=2))
             return 0
-        print(f"worker {api}: {'ready' if ready and ready.get('status') == 'ready' else 'not ready'}")
+        try:
+            health = get(api, "/health") or {}
+        except Exception:  # noqa: BLE001 - a stalled worker answers 503; the line says "?"
+            health = {}
+        print(f"worker {api}: {'ready' if ready and ready.get('status') == 'ready' else 'not ready'}"
+              f" (web port {health.get('web_port', '?')}, pid {health.get('pid', '?')})")
+        local = local_workers(api)
+        if len(local) > 1:
+            print(f"workers on this host: {', '.join(f'{port} (pid {pid})' for port, pid in local)}")
         print("runs: " + (", ".join(f"{k} {v}" for k, v in doc["runs_by_state"].items()) or "none yet"))
         for s in doc["scans"][:10]:
             print(f"  scan {s['scan_id']}  {bar(s)}")
         for f in doc["failures"][:5]:
-            print(f"  failed {f['name']} ({f['failed_stage']}: {(f.get('error') or {}).get('code')})")
+            print(f"  failed {f['name']} at {f.get('at')}: {f.get('reason') or (f.get('error') or {}).get('code')}")
         return 0
     scan = get(api, f"/scans/{args.id}")
     if scan is not None:
@@ -69,8 +104,11 @@ def run(args) -> int:
         return 0
     print(f"run {run.get('run_id')}  model {run.get('name')} ({run.get('model_id')})  workflow {run.get('workflow')}  "
           f"{run.get('terminal') or 'running'}")
+    print(f"  started {run.get('started_at')}  finished {run.get('finished_at') or '-'}  "
+          f"duration {run.get('duration_seconds')} s")
     for stage, step in (run.get("steps") or {}).items():
         err = step.get("error") or {}
-        print(f"  {stage:20} {step.get('status', ''):10} attempts {step.get('attempts', 0)}"
-              + (f"  {err.get('code')}: {(err.get('message') or '')[:80]}" if err else ""))
+        took = f"{step['duration_seconds']:.2f} s" if step.get("duration_seconds") is not None else "-"
+        print(f"  {stage:20} {step.get('status', ''):10} attempts {step.get('attempts', 0)}  {took:>9}"
+              + (f"  {err.get('code')}: {err.get('message') or ''}" if err else ""))
     return 0

@@ -85,7 +85,13 @@ class Settings:
     results_bucket: str = _setting("MESHSTREAM_RESULTS_BUCKET", "meshstream-results")
     cache_bucket: str = _setting("MESHSTREAM_CACHE_BUCKET", "meshstream-cache")
     app_id: str = _setting("MESHSTREAM_APP_ID", "meshstream")
-    web_port: int = _setting("MESHSTREAM_WEB_PORT", "6066", int)
+    # replicas of the topics Faust creates (table changelogs); unset: the cluster's
+    # default.replication.factor, read when the worker starts
+    topic_replication: int | None = _setting("MESHSTREAM_TOPIC_REPLICATION", None, int)
+    # the HTTP API/metrics port; unset, a worker takes the first free port of web_ports (several
+    # workers on one host: 6066, 6067, ...) and reports it in its log, /health and `status`
+    web_port: int | None = _setting("MESHSTREAM_WEB_PORT", None, int)
+    web_ports: str = _setting("MESHSTREAM_WEB_PORTS", "6066-6165")
     web_bind: str = _setting("MESHSTREAM_WEB_BIND", "127.0.0.1")   # the HTTP API/metrics address
     api_token: str | None = _setting("MESHSTREAM_API_TOKEN", None)  # bearer token for API writes
     api_url: str = _setting("MESHSTREAM_API_URL", "http://127.0.0.1:6066")  # where the CLI finds a worker's API
@@ -97,7 +103,7 @@ class Settings:
     queue_timeout_cap: float | None = _setting("MESHSTREAM_QUEUE_TIMEOUT_CAP", None, float)
     # how often a stage reports that it is still working on a step (ADR 0012)
     heartbeat_seconds: float = _setting("MESHSTREAM_HEARTBEAT_SECONDS", "5", float)
-    # requests per stage one orchestrator keeps in flight; unset: 4 per processor of this worker
+    # requests per stage one orchestrator keeps queued (sent, not started); unset: one per processor of this worker
     admission_per_stage: int | None = _setting("MESHSTREAM_ADMISSION_PER_STAGE", None, int)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried

@@ -56,6 +56,7 @@ class ProcessorPool:
         self.processes = processes or pool_size(settings)
         self.running = 0  # tasks a pool process is working on now (the rest wait for a slot)
         self._slots: tuple | None = None  # (event loop, semaphore)
+        self._warming: tuple | None = None  # (event loop, future of warm()) while the processes start
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -67,7 +68,10 @@ class ProcessorPool:
         of streams.execution.context.reuse_or_work unless `reuse` is off); raises ReportedError or
         WorkerLostError. At most one task per process is handed to the executor at a time, so
         `on_start()` (a stage's `started` report) is called when a process is free to begin
-        the work, not while it would still wait in the executor's queue."""
+        the work, not while it would still wait in the executor's queue, nor while the pool's
+        processes are still starting (`warm`: seconds of imports on a busy machine, which a
+        3 s execution timeout counted as the step's, and requested the first steps again)."""
+        await self._warm_done()
         async with self._slot():
             if on_start is not None:
                 on_start()
@@ -76,6 +80,11 @@ class ProcessorPool:
                 return await self._run(module, stage, payload, reuse)
             finally:
                 self.running -= 1
+
+    async def _warm_done(self) -> None:
+        warming = self._warming
+        if warming is not None and warming[0] is asyncio.get_running_loop() and not warming[1].done():
+            await asyncio.wait([warming[1]])  # its failure is warm()'s caller's to report
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -104,8 +113,9 @@ class ProcessorPool:
         loop = asyncio.get_running_loop()
         executor = self._executor
         # as many concurrent tasks as processes: the executor starts a process per waiting task
-        return list(await asyncio.gather(*(loop.run_in_executor(executor, _warm, modules)
-                                           for _ in range(self.processes))))
+        started = asyncio.gather(*(loop.run_in_executor(executor, _warm, modules) for _ in range(self.processes)))
+        self._warming = (loop, started)
+        return list(await started)
 
     def pids(self) -> list[int]:
         """Live pool process ids (for tests and metrics)."""

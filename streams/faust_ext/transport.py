@@ -138,6 +138,14 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
         async def positions(self, tps) -> dict:
             return await self._thread.positions(tps)
 
+        def _new_offset(self, tp):
+            """The offset to commit for `tp`: Faust's, but never past a record still being
+            processed (see `in_flight_below`)."""
+            acked = self._acked[tp]
+            if acked and in_flight_below(self._unacked_messages, tp, min(acked)):
+                return None
+            return super()._new_offset(tp)
+
         def _new_consumer_thread(self):
             return self.thread_class(self, loop=self.loop, beacon=self.beacon)
 
@@ -145,6 +153,22 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
         Consumer = WorkerConsumer
 
     return WorkerTransport
+
+
+def in_flight_below(unacked, tp, offset: int) -> bool:
+    """Whether a record of `tp` below `offset` was handed to a stream and is not acked yet.
+
+    Faust commits the first run of consecutive acked offsets and checks the head only against
+    the committed offset, loosely: not at all while nothing was committed (or 0 was:
+    `if committed_offset:`), and with a tolerance of one (`min(acked) - committed > 1`), which
+    lets it step over a record missing from the log, and equally over one still in processing.
+    A stage agent handles several requests at once (concurrency), so request N+1 is often acked
+    while N still runs: Faust then commits N+2, and if this worker dies (or is cut off) before N
+    is answered, the partition's next owner starts after N, which is never processed: the
+    record stranded across a rebalance that issue 18 names, healed only by the step's queue
+    timeout. The unacked set is Faust's own (`Consumer._unacked_messages`: records taken by a
+    stream, not acked)."""
+    return any(m.tp == tp and m.offset < offset and not m.acked for m in list(unacked))
 
 
 def delivery_cannot_block(consumer) -> bool:

@@ -1,15 +1,22 @@
-"""Admission control: how many requests of each stage may be out at once, and which waiting
-step goes next.
+"""Admission control: how many requests of each stage may wait to start at once, and which
+waiting step goes next.
 
 Why: a scan of 10,000 models used to put 10,000 requests on a stage's topic at once. Every
 request then waited behind the others, a step's timeout ran out while it was still queued, and
 the copies requested again queued behind the originals (issue 18). Here the orchestrator keeps
-at most `limit` requests per stage in flight for the runs it owns and holds the rest in the run
-table as `waiting` (the state machine's `hold`), so a library of any size waits in the table, not
-in the topics, and the next request is chosen when a slot frees, fairly:
+at most `limit` requests per stage *queued* (sent, not started: no beat 0 yet) for the runs it
+owns and holds the rest in the run table as `waiting` (the state machine's `hold`), so a library
+of any size waits in the table, not in the topics, and the next request is chosen when a slot
+frees, fairly:
 
 * between scans, round robin: a 5-model scan submitted while a 2,000-model scan runs gets every
   other free slot, so it finishes in about the time it would take alone plus one step;
+* the bound is on requests not started, not on requests out: started steps are bounded by the
+  pool processes anyway, and counting them let a new scan's request queue behind a full
+  limit of the big scan's (with 4 per pool process: about four steps per stage, measured
+  1.5x its alone time in tests/integration/test_admission.py). A slot frees when a queued
+  step starts, so the stage always has the next request at hand and a newcomer waits behind
+  at most `limit` others;
 * within a scan, in the order its runs became ready: discovery emits a scan's models largest
   first (the LPT idea), so the largest models start first and the batch's tail is short.
 
@@ -24,7 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable
 
-from streams.orchestration.workflow import RunState, in_flight_stages, waiting_stages
+from streams.orchestration.workflow import RunState, in_flight_stages, queued_stages, waiting_stages
 
 
 @dataclass
@@ -32,7 +39,8 @@ class _StageQueue:
     """One stage's waiting steps by scan (insertion-ordered), and the runs it has in flight."""
 
     by_scan: OrderedDict = field(default_factory=OrderedDict)   # scan id -> OrderedDict[run key, None]
-    in_flight: set = field(default_factory=set)                 # run keys
+    in_flight: set = field(default_factory=set)                 # run keys: requested (started or not)
+    queued: set = field(default_factory=set)                    # run keys: requested, not started
     waiting: int = 0
 
     def add_waiting(self, scan: str, key: Hashable) -> None:
@@ -62,12 +70,12 @@ class _StageQueue:
 
 
 class Admission:
-    """Per-stage in-flight limits over the runs one orchestrator owns."""
+    """Per-stage limits on queued requests over the runs one orchestrator owns."""
 
     def __init__(self, limit: int | Callable[[str], int]):
         self._limit = limit if callable(limit) else (lambda stage, n=int(limit): n)
         self._stages: dict[str, _StageQueue] = {}
-        self._runs: dict[Hashable, tuple[str, frozenset, frozenset]] = {}  # key -> (scan, waiting, in flight)
+        self._runs: dict[Hashable, tuple[str, frozenset, frozenset, frozenset]] = {}  # key -> (scan, waiting, in flight, queued)
 
     def limit(self, stage: str) -> int:
         return max(1, self._limit(stage))
@@ -77,23 +85,29 @@ class Admission:
         """Record a run's current state (None: the run is gone)."""
         before = self._runs.pop(key, None)
         if before is not None:
-            scan, waiting, flying = before
+            scan, waiting, flying, queued = before
             for stage in waiting:
                 self._queue(stage).discard_waiting(scan, key)
             for stage in flying:
                 self._queue(stage).in_flight.discard(key)
+            for stage in queued:
+                self._queue(stage).queued.discard(key)
         if state is None or state.finished:
             return
         waiting, flying = frozenset(waiting_stages(state)), frozenset(in_flight_stages(state))
+        queued = frozenset(queued_stages(state))
         if not waiting and not flying:
             return
-        self._runs[key] = (state.scan_id, waiting, flying)
+        self._runs[key] = (state.scan_id, waiting, flying, queued)
         for stage in waiting:
             queue = self._queue(stage)
             queue.in_flight.discard(key)  # a reservation whose request was not sent after all
+            queue.queued.discard(key)
             queue.add_waiting(state.scan_id, key)
         for stage in flying:
             self._queue(stage).in_flight.add(key)
+        for stage in queued:
+            self._queue(stage).queued.add(key)
 
     def retain(self, keep: Callable[[Hashable], bool]) -> None:
         """Forget the runs `keep` rejects (partitions this worker no longer owns)."""
@@ -109,24 +123,27 @@ class Admission:
 
     # -- decisions -------------------------------------------------------------------------------
     def take(self) -> list[tuple[Hashable, str]]:
-        """(run key, stage) pairs to admit now: as many per stage as its free slots, round robin
-        between scans. The caller admits them (the state machine's `admit`) and observes the
-        new states, which moves them from waiting to in flight."""
+        """(run key, stage) pairs to admit now: as many per stage as its free slots (the limit
+        minus its queued requests), round robin between scans. The caller admits them (the
+        state machine's `admit`) and observes the new states, which moves them from waiting to
+        queued; their beat 0 moves them on to started, which frees the slot."""
         chosen = []
         for stage, queue in self._stages.items():
-            free = self.limit(stage) - len(queue.in_flight)
+            free = self.limit(stage) - len(queue.queued)
             while free > 0:
                 picked = queue.next_round_robin()
                 if picked is None:
                     break
                 chosen.append((picked[1], stage))
                 queue.in_flight.add(picked[1])  # reserved until observe() records the request
+                queue.queued.add(picked[1])
                 free -= 1
         return chosen
 
     def snapshot(self) -> dict[str, dict[str, int]]:
-        """{stage: {"waiting": n, "in_flight": n, "limit": n}} for metrics and the API."""
-        return {stage: {"waiting": q.waiting, "in_flight": len(q.in_flight), "limit": self.limit(stage)}
+        """{stage: {"waiting": n, "in_flight": n, "queued": n, "limit": n}} for metrics and the API."""
+        return {stage: {"waiting": q.waiting, "in_flight": len(q.in_flight), "queued": len(q.queued),
+                        "limit": self.limit(stage)}
                 for stage, q in self._stages.items()}
 
     def _queue(self, stage: str) -> _StageQueue:

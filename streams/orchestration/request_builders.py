@@ -61,6 +61,8 @@ BUILDERS: dict[str, Callable[[RunState], dict]] = {
                               "split_bodies": True, "min_confidence": 0.5},
     "print-analysis": lambda run: {**_ids(run), "files": _files(run), "overhang_angle_deg": 45.0, "printers": [],
                                    "enable_expensive_analysis": False, "skip_cache": False},
+    # profile fields (layer height, infill, supports, material): the contract's defaults
+    "slicing": lambda run: {**_ids(run), "files": _files(run), "printer": (run.options.get("printers") or [""])[0]},
     "sellability": lambda run: {**_ids(run), "name": run.name, "files": _files(run),
                                 "metadata": result_of(run, "technical-metadata").get("metadata"),
                                 "printability_score": result_of(run, "print-analysis").get("printability_score"),
@@ -117,8 +119,13 @@ def terminal_payload(run: RunState) -> dict:
     assert run.terminal == COMPLETED, run.terminal
     results = [s.result["result"] for s in run.steps.values() if s.result and isinstance(s.result.get("result"), dict)]
     results += [img["image"] for img in result_of(run, "thumbnails").get("images", [])]
+    sliced = result_of(run, "slicing")
+    results += [sliced[k] for k in ("layers_document", "preview") if sliced.get(k)]
+    estimate = ({k: sliced[k] for k in ("printer", "print_time_seconds", "filament_grams", "filament_length_mm",
+                                         "layers", "fits_printer")} if sliced else None)
     return {**common, "metadata": result_of(run, "technical-metadata").get("metadata"),
-            "stages": _stage_outcomes(run), "results": results, "degraded": run.degraded}
+            "stages": _stage_outcomes(run), "results": results, "degraded": run.degraded,
+            "print_estimate": estimate}
 
 
 def _stage_outcomes(run: RunState) -> list[dict]:

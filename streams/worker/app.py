@@ -55,16 +55,16 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     session_ms = settings.session_timeout
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",") if hp.strip()],
         broker_credentials=faust_broker_credentials(settings),  # SASL_SSL / mTLS (streams/core/security.py)
         store=table_store_url(settings),        # memory (rebuilt from the changelog) or rocksdb
         **_datadir(settings),                   # never the working directory
         autodiscover=False,
         web_bind=settings.web_bind,
-        web_port=settings.web_port,
+        web_port=settings.web_port or 6066,     # meshstream/web_port.py picks a free one first
         web_host="127.0.0.1" if settings.web_bind in ("127.0.0.1", "0.0.0.0") else settings.web_bind,
         topic_partitions=max(c.partitions for c in manifest.active),
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication or 1,  # streams.worker.main reads the cluster's
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session_ms,

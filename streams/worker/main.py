@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from streams.core.settings import Settings
 from registry.manifest import default_manifest
@@ -10,7 +11,7 @@ from registry.workflows import WORKFLOWS_PATH, WorkflowError, validate_workflows
 from registry.serde import registry_client
 from streams.worker.app import create_app
 from streams.core.security import kafka_client_config
-from streams.worker.topics import ensure_topics
+from streams.worker.topics import cluster_replication_factor, ensure_topics
 
 
 def prepare(settings: Settings) -> None:
@@ -29,6 +30,8 @@ def run_worker(settings: Settings | None = None, stages: set[str] | None = None,
 
     settings = settings or Settings()
     prepare(settings)
+    if settings.topic_replication is None:  # Faust's changelogs replicated like every other topic
+        settings = replace(settings, topic_replication=cluster_replication_factor(kafka_client_config(settings)))
     app, runtime = create_app(settings, stages)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)

@@ -11,6 +11,7 @@ worker's own partitions only, so summing over workers in Prometheus gives the cl
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -28,11 +29,12 @@ RUNS = Gauge("meshstream_runs", "Workflow runs in this worker's table partitions
 RETRIES = Gauge("meshstream_step_retries", "Extra attempts of steps in this worker's runs (retried or re-requested)",
                 ["stage"])
 STEPS = Gauge("meshstream_steps", "Steps of this worker's live runs by status: waiting (held by admission "
-              "control), requested (in flight), retry_wait", ["stage", "status"])
+              "control), requested (in flight), queued (requested, not started: admission's bound), retry_wait", ["stage", "status"])
 TIMED_OUT = Gauge("meshstream_step_timeouts", "Steps in this worker's runs that failed with code timeout", ["stage"])
 LAG = Gauge("meshstream_consumer_lag", "Records not yet consumed, per assigned topic partition", ["topic", "partition"])
-POOL_BUSY = Gauge("meshstream_pool_busy", "Processor tasks running in the worker's pool")
-POOL_SIZE = Gauge("meshstream_pool_size", "Processor pool capacity")
+POOL_BUSY = Gauge("meshstream_pool_busy", "Pool processes running a processor task (at most meshstream_pool_size)")
+POOL_QUEUED = Gauge("meshstream_pool_queued", "Processor tasks waiting for a free pool process")
+POOL_SIZE = Gauge("meshstream_pool_size", "Processes in the worker's processor pool")
 LOOP_LAG = Gauge("meshstream_event_loop_lag_seconds", "How late the event loop ran a scheduled tick")
 READY = Gauge("meshstream_ready", "1 when partitions are assigned and tables recovered")
 # the seeds' domain metrics
@@ -45,7 +47,50 @@ SELLABILITY = Histogram("meshstream_sellability_score", "Sellability score (0-10
 
 METRIC_NAMES = frozenset(m._name for m in (  # noqa: SLF001 - the exposed base names
     EVENTS_IN, COMPLETED, FAILED, DURATION, DEAD_LETTERS, RUNS, RETRIES, STEPS, TIMED_OUT, LAG, POOL_BUSY,
-    POOL_SIZE, LOOP_LAG, READY, TRIANGLES, PRINTABILITY, SELLABILITY))
+    POOL_QUEUED, POOL_SIZE, LOOP_LAG, READY, TRIANGLES, PRINTABILITY, SELLABILITY))
+
+
+# Stages and the error codes every dashboard panel or alert reads: their series exist (at 0) from
+# start-up, so a panel says 0 rather than "No data" and `increase()` sees the first event.
+ZERO_CODES = ("timeout",)
+
+
+def init_stage(stage: str) -> None:
+    """Create a stage's series at 0 (called when its agent is registered)."""
+    _events_in(stage)
+    COMPLETED.labels(stage)
+    RETRIES.labels(stage)
+    TIMED_OUT.labels(stage)
+    for code in ZERO_CODES:
+        FAILED.labels(stage, code)
+        DEAD_LETTERS.labels(stage, code)
+
+
+_in_flight = 0
+
+
+@contextlib.contextmanager
+def pool_task(processes: int):
+    """One processor task handed to the pool of `processes` processes, until its result is back.
+
+    Why not a plain in-progress gauge: the stage agents hand the pool more tasks than it has
+    processes (concurrency per stage x stages), and the executor queues the rest; counting them
+    all as busy reported 8 busy of 2. Running is min(in flight, processes), the rest is queued."""
+    global _in_flight
+    POOL_SIZE.set(processes)
+    _in_flight += 1
+    _set_pool_use(processes)
+    try:
+        yield
+    finally:
+        _in_flight -= 1
+        _set_pool_use(processes)
+
+
+def _set_pool_use(processes: int) -> None:
+    running = min(_in_flight, processes)
+    POOL_BUSY.set(running)
+    POOL_QUEUED.set(_in_flight - running)
 
 
 def event_in(stage: str) -> None:
@@ -68,6 +113,11 @@ def stage_done(stage: str, seconds: float, result: dict | None = None, code: str
     else:
         FAILED.labels(stage, code).inc()
         DURATION.labels(stage, "failed").observe(seconds)
+
+
+def handled(stage: str, n: int = 1) -> None:
+    """`n` events a stage without per-request outcomes (the orchestrator) finished handling."""
+    COMPLETED.labels(stage).inc(n)
 
 
 def dead_lettered(stage: str, code: str) -> None:

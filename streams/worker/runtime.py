@@ -78,6 +78,7 @@ class Runtime:
         finished and silently lose that record. Here an event is acked only after its outputs
         (or its dead letter) were acknowledged by the broker; an interrupted one is redelivered.
         """
+        metrics.init_stage(stage)
         manual = stream.noack()
         async for event in manual.events():
             metrics.event_in(stage)
@@ -90,6 +91,7 @@ class Runtime:
         the whole batch was handled, as `consume` acks one event."""
         from streams.faust_ext.batches import ready_batches
 
+        metrics.init_stage(stage)
         manual = stream.noack()
         async for batch in ready_batches(manual, max_batch):
             for _ in batch:
@@ -194,8 +196,11 @@ class Runtime:
 
     async def run_stage(self, module: str, stage: str, payload: dict, on_start=None) -> dict:
         """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop);
-        `on_start()` when a pool process is free to begin it."""
-        return await self.pool.run(module, stage, payload, on_start=on_start)
+        `on_start()` when a pool process is free to begin it. The pool's running and queued tasks
+        are counted here (metrics.pool_task)."""
+        pool = self.pool
+        with metrics.pool_task(pool.processes):
+            return await pool.run(module, stage, payload, on_start=on_start)
 
     async def run_blocking(self, fn: Callable, *args):
         """Run blocking I/O (listing a bucket) off the event loop, so heartbeats keep flowing."""

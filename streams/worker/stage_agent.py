@@ -63,8 +63,10 @@ def register_stage(stage: str):
         async def handle(rt, contract, record: dict) -> None:
             env_in, payload = record["envelope"], record["payload"]
             identity = {k: payload[k] for k in IDENTITY}
-            env = envelope(stage, env_in["correlation_id"], env_in["event_id"],
-                           event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
+
+            def outcome_envelope() -> dict:  # made when the outcome is known: occurred_at is when the step ended
+                return envelope(stage, env_in["correlation_id"], env_in["event_id"],
+                                event_id=derived_id(stage, env_in["event_id"], PROCESSOR_VERSION), version=PROCESSOR_VERSION)
             started = time.monotonic()
             beats: list[asyncio.Future] = []
 
@@ -72,11 +74,10 @@ def register_stage(stage: str):
                 beats.append(asyncio.ensure_future(report_progress(rt, stage, record, rt.settings.heartbeat_seconds)))
 
             try:
-                with metrics.POOL_BUSY.track_inprogress():
-                    result = await rt.run_stage(module, stage, payload, on_start=begin)
+                result = await rt.run_stage(module, stage, payload, on_start=begin)
                 # encoding validates the contract's constraints: a result that breaks them is a
                 # failure of this stage, reported as such, never a run left waiting
-                value = rt.encode(f"{stage}.completed", {"envelope": env, "payload": {**identity, **result}})
+                value = rt.encode(f"{stage}.completed", {"envelope": outcome_envelope(), "payload": {**identity, **result}})
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed event with its reason
                 failed = rt.manifest.stage(stage, "failed")
                 extra = {k: payload[k] for k in failed.payload_field_names if k in payload and k not in identity and k != "error"}
@@ -86,7 +87,7 @@ def register_stage(stage: str):
                 metrics.stage_done(stage, time.monotonic() - started, code=error["code"])
                 for beat in beats:
                     beat.cancel()
-                await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, env)
+                await rt.send(f"{stage}.failed", payload["run_id"], {**identity, **extra, "error": error}, outcome_envelope())
                 return
             finally:
                 for beat in beats:
@@ -103,8 +104,8 @@ def register_stage(stage: str):
                 await handle(rt, contract, record)
 
         # several requests at once: a slow model does not hold up the small ones behind it (acks
-        # stay safe: Faust commits only up to the first unacked offset of a partition,
-        # Consumer._new_offset stops at the first gap); requests of one run key are still
+        # stay safe: the worker's consumer commits only up to the first record still in
+        # processing, streams/faust_ext/transport.py in_flight_below); requests of one run key are still
         # handled in arrival order (KeyedLock)
         @app.agent(rt.topic(f"{stage}.requested"), name=stage, concurrency=rt.stage_concurrency)
         async def agent(stream):

@@ -24,7 +24,8 @@ def ensure_topics(bootstrap: str | dict, manifest: Manifest, timeout: float = 30
     `bootstrap`: servers, or a whole client config (streams.core.security.kafka_client_config)."""
     admin = AdminClient(bootstrap if isinstance(bootstrap, dict) else {"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=timeout).topics
-    wanted = [NewTopic(c.topic, num_partitions=c.partitions, replication_factor=1)
+    # replication_factor -1: the cluster's default.replication.factor (3 on a three-broker stack)
+    wanted = [NewTopic(c.topic, num_partitions=c.partitions, replication_factor=-1)
               for c in manifest.active if c.topic not in existing]
     created = []
     if wanted:
@@ -36,3 +37,15 @@ def ensure_topics(bootstrap: str | dict, manifest: Manifest, timeout: float = 30
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
     return created
+
+
+def cluster_replication_factor(client_config: dict, timeout: float = 30.0) -> int:
+    """The cluster's default.replication.factor, read from a broker: Faust creates its changelog
+    topics itself with an explicit factor (its CreateTopics request predates "-1 = broker default")."""
+    from confluent_kafka.admin import ConfigResource
+
+    admin = AdminClient(client_config)
+    broker = min(admin.list_topics(timeout=timeout).brokers)
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    configs = admin.describe_configs([resource])[resource].result(timeout=timeout)
+    return int(configs["default.replication.factor"].value)

@@ -45,9 +45,6 @@ UNCONSUMED = {
     "processing.completed": "external: terminal event, read by the platform (`meshstream subscribe`)",
     "processing.failed": "external: terminal event, read by the platform",
     "pipeline.dead-lettered": "external: dead letters, read by operators",
-    "slicing.requested": "planned",
-    "slicing.completed": "planned",
-    "slicing.failed": "planned",
 }
 
 
@@ -323,6 +320,11 @@ RESULTS = {
         "parts": [{"file": f, "body_index": None, "role": f"part_{i:02d}"} for i, f in enumerate(p["files"])]}],
         "ungrouped": [], "result": _doc(p, "metamodel", "metamodel.json")},
     "print-analysis": _print_analysis,
+    "slicing": lambda p: {"files": p["files"], "printer": p["printer"] or "Prusa MK4", "print_time_seconds": 1140,
+                          "filament_grams": 3.57, "filament_length_mm": 1197.5, "filament_volume_mm3": 2880.0,
+                          "support_volume_mm3": 0.0, "layers": 100, "height_mm": 20.0, "fits_printer": True,
+                          "bed_fit": [{"printer": "Prusa MK4", "fits": True, "fits_reoriented": True}],
+                          "layers_document": _doc(p, "slicing", "slicing.json"), "preview": None},
     "sellability": lambda p: {"score": 71.5, "processor_version": "0.1.0", "factors": [
         {"name": "printability", "weight": 0.4, "value": (p["printability_score"] or 0) / 100, "reason": "printability 82/100"},
         {"name": "presentation", "weight": 0.3, "value": min(1.0, p["thumbnail_count"] / 10), "reason": "thumbnails"},

@@ -1,11 +1,13 @@
 """Headless Chromium (Debian's `chromium` package, installed by `make install`) for page tests.
 
-Why the command line rather than a driver library: `--dump-dom` and `--screenshot` after a
-virtual-time budget give the page as a person would see it, JavaScript and fetches done, with
-no extra dependency. A missing browser fails the test loudly instead of skipping it.
+`dom` and `screenshot` use the command line (`--dump-dom`, `--screenshot` after a virtual-time
+budget). Clicking through pages needs a driver: `browser()` drives the same Debian Chromium with
+Playwright (its Python package only; no browser download). A missing browser fails the test
+loudly instead of skipping it.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -40,3 +42,19 @@ def screenshot(url: str, path: Path, budget_ms: int = 6000) -> Path:
     if not path.exists() or path.stat().st_size == 0:
         raise RuntimeError(f"chromium wrote no screenshot to {path}")
     return path
+
+
+@contextlib.contextmanager
+def browser(width: int = 1400, height: int = 1000):
+    """A Playwright page in headless Debian Chromium; console errors are collected in `page.errors`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        try:
+            page = b.new_page(viewport={"width": width, "height": height})
+            page.errors = []
+            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+            yield page
+        finally:
+            b.close()

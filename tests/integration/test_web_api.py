@@ -74,7 +74,8 @@ def test_writes_need_the_token_and_bad_scans_name_the_field(web_workers):
     assert r.status_code == 400
     for body, field in (({"prefix": "x/"}, "bucket"), ({"bucket": 7}, "bucket"),
                         ({"bucket": "models", "workflow": "no-such-flow"}, "workflow"),
-                        ({"bucket": "models", "colour": "red"}, "colour")):
+                        ({"bucket": "models", "colour": "red"}, "colour"),
+                        ({"bucket": "models", "storage": "nowhere"}, "storage")):
         r = requests.post(url, json=body, headers=auth, timeout=10)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["field"] == field, r.text
@@ -119,9 +120,12 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
     model = requests.get(b + f"/models/{cube['model_id']}", timeout=10).json()
     assert model["latest"]["state"] == "completed" and model["latest"]["metadata"]["triangles"] == 12
     images = [link for link in model["links"] if link["kind"] == "image"]
-    assert images and all(link["url"] for link in images)
-    png = requests.get(images[0]["url"], timeout=10)
+    assert images and all(link["url"].startswith(f"/models/{cube['model_id']}/results/") for link in images)
+    labels = [link["label"] for link in images]  # labelled, not unlabelled look-alikes
+    assert any(x.endswith(", 256 px") for x in labels) and any(x.endswith(", 512 px") for x in labels), labels
+    png = requests.get(a + images[0]["url"], timeout=10)  # served by the worker: loads from any host
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.headers["Content-Type"] == "image/png"
 
     stages = requests.get(a + "/stages", timeout=10).json()  # summed over both workers
     assert len(stages["workers"]) == 2 and not stages["unreachable"]
@@ -130,6 +134,18 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
         web_workers, "meshstream_stage_completed_total", stage="technical-metadata")
     overview = requests.get(a + "/overview", timeout=10).json()
     assert any(f["run_id"] == failed["run_id"] for f in overview["failures"])
+
+    # every response the console reads matches its schema in the OpenAPI document
+    import jsonschema
+
+    doc = requests.get(a + "/openapi.json", timeout=10).json()
+    for path, name in ((location, "Scan"), (f"/runs/{cube['run_id']}", "Run"), (f"/models/{cube['model_id']}", "Model"),
+                       ("/scans?state=finished&limit=5", "ScanPage"), ("/console/summary", "Summary"),
+                       ("/overview", "Overview"), ("/stages", "Stages"), ("/workflows", "Workflows")):
+        jsonschema.validate(requests.get(b + path, timeout=10).json(), {**doc, "$ref": f"#/components/schemas/{name}"})
+    listed = requests.get(b + "/scans?state=finished", timeout=10).json()
+    assert scan["scan_id"] in {x["scan_id"] for x in listed["scans"]} and all(x["status"] == "finished" for x in listed["scans"])
+    assert requests.get(b + "/scans?state=nope", timeout=10).json()["field"] == "state"
     # metrics moved with the scan (summed over both workers: each counts its own partitions)
     assert _metric(web_workers, "meshstream_stage_completed_total", stage="technical-metadata") >= before + 1
     assert _metric(web_workers, "meshstream_stage_failed_total", stage="technical-metadata") >= 1
@@ -141,50 +157,63 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
     assert _metric(web_workers, "meshstream_runs", state="failed") >= 1
 
 
-def test_dashboard_in_headless_chromium_shows_scan_models_and_failure_reason(web_workers, s3, tmp_path):
-    """The dashboard as a person sees it, during and after a scan; screenshots are kept in the
-    test's tmp dir (printed below) as artefacts."""
-    from tests.integration.browser import dom, screenshot
+def test_console_in_headless_chromium_clicks_scan_run_model(web_workers, s3, tmp_path):
+    """The console as a person uses it: overview cards and stages, click the scan, then a run,
+    then its model; the failed model's reason names its source object; the workflow graph is an
+    SVG drawn by Mermaid. Screenshots are kept in the test's tmp dir as artefacts."""
+    from tests.integration.browser import browser
 
     a, b = web_workers
     samples = sample_models()
-    prefix = f"dash-{uuid.uuid4().hex[:8]}/"
+    prefix = f"console-{uuid.uuid4().hex[:8]}/"
     upload(s3, "models", {prefix + k: samples[k] for k in ("cube_10mm.stl", "corrupt.stl")})
     r = requests.post(a + "/scans", json={"bucket": "models", "prefix": prefix},
                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
-    assert r.status_code == 202
-    scan_id, location = r.json()["scan_id"], r.headers["Location"]
-
-    page = ""
-    for _ in range(5):  # during the scan: the page lists it as soon as the worker has read it
-        page = dom(b + "/dashboard")
-        if scan_id in page:
-            break
-    shots = [screenshot(b + "/dashboard", tmp_path / "dashboard-during-scan.png")]
-    assert scan_id in page and "2 worker(s)" in page
-
+    scan_id = r.json()["scan_id"]
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and requests.get(a + location, timeout=10).json()["status"] != "finished":
+    while time.monotonic() < deadline and requests.get(a + f"/scans/{scan_id}", timeout=10).json().get("status") != "finished":
         time.sleep(1)
-    scan = requests.get(a + location, timeout=10).json()
+    scan = requests.get(a + f"/scans/{scan_id}", timeout=10).json()
     assert scan["status"] == "finished", scan
-    failed = next(m for m in scan["models"] if m["state"] == "failed")
     cube = next(m for m in scan["models"] if m["state"] == "completed")
 
-    page = dom(a + "/dashboard")
-    shots.append(screenshot(a + "/dashboard", tmp_path / "dashboard-after-scan.png"))
-    assert 'class="model completed"' in page and ">cube_10mm<" in page
-    from html import escape
+    with browser() as page:
+        page.goto(b + "/")
+        page.wait_for_selector("#stages tbody tr")
+        assert page.text_content("#card-workers .n") == "2/2"
+        assert int(page.text_content("#card-failed .n")) >= 1
+        stage_rows = page.inner_text("#stages")
+        assert "technical-metadata" in stage_rows and "orchestrator" in stage_rows
+        assert "updated" in page.text_content("#refresh-status")
+        page.screenshot(path=str(tmp_path / "console-overview.png"), full_page=True)
 
-    assert escape(failed["error"]["message"], quote=True)[:60] in page  # the failed model's reason
-    assert "technical-metadata" in page and "download" in page          # stage table and workflow graph
+        page.click(".filters a:text-is('finished')")  # the scan list's state filter
+        page.wait_for_selector(f"a.scan-link[href='#/scan/{scan_id}']")
+        page.click(f"a.scan-link[href='#/scan/{scan_id}']")
+        page.wait_for_selector("#models tbody tr")
+        text = page.inner_text("main")
+        assert f"s3://models/{prefix}corrupt.stl: technical-metadata failed (" in text and "finished" in text
+        page.screenshot(path=str(tmp_path / "console-scan.png"), full_page=True)
 
-    model_url = a + f"/dashboard#model={cube['model_id']}"
-    page = dom(model_url)
-    shots.append(screenshot(model_url, tmp_path / "dashboard-model.png"))
-    assert 'id="model-state" class="completed"' in page
-    assert page.count("<img") >= 3 and 'id="turntable"' in page and 'id="print-analysis"' in page
-    print("dashboard screenshots:", *shots, sep="\n  ")
+        page.click(f"a.run-link[href='#/run/{cube['run_id']}']")
+        page.wait_for_selector("#steps tr.step")
+        steps = {row.get_attribute("data-stage"): row.inner_text() for row in page.query_selector_all("#steps tr.step")}
+        assert "download" in steps and all("completed" in t or "failed" in t or "skipped" in t for t in steps.values()), steps
+        page.screenshot(path=str(tmp_path / "console-run.png"), full_page=True)
+
+        page.click("a.model-link")
+        page.wait_for_selector("#images img")
+        page.wait_for_function("[...document.querySelectorAll('#images img')].every(i => i.complete && i.naturalWidth > 0)")
+        captions = page.inner_text("#images")
+        assert ", 256 px" in captions and ", 512 px" in captions
+        assert "triangles\n12" in page.inner_text("#metadata")  # a list, not raw JSON
+        page.screenshot(path=str(tmp_path / "console-model.png"), full_page=True)
+
+        page.goto(b + "/#/workflows")
+        page.wait_for_selector(".workflow-graph svg")
+        assert "technical-metadata" in page.inner_text(".workflow-graph[data-workflow='standard']")
+        assert not page.errors, page.errors
+    print("console screenshots in", tmp_path)
 
 
 def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
@@ -202,19 +231,30 @@ def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
     prefix = f"cli-{uuid.uuid4().hex[:8]}/"
     upload(s3, "models", {prefix + k: samples[k] for k in ("sphere_r5.stl", "corrupt.stl")})
 
-    def cli(*argv):
+    def cli(*argv, rc=0):
         proc = subprocess.run([sys.executable, "-m", "meshstream.cli", *argv], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+        assert proc.returncode == rc and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
         return proc
 
-    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json")
+    # a model failed: the scan's summary is printed and the exit status says so
+    proc = cli("scan", "--bucket", "models", "--prefix", prefix, "--wait", "--json", rc=1)
     scan = json.loads(proc.stdout)
     assert scan["status"] == "finished" and scan["runs_by_state"] == {"completed": 1, "failed": 1}
     assert "2/2 models done, 1 failed" in proc.stderr  # the progress line
 
     text = cli("status", scan["scan_id"]).stdout
     assert "sphere_r5" in text and "corrupt" in text and "technical-metadata" in text, text
+    # the failure's reason names the source object, in full
+    assert f"s3://models/{prefix}corrupt.stl: technical-metadata failed (" in text, text
+    failed_run = next(m["run_id"] for m in scan["models"] if m["state"] == "failed")
+    steps = json.loads(cli("status", failed_run, "--json").stdout)["steps"]
+    assert steps["technical-metadata"]["status"] == "failed" and steps["thumbnails"]["status"] == "skipped", steps
+    assert all(s["status"] in ("completed", "failed", "skipped") for s in steps.values()), steps
+
+    empty = json.loads(cli("scan", "--bucket", "models", "--prefix", f"nothing-{uuid.uuid4().hex[:8]}/", "--wait",
+                           "--json", "--wait-timeout", "60").stdout)
+    assert empty["status"] == "finished" and empty["models_found"] == 0 and empty["finished_at"]
     run_id = next(m["run_id"] for m in scan["models"] if m["state"] == "completed")
     run = json.loads(cli("status", run_id, "--json").stdout)
     assert run["run_id"] == run_id and run["terminal"] == "completed"
@@ -223,7 +263,7 @@ def test_cli_scan_wait_and_status(web_workers, s3, stack_env):
 
 
 def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, settings):
-    """A poison record shows up among the dead letters with its reason; the dashboard's replay
+    """A poison record shows up among the dead letters with its reason; the console's replay
     (POST /dead-letters/{p}/{o}/replay) is refused without the token and re-publishes with it
     (the record is still poison, so it is dead-lettered again: a second dead letter appears)."""
     from confluent_kafka import Producer
@@ -256,10 +296,84 @@ def test_dead_letter_replay_needs_the_token_and_republishes(web_workers, setting
     while time.monotonic() < deadline and len(letters()) < 2:
         time.sleep(1)
     assert len(letters()) == 2
+    newest, first = letters()
+    assert (first["replayed_as"], newest["replay_of"]) == (newest["id"], first["id"])  # linked, not just a new row
     # the same button again: the record is already back on its topic, so nothing is sent
     again = requests.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert again.status_code == 200, again.text
     assert again.json()["summary"]["started"] == [] and [i["id"] for i in again.json()["summary"]["already_started"]] == [f"{p}:{o}"]
     assert _metric(web_workers, "meshstream_dead_letters_total") >= 2
-    text = requests.get(a + "/metrics", timeout=10).text
-    assert "meshstream_consumer_lag{" in text and "meshstream_pool_size " in text
+
+
+def test_replaying_a_dead_letter_in_the_console(web_workers, settings):
+    """Replay from the console: no alert(), the outcome shows in the row, the button goes away,
+    and the re-dead-lettered record shows as the replay of the first."""
+    from confluent_kafka import Producer
+
+    from registry.manifest import default_manifest
+    from tests.integration.browser import browser
+
+    a, b = web_workers
+    topic = default_manifest().by_name("thumbnails.requested").topic
+    key = f"console-poison-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(topic, key=key.encode(), value=b"still not avro")
+    producer.flush(10)
+
+    def letters():
+        return [d for d in requests.get(b + "/overview", timeout=10).json()["dead_letters"] if d["key"] == key]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not letters():
+        time.sleep(1)
+    letter = letters()[0]
+    with browser() as page:
+        page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"a browser dialog: {d.message}")))
+        page.goto(a + "/")
+        row = f"tr.dead-letter[data-id='{letter['id']}']"
+        page.wait_for_selector(row + " button.replay")
+        page.click(row + " button.replay")  # no token yet: refused, said in the row
+        page.wait_for_selector(row + " .replay-error")
+        assert "401" in page.text_content(row + " .replay-error")
+        page.fill("#token", TOKEN)
+        page.click(row + " button.replay")
+        page.wait_for_selector(row + " .replayed")
+        assert page.query_selector(row + " button.replay") is None  # no second replay from this row
+        page.wait_for_selector(f"{row} .replayed:has-text('replayed → ')", timeout=60_000)  # the read model linked it
+        assert not page.errors, page.errors
+    assert len(letters()) == 2
+
+
+def test_metrics_a_dashboard_or_alert_reads_move_with_a_scan(web_workers, s3):
+    """Pool size is the pool's, busy never exceeds it and moves while models run, queued work is
+    counted apart, lag is only on contract topics and drains, and every stage counts completions."""
+    samples = sample_models()
+    prefix = f"metrics-{uuid.uuid4().hex[:8]}/"
+    upload(s3, "models", {f"{prefix}{i}/{k}": samples[k] for i in range(6) for k in ("cube_10mm.stl",)})
+    before = {s: _metric(web_workers, "meshstream_stage_completed_total", stage=s) for s in ("discovery", "orchestrator")}
+    r = requests.post(web_workers[0] + "/scans", json={"bucket": "models", "prefix": prefix},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    scan_url = web_workers[0] + r.headers["Location"]
+    sizes, busy, queued = set(), [], []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        for u in web_workers:
+            sizes.add(_metric([u], "meshstream_pool_size"))
+            busy.append(_metric([u], "meshstream_pool_busy"))
+            queued.append(_metric([u], "meshstream_pool_queued"))
+            assert busy[-1] <= max(sizes), (busy[-1], sizes)
+        if requests.get(scan_url, timeout=10).json().get("status") == "finished":  # 404 until the worker read it
+            break
+        time.sleep(0.3)
+    assert requests.get(scan_url, timeout=10).json()["status"] == "finished"
+    assert min(sizes) >= 1 and max(busy) >= 1, (sizes, busy)      # was always 0 (a thread-pool attribute)
+    assert _metric(web_workers, "meshstream_pool_busy") == 0 and _metric(web_workers, "meshstream_pool_queued") == 0
+    for stage, n in before.items():
+        assert _metric(web_workers, "meshstream_stage_completed_total", stage=stage) > n, stage
+    assert _metric(web_workers, "meshstream_stage_completed_total", stage="discovery") >= before["discovery"] + 1
+    time.sleep(6)  # one gauge refresh after the work: nothing left waiting
+    text = "".join(requests.get(u + "/metrics", timeout=10).text for u in web_workers)
+    lag_topics = set(re.findall(r'meshstream_consumer_lag\{partition="\d+",topic="([^"]+)"\}', text))
+    assert lag_topics and all(t.startswith("model.") and not t.endswith("-changelog") for t in lag_topics), lag_topics
+    assert _metric(web_workers, "meshstream_consumer_lag") == 0
+    assert re.search(r'meshstream_step_timeouts\{stage="thumbnails"\} \d', text)  # a sample, 0 until a timeout

@@ -7,7 +7,7 @@ from registry.workflows import (
 )
 from streams.orchestration.workflow.machine import (
     EmitTerminal, RequestStep, ScheduleCheck, StepFailed, StepStarted, StepSucceeded, Tick, Transition, admit, apply,
-    in_flight_stages, next_check, request_id, start, waiting_stages,
+    in_flight_stages, next_check, queued_stages, request_id, start, waiting_stages,
 )
 from streams.orchestration.workflow.state import (
     COMPLETED, DONE, FAILED, PENDING, REQUESTED, RETRY_WAIT, SKIPPED, STATE_VERSION, WAITING, RunState, StepState,
@@ -28,6 +28,6 @@ __all__ = [
     "COMPLETED", "DONE", "FAILED", "PENDING", "REQUESTED", "RETRY_WAIT", "SKIPPED", "STATE_VERSION", "WAITING",
     "EmitTerminal", "RequestStep", "RetryPolicy", "RunState", "ScheduleCheck", "Step", "StepFailed", "StepStarted",
     "StepState", "StepSucceeded", "Tick", "Transition", "Workflow", "WorkflowError", "Workflows", "admit", "apply",
-    "default_workflow_name", "default_workflows", "in_flight_stages", "load_workflows", "next_check",
+    "default_workflow_name", "default_workflows", "in_flight_stages", "load_workflows", "next_check", "queued_stages",
     "parse_workflows", "request_id", "runnable", "start", "waiting_stages",
 ]

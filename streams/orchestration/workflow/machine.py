@@ -161,6 +161,13 @@ def in_flight_stages(state: RunState) -> list[str]:
     return [stage for stage, st in state.steps.items() if st.status == REQUESTED] if not state.finished else []
 
 
+def queued_stages(state: RunState) -> list[str]:
+    """The run's steps whose request is out but not started yet (no beat 0): waiting in a stage's
+    topic or for a free pool process."""
+    return [stage for stage, st in state.steps.items()
+            if st.status == REQUESTED and st.started_at is None] if not state.finished else []
+
+
 def next_check(state: RunState) -> int | None:
     """When this run next needs a Tick (a retry due or a step's timeout), or None."""
     if state.finished:
@@ -293,6 +300,9 @@ def _advance(flow: Workflow, state: RunState, now: int, effects: list, limits) -
         if st.status == FAILED and step.blocking:
             state.terminal, state.finished_at = FAILED, now
             state.failed_stage, state.error = step.stage, st.error
+            for other in steps.values():  # never run (or their outcome no longer counts): skipped
+                if other.status not in DONE:
+                    other.status, other.finished_at, other.due_at = SKIPPED, now, None
             effects.append(EmitTerminal(FAILED))
             return
     changed = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from processors.discovery import group_models, read_manifest
 from processors.storage import get_bytes, list_objects
@@ -9,6 +10,7 @@ from streams.core.envelope import derived_id, envelope
 from streams.orchestration.workflow import runnable
 from registry.workflows import Workflow
 from streams.core import names
+from streams.worker import metrics
 
 STAGE = "discovery"
 # providers whose listing API is S3's (the minio SDK); GCS through its S3-interoperable XML API
@@ -49,6 +51,7 @@ async def handle(rt, contract, record: dict) -> None:
     if scan.get("provider", "s3") not in S3_COMPATIBLE:
         raise UnsupportedProviderError(f"storage provider {scan['provider']!r} is not supported; "
                                        f"S3-compatible providers are {', '.join(S3_COMPATIBLE)}")
+    started = time.monotonic()
     models = largest_first(await rt.run_blocking(_discover, rt, scan))
     for start in range(0, len(models), SEND_CHUNK):
         acks = []
@@ -67,6 +70,7 @@ async def handle(rt, contract, record: dict) -> None:
             acks.append(await rt.send_soon(names.DISCOVERED, run_id, payload, env))
         # the scan's record is acked only after every discovery was (streams/worker/runtime.py consume)
         await asyncio.gather(*acks)
+    metrics.stage_done(STAGE, time.monotonic() - started)  # a scan listed and all its models published
 
 
 def largest_first(models: list) -> list:

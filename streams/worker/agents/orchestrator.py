@@ -34,6 +34,7 @@ from streams.core.envelope import derived_id, envelope
 from streams.orchestration.request_builders import build_request, terminal_payload
 from streams.worker.runtime import log
 from streams.core import names
+from streams.worker import metrics
 from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
@@ -115,7 +116,9 @@ class Orchestrator:
         self.serial = asyncio.Lock()
         self.cap = rt.settings.step_timeout_cap
         self.queue_cap = rt.settings.queue_timeout_cap
-        self.admission = Admission(rt.settings.admission_per_stage or 4 * pool_size(rt.settings))
+        # queued (not started) requests per stage: one per pool process keeps every process fed while
+        # a newcomer scan waits behind about one step (ADR 0012)
+        self.admission = Admission(rt.settings.admission_per_stage or pool_size(rt.settings))
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 
     # -- inputs ------------------------------------------------------------------------------
@@ -134,6 +137,7 @@ class Orchestrator:
                     # admitted at once, so the batch's later events of the run see the request
                     self._admit(planned, batch_states, now, changed=(step[0],))
             await self.execute(planned)
+        metrics.handled(STAGE, len(items))  # events applied (transitions done, effects acknowledged)
 
     def _transition(self, contract, record: dict, partition: int, batch_states: dict, now: int):
         """The state machine's transition for one event, as `(key, transition, cause)`, or None

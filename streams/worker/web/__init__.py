@@ -1,4 +1,4 @@
-"""The worker's web server: metrics, health/readiness, the HTTP API and the dashboard.
+"""The worker's web server: metrics, health/readiness, the HTTP API and the console (at /).
 
 Served by Faust's own web server (one per worker, `MESHSTREAM_WEB_BIND`:`MESHSTREAM_WEB_PORT`,
 loopback by default); `register(app, runtime)` attaches every view.

@@ -7,9 +7,11 @@ it last ran and how late; a loop blocked for longer than STALL_SECONDS makes /he
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from streams.worker import metrics
+from streams.worker.web.stagestats import sample as sample_stage_counts
 from streams.worker.heap import freeze_startup_heap
 from streams.core import names
 
@@ -31,7 +33,9 @@ class Probes:
         since = time.monotonic() - self.last_tick
         ok = since < STALL_SECONDS
         return ok, {"status": "ok" if ok else "stalled", "seconds_since_tick": round(since, 3),
-                    "event_loop_lag_seconds": round(self.loop_lag, 4)}
+                    "event_loop_lag_seconds": round(self.loop_lag, 4),
+                    # which of several workers on a host this is (meshstream/web_port.py)
+                    "web_port": getattr(getattr(self.app, "conf", None), "web_port", None), "pid": os.getpid()}
 
     def ready(self) -> tuple[bool, dict]:
         assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in self._assignment())
@@ -49,6 +53,18 @@ class Probes:
             return self.app.consumer.assignment()
         except Exception:  # noqa: BLE001 - no consumer yet: nothing assigned
             return set()
+
+    def is_work_topic(self, topic: str) -> bool:
+        """Whether a topic is one the agents consume to do work (a contract topic).
+
+        Why: the worker's assignment also holds its tables' changelog topics, which a worker
+        only reads while recovering; their "lag" (end offset minus a position the consumer never
+        advances) sat at 10 from the first seconds and stayed there idle, so `lag > 0` fired forever."""
+        try:
+            self.rt.manifest.by_topic(topic)
+            return True
+        except KeyError:
+            return False
 
     def runs_table(self):
         try:
@@ -76,11 +92,14 @@ class Probes:
 
     async def refresh(self) -> None:
         self.ready()
-        pool = getattr(self.rt, "_pool", None)
-        if getattr(pool, "_max_workers", None):
-            metrics.POOL_SIZE.set(pool._max_workers)  # noqa: SLF001
+        pool = getattr(self.rt, "_pool", None)  # None until a stage first uses it
+        if pool is not None:
+            metrics.POOL_SIZE.set(pool.processes)
         positions = await self.app.consumer.positions(self._assignment())  # one call into the consumer thread
+        metrics.LAG.clear()  # partitions this worker no longer owns leave no stale reading
         for tp, position in positions.items():
+            if not self.is_work_topic(tp.topic):
+                continue
             try:
                 high = self.app.consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not fetched yet
@@ -88,6 +107,7 @@ class Probes:
             if position is not None and high is not None:
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
         self.refresh_runs()
+        sample_stage_counts()
 
     def refresh_runs(self) -> None:
         """Runs by workflow and state, retries and timeouts, from the run table's owned partitions."""
@@ -105,6 +125,8 @@ class Probes:
             for stage, step in (run.get("steps") or {}).items():
                 if state == "running" and step.get("status") in ("waiting", "requested", "retry_wait"):
                     live_steps[(stage, step["status"])] = live_steps.get((stage, step["status"]), 0) + 1
+                    if step["status"] == "requested" and step.get("started_at") is None:  # admission's bound
+                        live_steps[(stage, "queued")] = live_steps.get((stage, "queued"), 0) + 1
                 extra = max(0, int(step.get("attempts") or 0) - 1)
                 retries[stage] = retries.get(stage, 0) + extra
                 if (step.get("error") or {}).get("code") == "timeout":
@@ -112,39 +134,13 @@ class Probes:
         metrics.RUNS.clear()
         for (workflow, state), n in counts.items():
             metrics.RUNS.labels(workflow, state).set(n)
-        for stage, n in retries.items():
-            metrics.RETRIES.labels(stage).set(n)
+        # every stage's series is set (0 included): a run that left the table leaves no stale value
+        for gauge, values in ((metrics.RETRIES, retries), (metrics.TIMED_OUT, timeouts)):
+            for (stage,) in list(gauge._metrics):  # noqa: SLF001 - the label sets created so far
+                if stage not in values:
+                    gauge.labels(stage).set(0)
+            for stage, n in values.items():
+                gauge.labels(stage).set(n)
         metrics.STEPS.clear()
         for (stage, status), n in live_steps.items():
             metrics.STEPS.labels(stage, status).set(n)
-        for stage, n in timeouts.items():
-            metrics.TIMED_OUT.labels(stage).set(n)
-
-
-def stage_counts() -> dict:
-    """This worker's per-stage counters and lag, from its own Prometheus registry (the dashboard's
-    stage table; Prometheus + Grafana give the cluster-wide view)."""
-    out: dict = {}
-
-    def row(stage):
-        return out.setdefault(stage, {"in": 0, "completed": 0, "failed": 0, "dead_letters": 0, "failed_by_code": {}})
-
-    for metric in metrics.REGISTRY.collect():
-        for sample in metric.samples:
-            stage = sample.labels.get("stage")
-            if sample.name == "meshstream_stage_events_in_total":
-                row(stage)["in"] += sample.value
-            elif sample.name == "meshstream_stage_completed_total":
-                row(stage)["completed"] += sample.value
-            elif sample.name == "meshstream_stage_failed_total":
-                row(stage)["failed"] += sample.value
-                codes = row(stage)["failed_by_code"]
-                codes[sample.labels["code"]] = codes.get(sample.labels["code"], 0) + sample.value
-            elif sample.name == "meshstream_dead_letters_total":
-                row(stage)["dead_letters"] += sample.value
-    lag: dict = {}
-    for metric in metrics.REGISTRY.collect():
-        for sample in metric.samples:
-            if sample.name == "meshstream_consumer_lag":
-                lag[sample.labels["topic"]] = lag.get(sample.labels["topic"], 0) + sample.value
-    return {"stages": out, "lag_by_topic": lag}

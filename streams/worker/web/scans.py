@@ -59,10 +59,12 @@ def _describe(avro_type) -> str:
     return str(avro_type).rsplit(".", 1)[-1]
 
 
-def scan_payload(body, contract, runnable) -> dict:
+def scan_payload(body, contract, runnable, storage=None) -> dict:
     """The scan payload for a JSON body; raises InvalidScan naming the field at fault.
 
-    `runnable(name)` raises for a workflow that cannot run (unknown or planned)."""
+    `runnable(name)` raises for a workflow that cannot run (unknown or planned); `storage(name)`
+    (Settings.storage) raises LookupError for a storage connection the workers do not have, which
+    was accepted with 202 and dead-lettered 25 ms later."""
     if not isinstance(body, dict):
         raise InvalidScan(400, None, "the body must be a JSON object")
     fields = {f["name"]: f for f in contract.payload_fields}
@@ -92,4 +94,9 @@ def scan_payload(body, contract, runnable) -> dict:
         runnable(out["workflow"])
     except ValueError as exc:
         raise InvalidScan(422, "workflow", str(exc)) from None
+    if storage is not None:
+        try:
+            storage(out["storage"])
+        except LookupError as exc:
+            raise InvalidScan(422, "storage", str(exc)) from None
     return out

@@ -98,3 +98,23 @@ def test_a_step_starts_when_a_process_is_free_not_when_it_is_queued(pool):
     assert len(results) == 6 and len(running_at_start) == 6
     assert max(running_at_start) < pool.processes  # never more started than processes to run them
     assert pool.running == 0
+
+
+def test_a_step_does_not_start_while_the_pool_processes_are_still_starting(pool):
+    """A step requested while `warm` is starting the processes (imports take seconds on a busy
+    machine) reports `started` only once they are up: its execution timeout measures its work,
+    not the pool's start-up (test_backlog requested the first two downloads again with a 3 s
+    timeout)."""
+    order = []
+
+    async def scenario():
+        async def warm():
+            await pool.warm([MODULE, "trimesh"])  # an import that takes a while in a fresh process
+            order.append("warm")
+
+        warming = asyncio.ensure_future(warm())
+        await asyncio.sleep(0)  # warm() has begun
+        await pool.run(MODULE, "download", {"echo": 1}, reuse=False, on_start=lambda: order.append("started"))
+        await warming
+    run(scenario())
+    assert order == ["warm", "started"]

@@ -166,3 +166,37 @@ def test_wait_first_awaits_a_delivery_that_cannot_block_and_keeps_fausts_way_oth
         assert delivered == [(1, True), (2, False)]
 
     asyncio.run(scenario())
+
+
+def _record(tp, offset: int):
+    from faust.types import Message
+
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, tp=tp)
+
+
+def test_offsets_are_never_committed_past_a_record_still_being_processed(tmp_path):
+    """Request 0 still runs on one actor while request 1, on another, is answered: Faust's own
+    rule committed 2 (nothing committed yet: no head check), and a worker killed then left
+    request 0 to no one. Committing stops before the record in processing, whatever was
+    committed before (None, 0 or a later offset, where Faust tolerates one missing record)."""
+    import asyncio
+
+    from faust.types import TP
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer = app.consumer
+        tp = TP("transport-acks", 0)
+        app.topics._acking_topics.add(tp.topic)
+        for committed in (None, 0, 10):
+            base = committed or 0
+            consumer._committed_offset[tp] = committed
+            head, next_one = _record(tp, base), _record(tp, base + 1)
+            consumer.track_message(head)
+            consumer.track_message(next_one)
+            assert consumer.ack(next_one)
+            assert consumer._new_offset(tp) is None, committed   # head still in processing
+            assert consumer.ack(head)
+            assert consumer._new_offset(tp) == base + 2, committed
+
+    asyncio.run(scenario())

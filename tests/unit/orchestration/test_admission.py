@@ -33,11 +33,38 @@ def test_no_more_requests_in_flight_per_stage_than_the_limit():
         adm.observe(f"r{i}", states[f"r{i}"])
     assert admit_all(adm, states) == ["r0", "r1", "r2"]
     assert admit_all(adm, states) == []  # full
-    assert adm.snapshot()["download"] == {"waiting": 7, "in_flight": 3, "limit": 3}
+    assert adm.snapshot()["download"] == {"waiting": 7, "in_flight": 3, "queued": 3, "limit": 3}
     states["r1"] = wf.apply(FLOW, states["r1"], wf.StepSucceeded("download", {}, "1"), 2, hold=True).state
     adm.observe("r1", states["r1"])  # one download slot freed, r1's thumbnails now waits
     assert admit_all(adm, states) == ["r3", "r1"]
     assert adm.snapshot()["download"]["in_flight"] == 3 and adm.snapshot()["thumbnails"]["in_flight"] == 1
+
+
+def started(states: dict, adm: Admission, key: str, stage: str = "download") -> None:
+    """The stage reported beat 0 of the run's current request."""
+    request = states[key].steps[stage].request_id
+    states[key] = wf.apply(FLOW, states[key], wf.StepStarted(stage, request, 0), 2, hold=True).state
+    adm.observe(key, states[key])
+
+
+def test_a_step_that_starts_frees_its_slot_so_a_newcomer_waits_behind_at_most_the_limit():
+    """The limit bounds requests not started yet: started steps are bounded by the pool
+    processes, and counting them queued a new scan's request behind the big scan's (ADR 0012)."""
+    adm, states = Admission(2), {}
+    for i in range(10):
+        states[f"big{i}"] = run(f"big{i}", "big", i)
+        adm.observe(f"big{i}", states[f"big{i}"])
+    assert admit_all(adm, states) == ["big0", "big1"]
+    states["small0"] = run("small0", "small", 100)
+    adm.observe("small0", states["small0"])
+    assert admit_all(adm, states) == []  # both slots queued
+    started(states, adm, "big0")
+    started(states, adm, "big1")
+    assert adm.snapshot()["download"] == {"waiting": 9, "in_flight": 2, "queued": 0, "limit": 2}
+    # the slots freed by starting are taken in turns, the small scan's among them, although both
+    # of the big scan's downloads are still out
+    assert admit_all(adm, states) == ["big2", "small0"]
+    assert adm.snapshot()["download"] == {"waiting": 7, "in_flight": 4, "queued": 2, "limit": 2}
 
 
 def test_a_small_scan_takes_turns_with_a_big_one():
@@ -70,7 +97,7 @@ def test_finished_and_forgotten_runs_free_their_slots_and_rebuild_matches():
     assert admit_all(adm, states) == ["b"]
     rebuilt = Admission(1)
     rebuilt.rebuild([("b", states["b"])])
-    assert rebuilt.snapshot() == adm.snapshot() == {"download": {"waiting": 0, "in_flight": 1, "limit": 1}}
+    assert rebuilt.snapshot() == adm.snapshot() == {"download": {"waiting": 0, "in_flight": 1, "queued": 1, "limit": 1}}
 
 
 def test_a_reservation_whose_request_was_not_sent_is_released():

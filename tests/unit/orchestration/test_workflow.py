@@ -3,6 +3,7 @@ optional failures (degraded runs), retries with backoff, timeouts, idempotency, 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,8 @@ def test_blocking_failure_ends_the_run_once_and_late_outcomes_change_nothing():
     t = fail(t, "technical-metadata", 2)
     assert t.terminal == wf.FAILED and t.state.failed_stage == "technical-metadata"
     assert t.state.error["code"] == "corrupt_mesh"
+    assert {k: v.status for k, v in t.state.steps.items() if k not in ("download", "technical-metadata")} == \
+        {k: wf.SKIPPED for k in t.state.steps if k not in ("download", "technical-metadata")}
     for late in (succeed(t, "thumbnails", 3), fail(t, "thumbnails", 3), wf.apply(FLOW, t.state, wf.Tick(), 10**9)):
         assert late.effects == () and late.state is t.state
 
@@ -303,7 +306,11 @@ def test_structural_problems_are_refused(steps, message):
 def test_missing_contracts_are_reported_against_the_manifest():
     flows = parse_workflows({"workflows": {"x": {"steps": [{"stage": "teleport"}]},
                                            "y": {"steps": [{"stage": "slicing"}]}}})
-    problems = contract_problems(flows, default_manifest())
+    shipped = default_manifest()
+    # a manifest in which slicing is still planned (as it was before issue 23)
+    manifest = dataclasses.replace(shipped, contracts=tuple(
+        dataclasses.replace(c, status="planned") if c.stage == "slicing" else c for c in shipped.contracts))
+    problems = contract_problems(flows, manifest)
     assert "workflow x: stage teleport has no contract teleport.requested" in problems
     assert "workflow y is active but contract slicing.requested is planned" in problems
 
@@ -312,7 +319,7 @@ def test_the_shipped_workflows_are_valid_and_include_the_seed_variants():
     assert validate_workflows(WORKFLOWS_PATH, default_manifest()) == []
     flows = wf.default_workflows()
     assert {"minimal", "standard", "complete", "folder-aware", "marketplace-listing", "print-ready"} <= set(flows)
-    assert not flows["print-ready"].active and flows["folder-aware"].context["collection"] == "folder"
+    assert flows["print-ready"].active and flows["folder-aware"].context["collection"] == "folder"
 
 
 def test_a_cyclic_workflows_file_fails_validation(tmp_path: Path):

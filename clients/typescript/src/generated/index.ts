@@ -137,15 +137,15 @@ export interface Topics {
    */
   "model.etsy-listing.failed.v1": EtsyListingFailed;
   /**
-   * Slice one model for a printer profile (planned). Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; planned.
+   * Slice one model for a printer profile (layer height, infill, supports). Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; active.
    */
   "model.slicing.requested.v1": SlicingRequested;
   /**
-   * Print time and material estimate and G-code of a sliced model (planned). Owner meshstream-printing; BACKWARD_TRANSITIVE; planned.
+   * Print time and filament estimate, layers and bed fit of a sliced model, with its per-layer document. Owner meshstream-printing; BACKWARD_TRANSITIVE; active.
    */
   "model.slicing.completed.v1": SlicingCompleted;
   /**
-   * Slicing failed, with the reason (planned). Owner meshstream-printing; BACKWARD_TRANSITIVE; planned.
+   * Slicing failed, with the reason. Owner meshstream-printing; BACKWARD_TRANSITIVE; active.
    */
   "model.slicing.failed.v1": SlicingFailed;
 }
@@ -153,4 +153,4 @@ export interface Topics {
 export type Topic = keyof Topics;
 
 /** Topics whose contracts are active (planned ones have no worker yet). */
-export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.pipeline.step-started.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1";
+export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.pipeline.step-started.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1" | "model.slicing.requested.v1" | "model.slicing.completed.v1" | "model.slicing.failed.v1";

@@ -47,6 +47,11 @@ export interface ProcessingCompletedPayload {
    * @default null
    */
   collection_id: null | string;
+  /**
+   * The slicing estimate of a print-ready run (null when the workflow has no slicing step). Added in v3.
+   * @default null
+   */
+  print_estimate: null | PrintEstimate;
 }
 
 /**
@@ -83,6 +88,18 @@ export interface StepDegradation {
    * @default 1
    */
   attempts: number;
+}
+
+/**
+ * Avro record dev.meshstream.processing.v1.PrintEstimate.
+ */
+export interface PrintEstimate {
+  printer: string;
+  print_time_seconds: number;
+  filament_grams: number;
+  filament_length_mm: number;
+  layers: number;
+  fits_printer: boolean;
 }
 
 /**

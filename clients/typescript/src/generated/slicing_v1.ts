@@ -4,7 +4,7 @@ import type { Envelope, ErrorInfo, ObjectRef } from "./common";
 
 /**
  * PLANNED (no worker runs it yet): slice one model for a printer profile to estimate print time and material.
- * Contract slicing.requested (planned); topic model.slicing.requested.v1; subject model.slicing.requested.v1-value.
+ * Contract slicing.requested (active); topic model.slicing.requested.v1; subject model.slicing.requested.v1-value.
  * Avro record dev.meshstream.slicing.v1.SlicingRequested.
  */
 export interface SlicingRequested {
@@ -22,6 +22,10 @@ export interface SlicingRequestedPayload {
    * @minItems 1
    */
   files: Array<ObjectRef>;
+  /**
+   * Printer whose bed and profile to use; empty: the default printer (Prusa MK4).
+   * @default ""
+   */
   printer: string;
   /**
    * @default "PLA"
@@ -43,11 +47,15 @@ export interface SlicingRequestedPayload {
    * @default true
    */
   supports: boolean;
+  /**
+   * @default false
+   */
+  skip_cache: boolean;
 }
 
 /**
- * PLANNED: a sliced model's print time and material estimate, and its G-code.
- * Contract slicing.completed (planned); topic model.slicing.completed.v1; subject model.slicing.completed.v1-value.
+ * A model sliced for a printer profile: layers, filament, print time estimate, bed fit, and where the per-layer document is.
+ * Contract slicing.completed (active); topic model.slicing.completed.v1; subject model.slicing.completed.v1-value.
  * Avro record dev.meshstream.slicing.v1.SlicingCompleted.
  */
 export interface SlicingCompleted {
@@ -61,8 +69,13 @@ export interface SlicingCompleted {
 export interface SlicingCompletedPayload {
   run_id: string;
   model_id: string;
+  /**
+   * @default []
+   */
+  files: Array<ObjectRef>;
   printer: string;
   /**
+   * Estimated print time: trapezoidal moves with the profile's accelerations and corner speeds (ADR 0009); not calibrated against a printer.
    * @minimum 0
    */
   print_time_seconds: number;
@@ -75,18 +88,59 @@ export interface SlicingCompletedPayload {
    */
   filament_length_mm: number;
   /**
+   * @default 0.0
+   * @minimum 0.0
+   */
+  filament_volume_mm3: number;
+  /**
+   * Space under overhangs that needs support (from the overhang analysis).
+   * @default 0.0
+   * @minimum 0.0
+   */
+  support_volume_mm3: number;
+  /**
    * @minimum 0
    */
   layers: number;
   /**
+   * @default 0.0
+   * @minimum 0.0
+   */
+  height_mm: number;
+  /**
+   * Whether the model fits the chosen printer's bed (as placed or rotated about Z).
+   * @default true
+   */
+  fits_printer: boolean;
+  /**
+   * Per printer: whether the model fits its bed.
+   * @default []
+   */
+  bed_fit: Array<SliceBedFit>;
+  /**
+   * Per-layer JSON (area, outline, paths, filament, time) in results storage.
    * @default null
    */
-  gcode: null | ObjectRef;
+  layers_document: null | ObjectRef;
+  /**
+   * PNG of a few layers' toolpaths.
+   * @default null
+   */
+  preview: null | ObjectRef;
+}
+
+/**
+ * Avro record dev.meshstream.slicing.v1.SliceBedFit.
+ */
+export interface SliceBedFit {
+  printer: string;
+  fits: boolean;
+  fits_reoriented: boolean;
 }
 
 /**
  * PLANNED: slicing failed for one model, with the reason.
- * Contract slicing.failed (planned); topic model.slicing.failed.v1; subject model.slicing.failed.v1-value.
+ * Contract slicing.failed (active); topic model.slicing.failed.v1; subject model.slicing.failed.v1-value.
  * Avro record dev.meshstream.slicing.v1.SlicingFailed.
  */
 export interface SlicingFailed {

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from . import common as _common
 
-__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'ProcessingFailed', 'ProcessingFailedPayload']
+__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'PrintEstimate', 'ProcessingFailed', 'ProcessingFailedPayload']
 
 
 @dataclass(kw_only=True)
@@ -19,7 +19,7 @@ class ProcessingCompleted:
     TOPIC: ClassVar[str] = 'model.processing.completed.v1'
     SUBJECT: ClassVar[str] = 'model.processing.completed.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'd041fed01208617003c722c8c44fde8ed9c8f5f369fff75848a1d809a039748f'
+    SCHEMA_SHA256: ClassVar[str] = '1f9b2b83f18e6a1148006ad813d5125954923eebca0ee12bc211c34cba963b8d'
 
     envelope: _common.Envelope
     payload: ProcessingCompletedPayload
@@ -63,6 +63,8 @@ class ProcessingCompletedPayload:
     # The scan's owner, so a backend can show its users their models. Added in v2.
     collection_id: str | None = None
     # Folder-aware workflows: models of one scan folder share it. Added in v2.
+    print_estimate: PrintEstimate | None = None
+    # The slicing estimate of a print-ready run (null when the workflow has no slicing step). Added in v3.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class ProcessingCompletedPayload:
             'degraded': [v6.to_avro() for v6 in self.degraded],
             'owner_id': self.owner_id,
             'collection_id': self.collection_id,
+            'print_estimate': (None if self.print_estimate is None else self.print_estimate.to_avro()),
         }
 
     @classmethod
@@ -95,6 +98,7 @@ class ProcessingCompletedPayload:
             degraded=[StepDegradation.from_avro(v10) for v10 in d['degraded']],
             owner_id=d['owner_id'],
             collection_id=d['collection_id'],
+            print_estimate=(None if d['print_estimate'] is None else PrintEstimate.from_avro(d['print_estimate'])),
         )
 
 
@@ -148,6 +152,37 @@ class StepDegradation:
             code=d['code'],
             message=d['message'],
             attempts=d['attempts'],
+        )
+
+
+@dataclass(kw_only=True)
+class PrintEstimate:
+    printer: str
+    print_time_seconds: int
+    filament_grams: float
+    filament_length_mm: float
+    layers: int
+    fits_printer: bool
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'printer': self.printer,
+            'print_time_seconds': self.print_time_seconds,
+            'filament_grams': self.filament_grams,
+            'filament_length_mm': self.filament_length_mm,
+            'layers': self.layers,
+            'fits_printer': self.fits_printer,
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "PrintEstimate":
+        return cls(
+            printer=d['printer'],
+            print_time_seconds=d['print_time_seconds'],
+            filament_grams=d['filament_grams'],
+            filament_length_mm=d['filament_length_mm'],
+            layers=d['layers'],
+            fits_printer=d['fits_printer'],
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from . import common as _common
 
-__all__ = ['SlicingRequested', 'SlicingRequestedPayload', 'SlicingCompleted', 'SlicingCompletedPayload', 'SlicingFailed', 'SlicingFailedPayload']
+__all__ = ['SlicingRequested', 'SlicingRequestedPayload', 'SlicingCompleted', 'SlicingCompletedPayload', 'SliceBedFit', 'SlicingFailed', 'SlicingFailedPayload']
 
 
 @dataclass(kw_only=True)
@@ -18,8 +18,8 @@ class SlicingRequested:
     CONTRACT: ClassVar[str] = 'slicing.requested'
     TOPIC: ClassVar[str] = 'model.slicing.requested.v1'
     SUBJECT: ClassVar[str] = 'model.slicing.requested.v1-value'
-    STATUS: ClassVar[str] = 'planned'
-    SCHEMA_SHA256: ClassVar[str] = '38e4284729c1d5721ca0c04cf5d9cca9ec55c333a1716a56dbc02f016c6cc1c8'
+    STATUS: ClassVar[str] = 'active'
+    SCHEMA_SHA256: ClassVar[str] = '387ac39e323ab692a59e1f01b230b1b6b81dacd32e1b9c8278bd2ea9eab372de'
 
     envelope: _common.Envelope
     payload: SlicingRequestedPayload
@@ -51,13 +51,15 @@ class SlicingRequestedPayload:
     model_id: str
     files: list[_common.ObjectRef]
     # constraints: {"minItems": 1}
-    printer: str
+    printer: str = ''
+    # Printer whose bed and profile to use; empty: the default printer (Prusa MK4).
     material: str = 'PLA'
     layer_height_mm: float = 0.2
     # constraints: {"exclusiveMinimum": 0.0, "maximum": 1.0}
     infill_percent: int = 15
     # constraints: {"minimum": 0, "maximum": 100}
     supports: bool = True
+    skip_cache: bool = False
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class SlicingRequestedPayload:
             'layer_height_mm': self.layer_height_mm,
             'infill_percent': self.infill_percent,
             'supports': self.supports,
+            'skip_cache': self.skip_cache,
         }
 
     @classmethod
@@ -82,17 +85,18 @@ class SlicingRequestedPayload:
             layer_height_mm=d['layer_height_mm'],
             infill_percent=d['infill_percent'],
             supports=d['supports'],
+            skip_cache=d['skip_cache'],
         )
 
 
 @dataclass(kw_only=True)
 class SlicingCompleted:
-    """PLANNED: a sliced model's print time and material estimate, and its G-code."""
+    """A model sliced for a printer profile: layers, filament, print time estimate, bed fit, and where the per-layer document is."""
     CONTRACT: ClassVar[str] = 'slicing.completed'
     TOPIC: ClassVar[str] = 'model.slicing.completed.v1'
     SUBJECT: ClassVar[str] = 'model.slicing.completed.v1-value'
-    STATUS: ClassVar[str] = 'planned'
-    SCHEMA_SHA256: ClassVar[str] = '356b44938aba70087e5bd70acac6928efe6a313c4c3e63ff3e37461e3ada31de'
+    STATUS: ClassVar[str] = 'active'
+    SCHEMA_SHA256: ClassVar[str] = 'f086ff09ff146abc8cb6bb97fc309a82b47f967e12200a317fb7b816e4bf700f'
 
     envelope: _common.Envelope
     payload: SlicingCompletedPayload
@@ -122,27 +126,50 @@ class SlicingCompleted:
 class SlicingCompletedPayload:
     run_id: str
     model_id: str
+    files: list[_common.ObjectRef] = field(default_factory=lambda: [_common.ObjectRef.from_avro(v3) for v3 in []])
     printer: str
     print_time_seconds: int
+    # Estimated print time: trapezoidal moves with the profile's accelerations and corner speeds (ADR 0009); not calibrated against a printer.
     # constraints: {"minimum": 0}
     filament_grams: float
     # constraints: {"minimum": 0.0}
     filament_length_mm: float
     # constraints: {"minimum": 0.0}
+    filament_volume_mm3: float = 0.0
+    # constraints: {"minimum": 0.0}
+    support_volume_mm3: float = 0.0
+    # Space under overhangs that needs support (from the overhang analysis).
+    # constraints: {"minimum": 0.0}
     layers: int
     # constraints: {"minimum": 0}
-    gcode: _common.ObjectRef | None = None
+    height_mm: float = 0.0
+    # constraints: {"minimum": 0.0}
+    fits_printer: bool = True
+    # Whether the model fits the chosen printer's bed (as placed or rotated about Z).
+    bed_fit: list[SliceBedFit] = field(default_factory=lambda: [SliceBedFit.from_avro(v4) for v4 in []])
+    # Per printer: whether the model fits its bed.
+    layers_document: _common.ObjectRef | None = None
+    # Per-layer JSON (area, outline, paths, filament, time) in results storage.
+    preview: _common.ObjectRef | None = None
+    # PNG of a few layers' toolpaths.
 
     def to_avro(self) -> dict[str, Any]:
         return {
             'run_id': self.run_id,
             'model_id': self.model_id,
+            'files': [v5.to_avro() for v5 in self.files],
             'printer': self.printer,
             'print_time_seconds': self.print_time_seconds,
             'filament_grams': self.filament_grams,
             'filament_length_mm': self.filament_length_mm,
+            'filament_volume_mm3': self.filament_volume_mm3,
+            'support_volume_mm3': self.support_volume_mm3,
             'layers': self.layers,
-            'gcode': (None if self.gcode is None else self.gcode.to_avro()),
+            'height_mm': self.height_mm,
+            'fits_printer': self.fits_printer,
+            'bed_fit': [v6.to_avro() for v6 in self.bed_fit],
+            'layers_document': (None if self.layers_document is None else self.layers_document.to_avro()),
+            'preview': (None if self.preview is None else self.preview.to_avro()),
         }
 
     @classmethod
@@ -150,12 +177,41 @@ class SlicingCompletedPayload:
         return cls(
             run_id=d['run_id'],
             model_id=d['model_id'],
+            files=[_common.ObjectRef.from_avro(v7) for v7 in d['files']],
             printer=d['printer'],
             print_time_seconds=d['print_time_seconds'],
             filament_grams=d['filament_grams'],
             filament_length_mm=d['filament_length_mm'],
+            filament_volume_mm3=d['filament_volume_mm3'],
+            support_volume_mm3=d['support_volume_mm3'],
             layers=d['layers'],
-            gcode=(None if d['gcode'] is None else _common.ObjectRef.from_avro(d['gcode'])),
+            height_mm=d['height_mm'],
+            fits_printer=d['fits_printer'],
+            bed_fit=[SliceBedFit.from_avro(v8) for v8 in d['bed_fit']],
+            layers_document=(None if d['layers_document'] is None else _common.ObjectRef.from_avro(d['layers_document'])),
+            preview=(None if d['preview'] is None else _common.ObjectRef.from_avro(d['preview'])),
+        )
+
+
+@dataclass(kw_only=True)
+class SliceBedFit:
+    printer: str
+    fits: bool
+    fits_reoriented: bool
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'printer': self.printer,
+            'fits': self.fits,
+            'fits_reoriented': self.fits_reoriented,
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "SliceBedFit":
+        return cls(
+            printer=d['printer'],
+            fits=d['fits'],
+            fits_reoriented=d['fits_reoriented'],
         )
 
 
@@ -165,7 +221,7 @@ class SlicingFailed:
     CONTRACT: ClassVar[str] = 'slicing.failed'
     TOPIC: ClassVar[str] = 'model.slicing.failed.v1'
     SUBJECT: ClassVar[str] = 'model.slicing.failed.v1-value'
-    STATUS: ClassVar[str] = 'planned'
+    STATUS: ClassVar[str] = 'active'
     SCHEMA_SHA256: ClassVar[str] = 'dfb7acc206dcd409aa7400657a087209fbe7349965afc796f686286e80913874'
 
     envelope: _common.Envelope
@@ -203,7 +259,7 @@ class SlicingFailedPayload:
         return {
             'run_id': self.run_id,
             'model_id': self.model_id,
-            'files': [v3.to_avro() for v3 in self.files],
+            'files': [v9.to_avro() for v9 in self.files],
             'error': self.error.to_avro(),
         }
 
@@ -212,6 +268,6 @@ class SlicingFailedPayload:
         return cls(
             run_id=d['run_id'],
             model_id=d['model_id'],
-            files=[_common.ObjectRef.from_avro(v4) for v4 in d['files']],
+            files=[_common.ObjectRef.from_avro(v10) for v10 in d['files']],
             error=_common.ErrorInfo.from_avro(d['error']),
         )
