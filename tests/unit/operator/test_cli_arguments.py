@@ -41,7 +41,6 @@ def refused(capsys, *argv) -> str:
 
 BAD = [
     (["scan", "--bucket", "models", "--workflow", "nope"], ["unknown workflow 'nope'", "standard", "complete"]),
-    (["scan", "--bucket", "models", "--workflow", "print-ready"], ["planned", "standard"]),
     (["scan", "--bucket", "models", "--listing-price", "abc", "USD"], ["price 'abc' is not a number", "12.50 USD"]),
     (["scan", "--bucket", "models", "--listing-price", "0", "USD"], ["above zero"]),
     (["scan", "--bucket", "models", "--listing-price", "1.005", "USD"], ["more than two decimals"]),
