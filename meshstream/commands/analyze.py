@@ -91,7 +91,9 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
         "units": {"units": loaded.units, "source": loaded.units_source},
         "metamodel": bodies.to_dict() if bodies else None,
         "print_analysis": prints.to_dict(),
-        "slicing": slice_mesh(loaded).summary() if slicing else None,
+        # a model no printer can hold is not sliced: with wrong units (a millimetre glTF read in
+        # metres) that is hundreds of thousands of layers, minutes of work for a meaningless estimate
+        "slicing": slice_mesh(loaded).summary() if slicing and any(f.fits_reoriented for f in prints.bed_fit) else None,
         "sellability": sell.to_dict(),
         "etsy_listing": listing.to_dict(),
         "thumbnails": written,

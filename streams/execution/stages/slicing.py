@@ -28,7 +28,7 @@ def profile_for(payload: dict) -> SlicerProfile:
 def work(ctx: StageContext, payload: dict) -> dict:
     payload = {**DEFAULTS, **{k: v for k, v in payload.items() if v is not None}}
     printer = payload.get("printer") or DEFAULT_PRINTER
-    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False))
+    assembly, _ = ctx.load_model(payload["files"], payload.get("skip_cache", False), payload.get("units"))
     profile = profile_for(payload)
     estimate = slice_mesh(assembly, profile, printer=printer)
     document = ctx.store_result(payload["model_id"], "slicing.json", {"model_id": payload["model_id"], **estimate.to_dict()})

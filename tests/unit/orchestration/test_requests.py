@@ -66,6 +66,7 @@ def test_a_scans_units_reach_the_stages_that_load_meshes():
     run = state(processing_options({"units": "mm"}))
     assert build_request("technical-metadata", run)["units"] == "mm"
     assert build_request("print-analysis", run)["units"] == "mm"
+    assert build_request("slicing", run)["units"] == "mm"  # a glTF in mm is sliced as mm, not metres
     assert "units" not in build_request("thumbnails", run)
     assert build_request("print-analysis", state(processing_options({"printers": []})))["units"] is None
 

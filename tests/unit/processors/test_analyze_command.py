@@ -82,11 +82,13 @@ def test_gltf_is_metres_unless_units_say_otherwise(tmp_path, capsys):
     assert code == 0 and metres["units"] == {"units": "m", "source": "spec"}
     assert max(metres["print_analysis"]["extents_mm"]) == pytest.approx(150_000.0, rel=1e-6)
     assert not any(f["fits_reoriented"] for f in metres["print_analysis"]["bed_fit"])
+    assert metres["slicing"] is None  # 750,000 layers of nonsense are not computed (minutes; it timed out)
     code, out = run(capsys, str(vase), "--json", "--units", "mm")
     mm = json.loads(out)
     assert code == 0 and mm["units"] == {"units": "mm", "source": "override"}
     assert max(mm["print_analysis"]["extents_mm"]) == pytest.approx(150.0, rel=1e-6)
     assert {f["printer"] for f in mm["print_analysis"]["bed_fit"] if f["fits"]} >= {"Prusa MK4", "Creality K1 Max"}
+    assert mm["slicing"]["layer_count"] == 750  # 150 mm at 0.2 mm
     code, out = run(capsys, str(vase), "--json", "--units", "in")
     assert max(json.loads(out)["print_analysis"]["extents_mm"]) == pytest.approx(150.0 * 25.4, rel=1e-6)
 

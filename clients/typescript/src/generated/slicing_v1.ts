@@ -51,6 +51,12 @@ export interface SlicingRequestedPayload {
    * @default false
    */
   skip_cache: boolean;
+  /**
+   * Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
+   * @default null
+   * @enum ["mm", "cm", "m", "in"]
+   */
+  units: null | string;
 }
 
 /**

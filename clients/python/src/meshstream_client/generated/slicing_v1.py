@@ -19,7 +19,7 @@ class SlicingRequested:
     TOPIC: ClassVar[str] = 'model.slicing.requested.v1'
     SUBJECT: ClassVar[str] = 'model.slicing.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '387ac39e323ab692a59e1f01b230b1b6b81dacd32e1b9c8278bd2ea9eab372de'
+    SCHEMA_SHA256: ClassVar[str] = '431b200503f9d365dc42dc4bc08e3954120e66385cf2c5252a733098a3bf3410'
 
     envelope: _common.Envelope
     payload: SlicingRequestedPayload
@@ -60,6 +60,9 @@ class SlicingRequestedPayload:
     # constraints: {"minimum": 0, "maximum": 100}
     supports: bool = True
     skip_cache: bool = False
+    units: str | None = None
+    # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
+    # constraints: {"enum": ["mm", "cm", "m", "in"]}
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class SlicingRequestedPayload:
             'infill_percent': self.infill_percent,
             'supports': self.supports,
             'skip_cache': self.skip_cache,
+            'units': self.units,
         }
 
     @classmethod
@@ -86,6 +90,7 @@ class SlicingRequestedPayload:
             infill_percent=d['infill_percent'],
             supports=d['supports'],
             skip_cache=d['skip_cache'],
+            units=d['units'],
         )
 
 
