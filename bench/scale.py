@@ -197,7 +197,7 @@ def report(title: str, results: dict[str, dict]) -> None:
         extra = ""
         if ratio and key and len(results) > 1:
             extra = "  (" + ", ".join(f"{n} / 1 worker {key(r) / key(one):.2f}x" for n, r in results.items() if n != "1 worker") + ")"
-        print(f"  {label:38s}" + "   ".join(cells) + extra)
+        print(f"  {label:44s}" + "   ".join(cells) + extra)
 
     row("wall", lambda r: f"{r['wall']:.1f} s")
     row("models/s", lambda r: f"{r['runs'] / r['wall']:.1f}", key=lambda r: r["runs"] / r["wall"])

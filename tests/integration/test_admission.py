@@ -26,6 +26,7 @@ from processors.discovery import group_models
 from processors.storage import list_objects
 from registry.serde import AvroSerde, registry_client
 from streams.core.envelope import derived_id
+from streams.orchestration.workflow import request_id
 from streams.client import Publisher
 from tests.integration.helpers import Watcher, by_scan, read_topics, upload
 
@@ -174,25 +175,39 @@ def test_workers_joining_and_leaving_during_a_batch_neither_lose_nor_repeat_work
         by_run[r["payload"]["run_id"]].add((name, r["envelope"]["event_id"]))
     assert len(by_run) == n and all(len(v) == 1 for v in by_run.values()), "every run ended once"
     assert {name for v in by_run.values() for name, _ in v} == {"processing.completed"}
-    _assert_no_step_waited_for_a_timeout(settings, serde, [r for _, r in busy["terminals"]])
+    rescued = _assert_no_step_waited_for_a_timeout(settings, serde, [r for _, r in busy["terminals"]])
+    # a worker that leaves abandons the steps it is running (their answer is never sent; issue
+    # 18, open): the heartbeat clock requests them again, at most the steps running per leave
+    print(f"steps requested again after their worker left mid-step: {rescued}")
+    assert rescued <= 2 * churn.left
     assert busy["span"] < 2 * quiet["span"], (busy["span"], quiet["span"])
 
 
-def _assert_no_step_waited_for_a_timeout(settings, serde, terminals: list[dict]) -> None:
+def _assert_no_step_waited_for_a_timeout(settings, serde, terminals: list[dict]) -> int:
     """Every step was requested once, or again only after a reported failure (a stage's failed
-    event, e.g. a pool process lost with its worker): never because a clock ran out."""
+    event) or after it had started (its worker left mid-step and the heartbeat clock noticed):
+    never because a request went unstarted (a record stranded across a rebalance, noticed only
+    by the queue timeout). Returns the steps requested again after they had started."""
     extra = {(r["payload"]["run_id"], s["stage"]): s["attempts"] - 1
              for r in terminals for s in r["payload"]["stages"] if s["attempts"] > 1}
     if not extra:
-        return
+        return 0
     runs = {run for run, _ in extra}
-    failures = read_topics(settings, [f"{s}.failed" for s in MINIMAL], serde,
-                           lambda r: r["payload"].get("run_id") in runs, expected=sum(extra.values()),
-                           timeout=30, settle=1)
-    reported = collections.Counter((r["payload"]["run_id"], name.split(".")[0]) for name, r in failures
-                                   if r["payload"]["error"]["code"] != "timeout")
-    unexplained = {k: v for k, v in extra.items() if reported[k] < v}
-    assert not unexplained, f"steps requested again with no failure reported (a clock ran out): {unexplained}"
+    found = read_topics(settings, [*(f"{s}.failed" for s in MINIMAL), "pipeline.step-started"], serde,
+                        lambda r: r["payload"].get("run_id") in runs, expected=sum(extra.values()),
+                        timeout=30, settle=2)
+    reported = collections.Counter((r["payload"]["run_id"], name.split(".")[0]) for name, r in found
+                                   if name != "pipeline.step-started" and r["payload"]["error"]["code"] != "timeout")
+    started = {r["payload"]["request_id"] for name, r in found if name == "pipeline.step-started"}
+    unexplained, rescued = {}, 0
+    for (run, stage), n in extra.items():
+        for attempt in range(1, max(0, n - reported[(run, stage)]) + 1):
+            if request_id(run, stage, attempt) in started:
+                rescued += 1  # started, then its worker left: the heartbeat clock noticed
+            else:
+                unexplained[(run, stage)] = attempt
+    assert not unexplained, f"requests never started, requested again by the queue timeout: {unexplained}"
+    return rescued
 
 
 # -- a worker killed mid-step -------------------------------------------------------------------------
