@@ -11,7 +11,7 @@ const REFRESH_MS = 3000;
 // -- helpers ---------------------------------------------------------------------------------
 const fmtTime = iso => iso ? new Date(iso).toLocaleString(undefined, {hour12: false}) : "–";
 const fmtSecs = s => s == null ? "–" : s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${s.toFixed(1)} s`
-  : s < 7200 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
+  : s < 7200 ? `${Math.floor(Math.round(s) / 60)} min ${Math.round(s) % 60} s` : `${(s / 3600).toFixed(1)} h`;
 const fmtAge = s => s == null ? "" : `${fmtSecs(s)} ago`;
 const pct = x => x == null ? "–" : `${(100 * x).toFixed(1)} %`;
 const short = id => id ? id.slice(0, 8) : "";
