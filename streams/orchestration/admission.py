@@ -9,8 +9,9 @@ owns and holds the rest in the run table as `waiting` (the state machine's `hold
 of any size waits in the table, not in the topics, and the next request is chosen when a slot
 frees, fairly:
 
-* between scans, round robin: a 5-model scan submitted while a 2,000-model scan runs gets every
-  other free slot, so it finishes in about the time it would take alone plus one step;
+* between scans, fewest waiting steps first, round robin among equals: a 5-model scan submitted
+  while a 2,000-model scan runs takes the next free slots, so it finishes in about the time it
+  would take alone plus one step (a plain round robin gave it half the slots and doubled it);
 * the bound is on requests not started, not on requests out: started steps are bounded by the
   pool processes anyway, and counting them let a new scan's request queue behind a full
   limit of the big scan's (with 4 per pool process: about four steps per stage, measured
@@ -58,10 +59,13 @@ class _StageQueue:
                 del self.by_scan[scan]
 
     def next_round_robin(self) -> tuple[str, Hashable] | None:
-        """The oldest waiting run of the scan whose turn it is; that scan moves to the back."""
+        """The oldest waiting run of the scan with the fewest waiting steps (a small scan beside a
+        library finishes in about its own time: fair share alone would double it); among equals,
+        the scan whose turn it is, which then moves to the back."""
         if not self.by_scan:
             return None
-        scan, runs = next(iter(self.by_scan.items()))
+        scan = min(self.by_scan, key=lambda s: len(self.by_scan[s]))  # min keeps the first of equals
+        runs = self.by_scan[scan]
         key = next(iter(runs))
         self.discard_waiting(scan, key)
         if scan in self.by_scan:

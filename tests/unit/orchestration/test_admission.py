@@ -61,9 +61,9 @@ def test_a_step_that_starts_frees_its_slot_so_a_newcomer_waits_behind_at_most_th
     started(states, adm, "big0")
     started(states, adm, "big1")
     assert adm.snapshot()["download"] == {"waiting": 9, "in_flight": 2, "queued": 0, "limit": 2}
-    # the slots freed by starting are taken in turns, the small scan's among them, although both
-    # of the big scan's downloads are still out
-    assert admit_all(adm, states) == ["big2", "small0"]
+    # the slots freed by starting go first to the scan with the fewest waiting steps (the small
+    # one), although both of the big scan's downloads are still out
+    assert admit_all(adm, states) == ["small0", "big2"]
     assert adm.snapshot()["download"] == {"waiting": 7, "in_flight": 4, "queued": 2, "limit": 2}
 
 
