@@ -56,13 +56,14 @@ def test_every_active_workflow_runs_end_to_end(settings, s3, worker, serde):
             assert ids == {None}
 
 
-def test_the_planned_workflow_is_refused_with_a_clear_dead_letter(settings, s3, worker, serde):
-    scan_id = Publisher(settings).scan("models", _upload_models(s3, "planned"), workflow="print-ready")
+def test_an_unknown_workflow_is_refused_with_a_clear_dead_letter(settings, s3, worker, serde):
+    # (no shipped workflow is planned any more; the planned refusal is unit-tested in test_workflow.py)
+    scan_id = Publisher(settings).scan("models", _upload_models(s3, "unknown"), workflow="no-such-workflow")
     (letter,) = [r for _, r in read_topics(settings, ("pipeline.dead-lettered",), serde,
                                            lambda r: r["payload"]["original_key"] == scan_id.encode(), 1,
                                            timeout=60, settle=1)]
     error = letter["payload"]["error"]
-    assert error["code"] == "unknown_workflow" and "planned" in error["message"] and not error["retryable"]
+    assert error["code"] == "unknown_workflow" and "no-such-workflow" in error["message"] and not error["retryable"]
 
 
 def test_an_unsupported_storage_provider_is_refused_not_ignored(settings, worker, serde):
