@@ -185,6 +185,7 @@ class Runtime:
             from streams.execution.pool import ProcessorPool
 
             self._pool = ProcessorPool(self.settings)
+            metrics.POOL_SIZE.set(self._pool.processes)  # right from start-up, not from the first probe
         return self._pool
 
     @property
