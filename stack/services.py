@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,17 +216,24 @@ def create_registry_topics(admin_config: dict, timeout: float = 10.0) -> list[st
     forever = {"retention.ms": "-1", "retention.bytes": "-1"}
     wanted = [NewTopic(t, num_partitions=1, replication_factor=-1, config=forever)
               for t in (REGISTRY_JOURNAL_TOPIC, REGISTRY_SNAPSHOTS_TOPIC)]
-    existing = admin.list_topics(timeout=timeout).topics
-    missing = [t for t in wanted if t.topic not in existing]
-    created = []
-    for topic, future in (admin.create_topics(missing).items() if missing else ()):
+    created: list[str] = []
+    deadline = time.monotonic() + 3 * timeout
+    while True:
         try:
-            future.result()
-            created.append(topic)
-        except Exception as exc:  # another creator got there first: fine
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            existing = admin.list_topics(timeout=timeout).topics
+            missing = [t for t in wanted if t.topic not in existing]
+            for topic, future in (admin.create_topics(missing).items() if missing else ()):
+                try:
+                    future.result()
+                    created.append(topic)
+                except Exception as exc:  # another creator got there first: fine
+                    if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                        raise
+            return created
+        except Exception:  # noqa: BLE001 - a cluster still forming drops connections (_DESTROY_BROKER,
+            if time.monotonic() > deadline:  # _TRANSPORT) or has too few brokers for the factor yet
                 raise
-    return created
+            time.sleep(1.0)
 
 
 class SchemaRegistry(Service):

@@ -128,3 +128,39 @@ def scan_behind_poison(settings, prefix: str) -> tuple[str, list[tuple[int, int]
                       correlation_id=scan_id)
     assert publisher.pending() == 0
     return scan_id, [(p, o) for _, p, o in placed]
+
+
+def group_starts_at_end(settings, group: str, timeout: float = 15.0) -> int:
+    """Commit the end of every existing event topic for a new consumer group, so workers started
+    in it mid-session do not process the whole session's history (a new group reads from the
+    earliest offset, as a new deployment must). Changelogs are left alone: tables restore from
+    them, not from group offsets. Returns how many partitions were committed."""
+    from confluent_kafka import TopicPartition
+
+    config = {**kafka_client_config(settings), "group.id": group, "enable.auto.commit": False}
+    consumer = Consumer(config)
+    try:
+        topics = consumer.list_topics(timeout=timeout).topics
+        ends = []
+        for name, meta in topics.items():
+            if name.startswith("__") or name.endswith("-changelog"):
+                continue
+            for p in meta.partitions:
+                ends.append(TopicPartition(name, p, _end_offset(consumer, TopicPartition(name, p), timeout)))
+        if ends:
+            consumer.commit(offsets=ends, asynchronous=False)
+        return len(ends)
+    finally:
+        consumer.close()
+
+
+def _end_offset(consumer, tp, timeout: float) -> int:
+    """The partition's end offset; a topic created a moment ago may have no leader yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=timeout)[1]
+        except Exception:  # noqa: BLE001 - NOT_LEADER / LEADER_NOT_AVAILABLE while the leader is elected
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -12,7 +12,7 @@ import requests
 
 from meshstream.worker_process import WorkerProcess, free_port
 from processors.samples import sample_models
-from tests.integration.helpers import upload
+from tests.integration.helpers import group_starts_at_end, upload
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-token-" + uuid.uuid4().hex[:8]
@@ -21,6 +21,7 @@ TOKEN = "test-token-" + uuid.uuid4().hex[:8]
 @pytest.fixture(scope="module")
 def web_workers(prepared, stack_env, tmp_path_factory):
     group = f"meshstream-web-{uuid.uuid4().hex[:8]}"
+    group_starts_at_end(prepared, group)  # not the session's earlier scans: only this module's
     workers, urls = [], []
     try:
         for i in range(2):
@@ -108,9 +109,15 @@ def test_scan_over_http_to_completion_runs_from_either_worker_and_model_links(we
     assert failed["failed_stage"] == "technical-metadata" and failed["error"]["message"]
 
     for m in scan["models"]:  # either worker answers for every run, whichever owns its partition
-        answers = [requests.get(u + f"/runs/{m['run_id']}", timeout=10) for u in web_workers]
-        assert [x.status_code for x in answers] == [200, 200], [x.text for x in answers]
-        runs = [x.json()["run"] for x in answers]
+        deadline = time.monotonic() + 30
+        while True:  # the table is written once the terminal event is acked: a moment after readers see it
+            answers = [requests.get(u + f"/runs/{m['run_id']}", timeout=10) for u in web_workers]
+            assert [x.status_code for x in answers] == [200, 200], [x.text for x in answers]
+            runs = [x.json()["run"] for x in answers]
+            if all(r["terminal"] for r in runs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert runs[0]["terminal"] == m["state"], runs[0]
         assert runs[0] == runs[1] and runs[0]["run_id"] == m["run_id"] and runs[0]["owner_id"] == "user-7"
         owners = {x.json()["answered_by"].rstrip("/") for x in answers}
         assert len(owners) == 1 and owners <= set(web_workers)  # the owner answered both: one was forwarded
@@ -369,6 +376,10 @@ def test_metrics_a_dashboard_or_alert_reads_move_with_a_scan(web_workers, s3):
         time.sleep(0.3)
     assert requests.get(scan_url, timeout=10).json()["status"] == "finished"
     assert min(sizes) >= 1 and max(busy) >= 1, (sizes, busy)      # was always 0 (a thread-pool attribute)
+    deadline = time.monotonic() + 30  # steps still finishing when the read model saw the last terminal event
+    while time.monotonic() < deadline and (_metric(web_workers, "meshstream_pool_busy"),
+                                           _metric(web_workers, "meshstream_pool_queued")) != (0, 0):
+        time.sleep(0.5)
     assert _metric(web_workers, "meshstream_pool_busy") == 0 and _metric(web_workers, "meshstream_pool_queued") == 0
     for stage, n in before.items():
         assert _metric(web_workers, "meshstream_stage_completed_total", stage=stage) > n, stage
