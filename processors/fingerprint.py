@@ -65,6 +65,11 @@ class Fingerprint:
         """The descriptor as floats (an Avro `array<float>`), versioned by FINGERPRINT_VERSION."""
         return [*self.d2, *self.d1, *self.an, *self.ratios]
 
+    def to_float32_list(self) -> list[float]:
+        """The descriptor as the float32 values an Avro `array<float>` carries (exactly, so the
+        fingerprint an event holds is the one the index stores)."""
+        return np.asarray(self.to_list(), dtype="<f4").tolist()
+
     def to_bytes(self) -> bytes:
         """Compact form (an Avro `bytes`): version (u8), count (u16), float32 values; 263 bytes."""
         values = np.asarray(self.to_list(), dtype="<f4")

@@ -155,8 +155,9 @@ def parse_workflows(doc: Mapping) -> Workflows:
             max_attempts = int(raw.get("max_attempts", defaults.get("max_attempts", 3)))
             if max_attempts < 1:
                 raise WorkflowError(f"{where}: max_attempts must be at least 1")
+            stage_defaults = (doc.get("stages") or {}).get(raw["stage"]) or {}
             steps.append(Step(stage=raw["stage"], needs=tuple(raw.get("needs") or ()),
-                              blocking=bool(raw.get("blocking", True)),
+                              blocking=bool(raw.get("blocking", stage_defaults.get("blocking", True))),
                               timeout_seconds=int(raw.get("timeout_seconds", defaults.get("timeout_seconds", 300))),
                               queue_timeout_seconds=int(raw.get("queue_timeout_seconds",
                                                                 defaults.get("queue_timeout_seconds", 3600))),

@@ -17,3 +17,6 @@ DEAD_LETTERED = "pipeline.dead-lettered"
 
 # the orchestrator's changelog-backed run table (its changelog: <app id>-workflow-runs-changelog)
 RUNS_TABLE = "workflow-runs"
+# the near-duplicate index (ADR 0015): entries "<cell>|<model id>", partitioned like SIMILARITY_PROBE
+SIMILARITY_TABLE = "similarity-index"
+SIMILARITY_PROBE = "similarity.probe"

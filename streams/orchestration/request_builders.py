@@ -63,6 +63,8 @@ BUILDERS: dict[str, Callable[[RunState], dict]] = {
                                    "enable_expensive_analysis": False, "skip_cache": False},
     # profile fields (layer height, infill, supports, material): the contract's defaults
     "slicing": lambda run: {**_ids(run), "files": _files(run), "printer": (run.options.get("printers") or [""])[0]},
+    # threshold and max_matches: the contract's defaults (a workflow's step options may set them)
+    "similarity": lambda run: {**_ids(run), "files": _files(run), "owner_id": run.owner_id, "name": run.name},
     "sellability": lambda run: {**_ids(run), "name": run.name, "files": _files(run),
                                 "metadata": result_of(run, "technical-metadata").get("metadata"),
                                 "printability_score": result_of(run, "print-analysis").get("printability_score"),
@@ -123,9 +125,11 @@ def terminal_payload(run: RunState) -> dict:
     results += [sliced[k] for k in ("layers_document", "preview") if sliced.get(k)]
     estimate = ({k: sliced[k] for k in ("printer", "print_time_seconds", "filament_grams", "filament_length_mm",
                                          "layers", "fits_printer")} if sliced else None)
+    similar = result_of(run, "similarity")
     return {**common, "metadata": result_of(run, "technical-metadata").get("metadata"),
             "stages": _stage_outcomes(run), "results": results, "degraded": run.degraded,
-            "print_estimate": estimate}
+            "print_estimate": estimate,
+            "near_duplicates": similar.get("near_duplicates") if similar else None}
 
 
 def _stage_outcomes(run: RunState) -> list[dict]:

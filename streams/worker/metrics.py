@@ -44,10 +44,14 @@ PRINTABILITY = Histogram("meshstream_printability_score", "Printability score (0
                          buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100))
 SELLABILITY = Histogram("meshstream_sellability_score", "Sellability score (0-100) of analysed models",
                         buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100))
+NEAR_DUPLICATES = Counter("meshstream_near_duplicates_total", "Near duplicates the similarity index found "
+                          "(other_owner: the match belongs to another owner)", ["other_owner"])
+INDEX_LOOKUPS = Histogram("meshstream_similarity_candidates", "Models of a cell compared in one similarity lookup",
+                          buckets=(0, 10, 100, 1_000, 10_000, 100_000))
 
 METRIC_NAMES = frozenset(m._name for m in (  # noqa: SLF001 - the exposed base names
     EVENTS_IN, COMPLETED, FAILED, DURATION, DEAD_LETTERS, RUNS, RETRIES, STEPS, TIMED_OUT, LAG, POOL_BUSY,
-    POOL_QUEUED, POOL_SIZE, LOOP_LAG, READY, TRIANGLES, PRINTABILITY, SELLABILITY))
+    POOL_QUEUED, POOL_SIZE, LOOP_LAG, READY, TRIANGLES, PRINTABILITY, SELLABILITY, NEAR_DUPLICATES, INDEX_LOOKUPS))
 
 
 # Stages and the error codes every dashboard panel or alert reads: their series exist (at 0) from
@@ -118,6 +122,13 @@ def stage_done(stage: str, seconds: float, result: dict | None = None, code: str
 def handled(stage: str, n: int = 1) -> None:
     """`n` events a stage without per-request outcomes (the orchestrator) finished handling."""
     COMPLETED.labels(stage).inc(n)
+
+
+def similarity_lookup(candidates: int, matches: list[dict]) -> None:
+    """One similarity lookup: how many models its cell held, and the near duplicates it found."""
+    INDEX_LOOKUPS.observe(candidates)
+    for m in matches:
+        NEAR_DUPLICATES.labels(str(bool(m["other_owner"])).lower()).inc()
 
 
 def dead_lettered(stage: str, code: str) -> None:

@@ -55,8 +55,12 @@ def _log_failed_beat(ack: asyncio.Future) -> None:
         log.warning("a heartbeat was not acknowledged: %s", ack.exception())
 
 
-def register_stage(stage: str):
-    """Build the `register(app, rt)` function of a stage module (its `work` runs in the pool)."""
+def register_stage(stage: str, deliver=None):
+    """Build the `register(app, rt)` function of a stage module (its `work` runs in the pool).
+
+    `deliver(rt, record, result)`, when given, replaces sending `<stage>.completed`: a stage whose
+    answer comes from another agent (similarity: the index partition owning the model's cell)
+    hands its result on instead. Its failure is the stage's failure, reported as usual."""
     module = work_module(stage)
 
     def register(app, rt) -> None:
@@ -75,9 +79,13 @@ def register_stage(stage: str):
 
             try:
                 result = await rt.run_stage(module, stage, payload, on_start=begin)
-                # encoding validates the contract's constraints: a result that breaks them is a
-                # failure of this stage, reported as such, never a run left waiting
-                value = rt.encode(f"{stage}.completed", {"envelope": outcome_envelope(), "payload": {**identity, **result}})
+                if deliver is not None:
+                    await deliver(rt, record, result)
+                    value = None
+                else:
+                    # encoding validates the contract's constraints: a result that breaks them is a
+                    # failure of this stage, reported as such, never a run left waiting
+                    value = rt.encode(f"{stage}.completed", {"envelope": outcome_envelope(), "payload": {**identity, **result}})
             except Exception as exc:  # noqa: BLE001 - every failure becomes a failed event with its reason
                 failed = rt.manifest.stage(stage, "failed")
                 extra = {k: payload[k] for k in failed.payload_field_names if k in payload and k not in identity and k != "error"}
@@ -92,9 +100,10 @@ def register_stage(stage: str):
             finally:
                 for beat in beats:
                     beat.cancel()
-            log.info("%s completed run=%s model=%s in %.2fs", stage, payload["run_id"], payload["model_id"],
-                     time.monotonic() - started)
-            await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
+            log.info("%s %s run=%s model=%s in %.2fs", stage, "completed" if value is not None else "handed on",
+                     payload["run_id"], payload["model_id"], time.monotonic() - started)
+            if value is not None:
+                await rt.send_encoded(f"{stage}.completed", payload["run_id"], value)
             metrics.stage_done(stage, time.monotonic() - started, result)
 
         in_order = KeyedLock()

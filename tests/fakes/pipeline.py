@@ -20,6 +20,8 @@ import faust.streams
 from fastavro.validation import validate
 
 from processors.discovery import StoredObject, group_models
+from processors.fingerprint import Fingerprint
+from processors.similarity_index import cells_within_reach, own_cell
 from streams.core.settings import Settings
 from registry.constraints import check_record
 from registry.manifest import default_manifest
@@ -38,6 +40,8 @@ PLANNED_FLOWS = {name: flow for name, flow in FLOWS.items() if flow.status != "a
 NOT_STAGES = ("discovery", "orchestrator")  # agents that are not a requested/completed/failed stage
 STAGE_AGENTS = sorted(set(AGENTS) - set(NOT_STAGES))
 KINDS = ("requested", "completed", "failed")
+# every model of the fake library has this shape: each later one is a near duplicate of the earlier
+FINGERPRINT = Fingerprint(tuple([1 / 32] * 32), tuple([1 / 16] * 16), tuple([1 / 15] * 15), (0.5, 0.25))
 
 # Contracts no agent of this repository consumes and no active workflow uses, each for a reason.
 # Adding a contract that lands here must be deliberate: update this table.
@@ -128,6 +132,9 @@ class JsonTable(dict):
         raw = super().get(key)
         return default if raw is None else json.loads(raw)
 
+    def items(self):
+        return [(k, json.loads(v)) for k, v in super().items()]
+
 
 @dataclass
 class FakeEvent:  # weak-referenceable, like faust's Event
@@ -180,11 +187,16 @@ class FakeRuntime:
         assert contract.active, f"produced to {contract.status} contract {name}"
         check_record(contract.schema, record)
         validate(record, contract.parsed_schema, strict=True)
-        if contract.event == "completed" and contract.stage in BUILDERS:
+        if contract.event == "completed" and contract.stage in BUILDERS and contract.stage != "similarity":
             # streams.execution.context.register_stage: <stage>.completed = request identity + work's result
             p = record["payload"]
             assert p == {"run_id": p["run_id"], "model_id": p["model_id"],
                          **self.produced[(contract.stage, p["run_id"])]}
+        elif (contract.stage, contract.event) == ("similarity", "completed"):
+            # answered by the index agent from the probes: the cell the work chose, never the model itself
+            p, made = record["payload"], self.produced[("similarity", record["payload"]["run_id"])]
+            assert p["cell"] == made["cell"] and p["fingerprint_version"] == made["fingerprint_version"]
+            assert all(m["model_id"] != p["model_id"] for m in p["near_duplicates"])
         return _encode_losslessly(contract, record)
 
     async def send(self, name: str, key: str, payload: dict, env: dict) -> None:
@@ -325,6 +337,9 @@ RESULTS = {
                           "support_volume_mm3": 0.0, "layers": 100, "height_mm": 20.0, "fits_printer": True,
                           "bed_fit": [{"printer": "Prusa MK4", "fits": True, "fits_reoriented": True}],
                           "layers_document": _doc(p, "slicing", "slicing.json"), "preview": None},
+    "similarity": lambda p: {"fingerprint": FINGERPRINT.to_float32_list(), "fingerprint_version": FINGERPRINT.version,
+                             "cell": own_cell(FINGERPRINT), "cells": cells_within_reach(FINGERPRINT),
+                             "threshold": p["threshold"], "max_matches": p["max_matches"]},
     "sellability": lambda p: {"score": 71.5, "processor_version": "0.1.0", "factors": [
         {"name": "printability", "weight": 0.4, "value": (p["printability_score"] or 0) / 100, "reason": "printability 82/100"},
         {"name": "presentation", "weight": 0.3, "value": min(1.0, p["thumbnail_count"] / 10), "reason": "thumbnails"},

@@ -104,7 +104,9 @@ def test_workflow_named_by_a_contract_default_is_runnable():
 def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
     rt = FakeRuntime([], {})
     consumed = {agent: topics for agent, (topics, _) in rt.app.agents.items()}
-    assert set(consumed) == set(AGENTS)
+    # every registrar's agent, plus the similarity stage's index agent (fed by the stage itself)
+    assert set(consumed) == set(AGENTS) | {"similarity-index"}
+    assert consumed["similarity-index"] == ("similarity.probe",)
     for agent, names in consumed.items():
         contracts = [MANIFEST.by_name(n) for n in names]
         assert all(c.active for c in contracts), agent
@@ -119,9 +121,12 @@ def test_every_consumed_topic_is_an_active_contract_with_its_derived_subject():
     expected = ({"discovery.discovered", "pipeline.step-started"}
                 | {f"{s}.{k}" for s in STAGE_AGENTS for k in ("completed", "failed")})
     assert set(consumed["orchestrator"]) == expected
-    (table, kwargs), = rt.app.tables.values()
+    assert set(rt.app.tables) == {"workflow-runs", "similarity-index"}
+    table, kwargs = rt.app.tables["workflow-runs"]
     source = MANIFEST.by_name("discovery.discovered").partitions
     assert kwargs["partitions"] == source
+    # the index's changelog partitions are the probe topic's: a partition's store holds whole cells
+    assert rt.app.tables["similarity-index"][1]["partitions"] == MANIFEST.by_name("similarity.probe").partitions
     assert {MANIFEST.by_name(n).partitions for n in consumed["orchestrator"]} == {source}
 
 
@@ -147,8 +152,13 @@ def test_every_message_of_a_successful_run_encodes_against_its_contract(flow):
         assert len(_events(rt, f"{stage}.requested")) == _models(), stage
         assert len(_events(rt, f"{stage}.completed")) == _models(), stage
     for name, key, record in rt.sent:  # everything is keyed by run id: co-partitioned with the table
-        if name != "discovery-scan.requested":
+        if name == "similarity.probe":  # but the index's probes: keyed by the cell they go to
+            assert key == record["payload"]["cell"]
+        elif name != "discovery-scan.requested":
             assert key == record["payload"]["run_id"], name
+    if any(s.stage == "similarity" for s in FLOWS[flow].steps):  # the second model of the library finds the first
+        found = sorted(len(t["payload"]["near_duplicates"]) for t in _events(rt, "processing.completed"))
+        assert found == [0, 1], found
     for t in terminal:
         p = t["payload"]
         assert {s["stage"] for s in p["stages"]} == {s.stage for s in FLOWS[flow].steps}

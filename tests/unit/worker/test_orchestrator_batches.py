@@ -42,7 +42,7 @@ def _batch(*events):
 
 
 def _table_writes(rt) -> list[bytes]:
-    (table, _), = rt.app.tables.values()
+    table, _ = rt.app.tables["workflow-runs"]
     return table.writes
 
 

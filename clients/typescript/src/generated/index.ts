@@ -11,6 +11,7 @@ export * as pipeline_v1 from "./pipeline_v1";
 export * as print_analysis_v1 from "./print_analysis_v1";
 export * as processing_v1 from "./processing_v1";
 export * as sellability_v1 from "./sellability_v1";
+export * as similarity_v1 from "./similarity_v1";
 export * as slicing_v1 from "./slicing_v1";
 export * as technical_metadata_v1 from "./technical_metadata_v1";
 export * as thumbnails_v1 from "./thumbnails_v1";
@@ -22,6 +23,7 @@ import type { DeadLetter, StepStarted } from "./pipeline_v1";
 import type { PrintAnalysisCompleted, PrintAnalysisFailed, PrintAnalysisRequested } from "./print_analysis_v1";
 import type { ProcessingCompleted, ProcessingFailed } from "./processing_v1";
 import type { SellabilityCompleted, SellabilityFailed, SellabilityRequested } from "./sellability_v1";
+import type { SimilarityCompleted, SimilarityFailed, SimilarityProbe, SimilarityRequested } from "./similarity_v1";
 import type { SlicingCompleted, SlicingFailed, SlicingRequested } from "./slicing_v1";
 import type { TechnicalMetadataCompleted, TechnicalMetadataFailed, TechnicalMetadataRequested } from "./technical_metadata_v1";
 import type { ThumbnailsCompleted, ThumbnailsFailed, ThumbnailsRequested } from "./thumbnails_v1";
@@ -137,6 +139,22 @@ export interface Topics {
    */
   "model.etsy-listing.failed.v1": EtsyListingFailed;
   /**
+   * Fingerprint one model and look for earlier near duplicates. Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; active.
+   */
+  "model.similarity.requested.v1": SimilarityRequested;
+  /**
+   * A fingerprint on its way to one cell of the near-duplicate index (write, or search then write), keyed by the cell. Owner meshstream-similarity; BACKWARD_TRANSITIVE; active.
+   */
+  "model.similarity.probe.v1": SimilarityProbe;
+  /**
+   * A model's fingerprint cell and the earlier models it nearly duplicates, with scores and owners. Owner meshstream-similarity; BACKWARD_TRANSITIVE; active.
+   */
+  "model.similarity.completed.v1": SimilarityCompleted;
+  /**
+   * No fingerprint or lookup for one model, with the reason. Owner meshstream-similarity; BACKWARD_TRANSITIVE; active.
+   */
+  "model.similarity.failed.v1": SimilarityFailed;
+  /**
    * Slice one model for a printer profile (layer height, infill, supports). Owner meshstream-orchestrator; BACKWARD_TRANSITIVE; active.
    */
   "model.slicing.requested.v1": SlicingRequested;
@@ -153,4 +171,4 @@ export interface Topics {
 export type Topic = keyof Topics;
 
 /** Topics whose contracts are active (planned ones have no worker yet). */
-export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.pipeline.step-started.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1" | "model.slicing.requested.v1" | "model.slicing.completed.v1" | "model.slicing.failed.v1";
+export type ActiveTopic = "model.discovery-scan.requested.v1" | "model.discovery.discovered.v1" | "model.technical-metadata.requested.v1" | "model.technical-metadata.completed.v1" | "model.technical-metadata.failed.v1" | "model.processing.completed.v1" | "model.processing.failed.v1" | "model.pipeline.dead-lettered.v1" | "model.pipeline.step-started.v1" | "model.download.requested.v1" | "model.download.completed.v1" | "model.download.failed.v1" | "model.thumbnails.requested.v1" | "model.thumbnails.completed.v1" | "model.thumbnails.failed.v1" | "model.metamodel.requested.v1" | "model.metamodel.completed.v1" | "model.metamodel.failed.v1" | "model.print-analysis.requested.v1" | "model.print-analysis.completed.v1" | "model.print-analysis.failed.v1" | "model.sellability.requested.v1" | "model.sellability.completed.v1" | "model.sellability.failed.v1" | "model.etsy-listing.requested.v1" | "model.etsy-listing.completed.v1" | "model.etsy-listing.failed.v1" | "model.similarity.requested.v1" | "model.similarity.probe.v1" | "model.similarity.completed.v1" | "model.similarity.failed.v1" | "model.slicing.requested.v1" | "model.slicing.completed.v1" | "model.slicing.failed.v1";

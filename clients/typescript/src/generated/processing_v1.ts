@@ -52,6 +52,11 @@ export interface ProcessingCompletedPayload {
    * @default null
    */
   print_estimate: null | PrintEstimate;
+  /**
+   * Earlier models this one nearly duplicates, best first, each saying whether another owner has it (null when the workflow has no similarity step; empty when none was found). Added in v4.
+   * @default null
+   */
+  near_duplicates: null | Array<NearDuplicateModel>;
 }
 
 /**
@@ -100,6 +105,24 @@ export interface PrintEstimate {
   filament_length_mm: number;
   layers: number;
   fits_printer: boolean;
+}
+
+/**
+ * Avro record dev.meshstream.processing.v1.NearDuplicateModel.
+ */
+export interface NearDuplicateModel {
+  model_id: string;
+  run_id: string;
+  /**
+   * @default null
+   */
+  owner_id: null | string;
+  /**
+   * @default null
+   */
+  name: null | string;
+  similarity: number;
+  other_owner: boolean;
 }
 
 /**

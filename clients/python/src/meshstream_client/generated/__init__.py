@@ -15,6 +15,7 @@ from . import pipeline_v1
 from . import print_analysis_v1
 from . import processing_v1
 from . import sellability_v1
+from . import similarity_v1
 from . import slicing_v1
 from . import technical_metadata_v1
 from . import thumbnails_v1
@@ -48,10 +49,14 @@ EVENTS = {
     'etsy-listing.requested': etsy_listing_v1.EtsyListingRequested,
     'etsy-listing.completed': etsy_listing_v1.EtsyListingCompleted,
     'etsy-listing.failed': etsy_listing_v1.EtsyListingFailed,
+    'similarity.requested': similarity_v1.SimilarityRequested,
+    'similarity.probe': similarity_v1.SimilarityProbe,
+    'similarity.completed': similarity_v1.SimilarityCompleted,
+    'similarity.failed': similarity_v1.SimilarityFailed,
     'slicing.requested': slicing_v1.SlicingRequested,
     'slicing.completed': slicing_v1.SlicingCompleted,
     'slicing.failed': slicing_v1.SlicingFailed,
 }
 BY_TOPIC = {cls.TOPIC: cls for cls in EVENTS.values()}
 
-__all__ = ['EVENTS', 'BY_TOPIC', 'contracts', 'common', 'discovery_v1', 'download_v1', 'etsy', 'etsy_listing_v1', 'metamodel_v1', 'pipeline_v1', 'print_analysis_v1', 'processing_v1', 'sellability_v1', 'slicing_v1', 'technical_metadata_v1', 'thumbnails_v1']
+__all__ = ['EVENTS', 'BY_TOPIC', 'contracts', 'common', 'discovery_v1', 'download_v1', 'etsy', 'etsy_listing_v1', 'metamodel_v1', 'pipeline_v1', 'print_analysis_v1', 'processing_v1', 'sellability_v1', 'similarity_v1', 'slicing_v1', 'technical_metadata_v1', 'thumbnails_v1']

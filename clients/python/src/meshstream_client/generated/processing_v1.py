@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from . import common as _common
 
-__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'PrintEstimate', 'ProcessingFailed', 'ProcessingFailedPayload']
+__all__ = ['ProcessingCompleted', 'ProcessingCompletedPayload', 'StageOutcome', 'StepDegradation', 'PrintEstimate', 'NearDuplicateModel', 'ProcessingFailed', 'ProcessingFailedPayload']
 
 
 @dataclass(kw_only=True)
@@ -19,7 +19,7 @@ class ProcessingCompleted:
     TOPIC: ClassVar[str] = 'model.processing.completed.v1'
     SUBJECT: ClassVar[str] = 'model.processing.completed.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '1f9b2b83f18e6a1148006ad813d5125954923eebca0ee12bc211c34cba963b8d'
+    SCHEMA_SHA256: ClassVar[str] = '877fb3e53cb31df20026ea908b797b20b9e56fe4c52608a2e4e8efae1e0e9687'
 
     envelope: _common.Envelope
     payload: ProcessingCompletedPayload
@@ -65,6 +65,8 @@ class ProcessingCompletedPayload:
     # Folder-aware workflows: models of one scan folder share it. Added in v2.
     print_estimate: PrintEstimate | None = None
     # The slicing estimate of a print-ready run (null when the workflow has no slicing step). Added in v3.
+    near_duplicates: list[NearDuplicateModel] | None = None
+    # Earlier models this one nearly duplicates, best first, each saying whether another owner has it (null when the workflow has no similarity step; empty when none was found). Added in v4.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class ProcessingCompletedPayload:
             'owner_id': self.owner_id,
             'collection_id': self.collection_id,
             'print_estimate': (None if self.print_estimate is None else self.print_estimate.to_avro()),
+            'near_duplicates': (None if self.near_duplicates is None else [v7.to_avro() for v7 in self.near_duplicates]),
         }
 
     @classmethod
@@ -91,14 +94,15 @@ class ProcessingCompletedPayload:
             scan_id=d['scan_id'],
             name=d['name'],
             workflow=d['workflow'],
-            files=[_common.ObjectRef.from_avro(v7) for v7 in d['files']],
+            files=[_common.ObjectRef.from_avro(v8) for v8 in d['files']],
             metadata=(None if d['metadata'] is None else _common.MeshSummary.from_avro(d['metadata'])),
-            stages=[StageOutcome.from_avro(v8) for v8 in d['stages']],
-            results=[_common.ObjectRef.from_avro(v9) for v9 in d['results']],
-            degraded=[StepDegradation.from_avro(v10) for v10 in d['degraded']],
+            stages=[StageOutcome.from_avro(v9) for v9 in d['stages']],
+            results=[_common.ObjectRef.from_avro(v10) for v10 in d['results']],
+            degraded=[StepDegradation.from_avro(v11) for v11 in d['degraded']],
             owner_id=d['owner_id'],
             collection_id=d['collection_id'],
             print_estimate=(None if d['print_estimate'] is None else PrintEstimate.from_avro(d['print_estimate'])),
+            near_duplicates=(None if d['near_duplicates'] is None else [NearDuplicateModel.from_avro(v12) for v12 in d['near_duplicates']]),
         )
 
 
@@ -187,6 +191,37 @@ class PrintEstimate:
 
 
 @dataclass(kw_only=True)
+class NearDuplicateModel:
+    model_id: str
+    run_id: str
+    owner_id: str | None = None
+    name: str | None = None
+    similarity: float
+    other_owner: bool
+
+    def to_avro(self) -> dict[str, Any]:
+        return {
+            'model_id': self.model_id,
+            'run_id': self.run_id,
+            'owner_id': self.owner_id,
+            'name': self.name,
+            'similarity': self.similarity,
+            'other_owner': self.other_owner,
+        }
+
+    @classmethod
+    def from_avro(cls, d: dict[str, Any]) -> "NearDuplicateModel":
+        return cls(
+            model_id=d['model_id'],
+            run_id=d['run_id'],
+            owner_id=d['owner_id'],
+            name=d['name'],
+            similarity=d['similarity'],
+            other_owner=d['other_owner'],
+        )
+
+
+@dataclass(kw_only=True)
 class ProcessingFailed:
     """Terminal event: a workflow run ended without success for one model, with the reason."""
     CONTRACT: ClassVar[str] = 'processing.failed'
@@ -233,7 +268,7 @@ class ProcessingFailedPayload:
     # The scan's owner. Added in v2.
     collection_id: str | None = None
     # Folder-aware workflows: models of one scan folder share it. Added in v2.
-    stages: list[StageOutcome] = field(default_factory=lambda: [StageOutcome.from_avro(v11) for v11 in []])
+    stages: list[StageOutcome] = field(default_factory=lambda: [StageOutcome.from_avro(v13) for v13 in []])
     # Every step of the run and how far it got. Added in v2.
 
     def to_avro(self) -> dict[str, Any]:
@@ -243,12 +278,12 @@ class ProcessingFailedPayload:
             'scan_id': self.scan_id,
             'name': self.name,
             'workflow': self.workflow,
-            'files': [v12.to_avro() for v12 in self.files],
+            'files': [v14.to_avro() for v14 in self.files],
             'failed_stage': self.failed_stage,
             'error': self.error.to_avro(),
             'owner_id': self.owner_id,
             'collection_id': self.collection_id,
-            'stages': [v13.to_avro() for v13 in self.stages],
+            'stages': [v15.to_avro() for v15 in self.stages],
         }
 
     @classmethod
@@ -259,10 +294,10 @@ class ProcessingFailedPayload:
             scan_id=d['scan_id'],
             name=d['name'],
             workflow=d['workflow'],
-            files=[_common.ObjectRef.from_avro(v14) for v14 in d['files']],
+            files=[_common.ObjectRef.from_avro(v16) for v16 in d['files']],
             failed_stage=d['failed_stage'],
             error=_common.ErrorInfo.from_avro(d['error']),
             owner_id=d['owner_id'],
             collection_id=d['collection_id'],
-            stages=[StageOutcome.from_avro(v15) for v15 in d['stages']],
+            stages=[StageOutcome.from_avro(v17) for v17 in d['stages']],
         )
