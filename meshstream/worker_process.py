@@ -30,6 +30,7 @@ class WorkerProcess:
         self.log_path = Path(log_path)
         self.stages = stages
         self.proc: subprocess.Popen | None = None
+        self.url: str | None = None  # its HTTP API and console, once launched with a fixed port
         self._offset = 0
 
     def start(self, timeout: float = 120.0) -> "WorkerProcess":
@@ -42,6 +43,7 @@ class WorkerProcess:
             argv += ["--stages", self.stages]
         env = {**os.environ, **self.env}
         env.setdefault("MESHSTREAM_WEB_PORT", str(free_port()))
+        self.url = f"http://127.0.0.1:{env['MESHSTREAM_WEB_PORT']}" if env["MESHSTREAM_WEB_PORT"] else None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:

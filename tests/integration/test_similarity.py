@@ -4,6 +4,7 @@ original (another owner); a distinct model matches neither; rescanning the origi
 matches it with itself, and now finds the copy."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -62,3 +63,18 @@ def test_a_moved_copy_by_another_owner_is_named_and_a_rescan_never_matches_itsel
     assert all(m["model_id"] != first["model_id"] for m in again["near_duplicates"])
     back = next((m for m in again["near_duplicates"] if m["model_id"] == copy["model_id"]), None)
     assert back is not None and back["other_owner"] is True and back["owner_id"] == "owner-b"
+
+    # the console's model page shows the match, flagged as another owner's
+    import requests
+
+    from tests.integration.browser import browser
+
+    deadline = time.monotonic() + 60  # the worker's read model follows the terminal topic
+    while time.monotonic() < deadline and not (requests.get(f"{worker.url}/models/{copy['model_id']}", timeout=10)
+                                               .json().get("latest") or {}).get("near_duplicates"):
+        time.sleep(1)
+    with browser() as page:
+        page.goto(f"{worker.url}/#/model/{copy['model_id']}")
+        row = page.wait_for_selector(f"#near-duplicates tr.other-owner a[href='#/model/{first['model_id']}']")
+        assert row is not None
+        assert "another owner" in page.inner_text("#near-duplicates") and "owner-a" in page.inner_text("#near-duplicates")

@@ -246,6 +246,15 @@ function ModelPage({id, report}) {
     ${latest.metadata ? html`<h2>Technical metadata</h2><${Metadata} meta=${latest.metadata}/>` : ""}
     ${pa ? html`<h2>Print analysis</h2><div id="print-analysis"><dl><dt>printability</dt><dd>${pa.printability_score ?? "–"}</dd>
       ${(pa.reasons || []).map(r => html`<dt>reason</dt><dd>${typeof r === "string" ? r : JSON.stringify(r)}</dd>`)}</dl></div>` : ""}
+    ${latest.print_estimate ? html`<h2>Print estimate</h2><dl id="print-estimate">
+      <dt>printer</dt><dd>${latest.print_estimate.printer}${latest.print_estimate.fits_printer ? "" : html` <span class="reason">(does not fit)</span>`}</dd>
+      <dt>print time</dt><dd>${fmtSecs(latest.print_estimate.print_time_seconds)}</dd><dt>layers</dt><dd>${latest.print_estimate.layers}</dd>
+      <dt>filament</dt><dd>${latest.print_estimate.filament_grams.toFixed(1)} g, ${(latest.print_estimate.filament_length_mm / 1000).toFixed(2)} m</dd></dl>` : ""}
+    ${latest.near_duplicates ? html`<h2>Near duplicates</h2>${latest.near_duplicates.length ? html`<table id="near-duplicates">
+      <thead><tr><th>model</th><th class="num">similarity</th><th>owner</th></tr></thead><tbody>
+      ${latest.near_duplicates.map(d => html`<tr class=${d.other_owner ? "other-owner" : ""}><td><a class="mono" href="#/model/${d.model_id}">${d.name || short(d.model_id)}</a></td>
+        <td class="num">${d.similarity.toFixed(3)}</td><td class=${d.other_owner ? "reason" : ""}>${d.owner_id || "–"}${d.other_owner ? " (another owner)" : ""}</td></tr>`)}
+      </tbody></table>` : html`<p class="mute" id="near-duplicates">none found among the models fingerprinted so far</p>`}` : ""}
     ${docs.length ? html`<h2>Documents</h2><ul>${docs.map(l => html`<li><a href=${l.url}>${l.name}</a></li>`)}</ul>` : ""}
   </div>`;
 }
