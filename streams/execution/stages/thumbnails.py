@@ -1,7 +1,7 @@
 """Stage work: thumbnails (standard views, and a 360-degree turntable when asked)."""
 from __future__ import annotations
 
-from processors.thumbnails import standard_views, turntable
+from processors.thumbnails import BASE_COLOR, prepare, standard_views, turntable
 from registry.manifest import default_manifest
 from streams.execution.context import StageContext
 
@@ -11,13 +11,20 @@ DEFAULTS = default_manifest().stage(STAGE, "requested").payload_defaults()
 VIEWS_BY_PREVIEW = {"hero": ("isometric",), "standard": ("front", "isometric", "top")}
 
 
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    """(r, g, b) of a contract colour "#rrggbb" (the request contract checks the pattern)."""
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
 def work(ctx: StageContext, payload: dict) -> dict:
     payload = {**DEFAULTS, **{k: v for k, v in payload.items() if v is not None}}
     assembly, _ = ctx.load_model(payload["files"], payload["skip_cache"])
     sizes = tuple(payload["sizes"])
-    shots = standard_views(assembly, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes)
+    style = {"color": rgb(payload["color"]) if payload["color"] else BASE_COLOR, "transparent": payload["transparent"]}
+    prepared = prepare(assembly)  # normals and contact shadow once for the views and the turntable
+    shots = standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
     if payload["generate_360_views"]:
-        shots += turntable(assembly, frames=payload["turntable_frames"], size=min(sizes))
+        shots += turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
     images = []
     frame = 0
     for shot in shots:

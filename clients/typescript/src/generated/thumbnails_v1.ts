@@ -56,6 +56,17 @@ export interface ThumbnailsRequestedPayload {
    * @default false
    */
   skip_cache: boolean;
+  /**
+   * Model colour as #rrggbb; null: the neutral print-plastic blue (#568cc4). Added in v2.
+   * @default null
+   * @pattern "^#[0-9a-fA-F]{6}$"
+   */
+  color: null | string;
+  /**
+   * A transparent background (RGBA PNG; the ground shadow stays, as partial alpha) instead of white. Added in v2.
+   * @default false
+   */
+  transparent: boolean;
 }
 
 /**

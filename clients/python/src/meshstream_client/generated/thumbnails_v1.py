@@ -27,7 +27,7 @@ class ThumbnailsRequested:
     TOPIC: ClassVar[str] = 'model.thumbnails.requested.v1'
     SUBJECT: ClassVar[str] = 'model.thumbnails.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '91190d5a8ace17635b8de3f370c80d460f99e1ea87a755bf4dc9f95bb214e449'
+    SCHEMA_SHA256: ClassVar[str] = 'abd8100d652e87cefc581c9b0dcd490bec0add356dc5f6bf97218c8cf305a4ba'
 
     envelope: _common.Envelope
     payload: ThumbnailsRequestedPayload
@@ -71,6 +71,11 @@ class ThumbnailsRequestedPayload:
     # Frames of the 360-degree turntable when generate_360_views is true.
     # constraints: {"minimum": 4, "maximum": 72}
     skip_cache: bool = False
+    color: str | None = None
+    # Model colour as #rrggbb; null: the neutral print-plastic blue (#568cc4). Added in v2.
+    # constraints: {"pattern": "^#[0-9a-fA-F]{6}$"}
+    transparent: bool = False
+    # A transparent background (RGBA PNG; the ground shadow stays, as partial alpha) instead of white. Added in v2.
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,8 @@ class ThumbnailsRequestedPayload:
             'generate_360_views': self.generate_360_views,
             'turntable_frames': self.turntable_frames,
             'skip_cache': self.skip_cache,
+            'color': self.color,
+            'transparent': self.transparent,
         }
 
     @classmethod
@@ -97,6 +104,8 @@ class ThumbnailsRequestedPayload:
             generate_360_views=d['generate_360_views'],
             turntable_frames=d['turntable_frames'],
             skip_cache=d['skip_cache'],
+            color=d['color'],
+            transparent=d['transparent'],
         )
 
 
