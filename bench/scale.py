@@ -17,7 +17,7 @@ sense):
   a fresh stack per configuration, so the topics hold this scan only);
 - the in-flight bound: the largest `meshstream_steps{status="queued"}` (requested, not started)
   and `{status="requested"}` (all out) of any stage sampled from each worker's /metrics every
-  second, beside the admission limit on queued requests (MESHSTREAM_ADMISSION_PER_STAGE,
+  second, beside the admission floor on queued requests (MESHSTREAM_ADMISSION_PER_STAGE,
   default one per pool process of the worker; started steps are bounded by the pool). The gauge
   is refreshed every 5 s from the run table, so it is a sample, not every instant.
 
@@ -179,11 +179,15 @@ def run_scan(models: dict[str, bytes], workflow: str, cpus: list[set[int]], log_
             "limits": [admission_limit(Settings.from_env({**os.environ, **env}), c) for c in cpus], "cpu": cpu}
 
 
-def admission_limit(settings, cpus: set[int]) -> int:
+def admission_limit(settings, cpus: set[int]) -> str:
     """The limit on queued requests per stage of a worker's orchestrator (the workers inherit
-    this environment): MESHSTREAM_ADMISSION_PER_STAGE, else one per pool process, which are
-    MESHSTREAM_PROCESSOR_PROCESSES or one per core of its affinity (streams.execution.pool)."""
-    return settings.admission_per_stage or settings.processor_processes or len(cpus)
+    this environment): MESHSTREAM_ADMISSION_PER_STAGE (fixed), else one per pool process
+    (MESHSTREAM_PROCESSOR_PROCESSES or one per core of its affinity, streams.execution.pool) as
+    the floor, raised for short steps up to 16x (MESHSTREAM_ADMISSION_QUEUE_SECONDS of work)."""
+    if settings.admission_per_stage:
+        return str(settings.admission_per_stage)
+    floor = settings.processor_processes or len(cpus)
+    return f"{floor}-{16 * floor}" if settings.admission_queue_seconds else str(floor)
 
 
 def report(title: str, results: dict[str, dict]) -> None:

@@ -118,7 +118,9 @@ class Orchestrator:
         self.queue_cap = rt.settings.queue_timeout_cap
         # queued (not started) requests per stage: one per pool process keeps every process fed while
         # a newcomer scan waits behind about one step (ADR 0012)
-        self.admission = Admission(rt.settings.admission_per_stage or pool_size(rt.settings))
+        fixed = rt.settings.admission_per_stage
+        self.admission = Admission(fixed or pool_size(rt.settings),
+                                   queue_seconds=0.0 if fixed else rt.settings.admission_queue_seconds)
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 
     # -- inputs ------------------------------------------------------------------------------

@@ -106,3 +106,31 @@ def test_a_reservation_whose_request_was_not_sent_is_released():
     assert adm.take() == [("a", "download")]
     adm.observe("a", states["a"])  # the send failed: the run is still waiting
     assert adm.take() == [("a", "download")]
+
+
+def _complete(states: dict, adm: Admission, key: str, started_ms: int, took_ms: int) -> None:
+    request = states[key].steps["download"].request_id
+    states[key] = wf.apply(FLOW, states[key], wf.StepStarted("download", request, 0), started_ms, hold=True).state
+    adm.observe(key, states[key])
+    states[key] = wf.apply(FLOW, states[key], wf.StepSucceeded("download", {}, "1", cause=request),
+                           started_ms + took_ms, hold=True).state
+    adm.observe(key, states[key])
+
+
+def test_short_steps_queue_enough_work_to_cover_the_round_trip_long_ones_stay_at_the_floor():
+    """The limit follows the stage's measured execution time (not its queueing): 0.5 s of work
+    per processor queued; 20 ms steps with a floor of 2 -> 50, capped at 16 x 2 = 32; 200 ms
+    steps -> 5; 2 s steps -> the floor. A fixed limit (queue_seconds 0) never moves."""
+    for took, expected in ((20, 32), (200, 5), (2000, 2)):
+        adm, fixed, states = Admission(2, queue_seconds=0.5), Admission(2), {}
+        assert adm.limit("download") == 2  # nothing measured yet: the floor
+        for i in range(30):
+            states[f"r{i}"] = run(f"r{i}", "big", i)
+            adm.observe(f"r{i}", states[f"r{i}"])
+        for _ in range(15):  # admit, start and complete steps one by one
+            (key,) = admit_all(adm, states)[:1] or [None]
+            if key is None:
+                break
+            _complete(states, adm, key, 1_000, took)
+        assert adm.limit("download") == expected, (took, adm.limit("download"), adm.times.mean_ms)
+        assert fixed.limit("download") == 2
