@@ -33,7 +33,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable
 
-from streams.orchestration.workflow import COMPLETED, RunState, in_flight_stages, queued_stages, waiting_stages
+from streams.orchestration.workflow import RunState, in_flight_stages, queued_stages, waiting_stages
 
 
 @dataclass
@@ -74,15 +74,35 @@ class _StageQueue:
         return scan, key
 
 
+def _ms(value) -> int:
+    return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else int(value)
+
+
 class ServiceTimes:
-    """Each stage's recent execution time per step (started -> answered), an exponentially
-    weighted mean over the steps the orchestrator saw complete. Execution only: time spent
-    queued is not in it, so a deeper queue does not raise its own limit."""
+    """Each stage's recent execution time per step, an exponentially weighted mean over the
+    steps the orchestrator saw complete, on the stage's own clock: from beat 0's `started_at`
+    to the completed event's `occurred_at` (both stamped by the worker that ran the step).
+    Execution only: neither the time queued nor the orchestrator's delivery delay is in it, so
+    a starved stage (its answers arriving late behind other stages') does not look slow and
+    keep itself starved, and a deeper queue does not raise its own limit."""
 
     WEIGHT = 0.1  # the latest step's share: about the last 10-20 steps count
+    REMEMBERED = 50_000  # beat-0 times of requests not answered yet (bounded: lost ones age out)
 
     def __init__(self):
         self.mean_ms: dict[str, float] = {}
+        self._started: OrderedDict[str, int] = OrderedDict()
+
+    def started(self, request_id: str, started_at) -> None:
+        """Beat 0 of a request; times are ms or datetimes (Avro timestamp-millis decodes to one)."""
+        self._started[request_id] = _ms(started_at)
+        while len(self._started) > self.REMEMBERED:
+            self._started.popitem(last=False)
+
+    def answered(self, stage: str, request_id: str | None, occurred_at) -> None:
+        started = self._started.pop(request_id, None) if request_id else None
+        if started is not None and _ms(occurred_at) >= started:
+            self.record(stage, _ms(occurred_at) - started)
 
     def record(self, stage: str, ms: float) -> None:
         before = self.mean_ms.get(stage)
@@ -122,11 +142,6 @@ class Admission:
         before = self._runs.pop(key, None)
         if before is not None:
             scan, waiting, flying, queued = before
-            if state is not None:
-                for stage in flying:  # a step answered: how long its work took
-                    st = state.steps.get(stage)
-                    if st is not None and st.status == COMPLETED and st.started_at and st.finished_at:
-                        self.times.record(stage, st.finished_at - st.started_at)
             for stage in waiting:
                 self._queue(stage).discard_waiting(scan, key)
             for stage in flying:

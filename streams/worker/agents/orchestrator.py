@@ -157,7 +157,10 @@ class Orchestrator:
                 return None
             if contract.name == STARTED:
                 event = wf.StepStarted(payload["stage"], payload["request_id"], payload["beat"])
+                if payload["beat"] == 0:
+                    self.admission.times.started(payload["request_id"], payload["started_at"])
             elif contract.event == "completed":
+                self.admission.times.answered(contract.stage, env_in.get("causation_id"), env_in["occurred_at"])
                 event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},
                                          env_in["producer"]["version"], env_in.get("causation_id"))
             else:

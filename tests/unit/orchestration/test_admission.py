@@ -109,16 +109,21 @@ def test_a_reservation_whose_request_was_not_sent_is_released():
 
 
 def _complete(states: dict, adm: Admission, key: str, started_ms: int, took_ms: int) -> None:
+    """The step starts (beat 0, stamped by its worker) and is answered `took_ms` later on that
+    worker's clock; the orchestrator sees both much later (its own clock moves on by 5 s)."""
     request = states[key].steps["download"].request_id
-    states[key] = wf.apply(FLOW, states[key], wf.StepStarted("download", request, 0), started_ms, hold=True).state
+    adm.times.started(request, started_ms)
+    states[key] = wf.apply(FLOW, states[key], wf.StepStarted("download", request, 0), started_ms + 5_000, hold=True).state
     adm.observe(key, states[key])
+    adm.times.answered("download", request, started_ms + took_ms)
     states[key] = wf.apply(FLOW, states[key], wf.StepSucceeded("download", {}, "1", cause=request),
-                           started_ms + took_ms, hold=True).state
+                           started_ms + 10_000, hold=True).state
     adm.observe(key, states[key])
 
 
 def test_short_steps_queue_enough_work_to_cover_the_round_trip_long_ones_stay_at_the_floor():
-    """The limit follows the stage's measured execution time (not its queueing): 0.5 s of work
+    """The limit follows the stage's execution time on its worker's clock (not its queueing, not
+    the orchestrator's delivery delay): 0.5 s of work
     per processor queued; 20 ms steps with a floor of 2 -> 50, capped at 16 x 2 = 32; 200 ms
     steps -> 5; 2 s steps -> the floor. A fixed limit (queue_seconds 0) never moves."""
     for took, expected in ((20, 32), (200, 5), (2000, 2)):
@@ -134,3 +139,16 @@ def test_short_steps_queue_enough_work_to_cover_the_round_trip_long_ones_stay_at
             _complete(states, adm, key, 1_000, took)
         assert adm.limit("download") == expected, (took, adm.limit("download"), adm.times.mean_ms)
         assert fixed.limit("download") == 2
+
+
+def test_service_times_read_the_events_timestamps_as_decoded():
+    """Avro timestamp-millis fields decode to datetimes: the same 40 ms either way; an answer to
+    a request whose beat 0 was never seen (lost, or before a restart) is not a measurement."""
+    from datetime import datetime, timedelta, timezone
+
+    adm = Admission(1, queue_seconds=0.5)
+    t0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+    adm.times.started("req-a", t0)
+    adm.times.answered("download", "req-a", t0 + timedelta(milliseconds=40))
+    adm.times.answered("download", "req-unknown", t0 + timedelta(seconds=30))
+    assert adm.times.mean_ms == {"download": 40} and adm.limit("download") == 13
