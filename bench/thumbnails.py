@@ -50,7 +50,11 @@ IMAGES_PER_MODEL = 14
 
 
 def model_thumbnails(module, mesh) -> list:
-    """What the thumbnails stage makes on the standard workflow (streams/agents/thumbnails.py)."""
+    """What the thumbnails stage makes on the standard workflow (streams/execution/stages/
+    thumbnails.py): the new renderer prepares the mesh once for the views and the turntable, as
+    the stage does; the old one has no such step."""
+    if hasattr(module, "prepare"):
+        mesh = module.prepare(mesh)
     return module.standard_views(mesh) + module.turntable(mesh, frames=8, size=256)
 
 
