@@ -105,10 +105,12 @@ class Settings:
     heartbeat_seconds: float = _setting("MESHSTREAM_HEARTBEAT_SECONDS", "5", float)
     # requests per stage one orchestrator keeps queued (sent, not started); unset: one per processor of this worker
     admission_per_stage: int | None = _setting("MESHSTREAM_ADMISSION_PER_STAGE", None, int)
-    # unless that is set: stages with short steps may queue up to this many seconds of their
-    # measured work per processor (up to 16 per processor), so the processes never wait for the
-    # next request's round trip (streams/orchestration/admission.py)
-    admission_queue_seconds: float = _setting("MESHSTREAM_ADMISSION_QUEUE_SECONDS", "0.5", float)
+    # opt-in, unless that is set: stages with short steps may queue up to this many seconds of
+    # their measured work per processor (up to 16 per processor), so the processes never wait for
+    # the next request's round trip (streams/orchestration/admission.py). Off by default: with
+    # 0.5 and workers joining and leaving every 5 s, 14 of 600 requests went unstarted until the
+    # queue timeout (ADR 0012 amendment; issue 18 open)
+    admission_queue_seconds: float = _setting("MESHSTREAM_ADMISSION_QUEUE_SECONDS", "0", float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.core.policy)

@@ -49,12 +49,14 @@ def test_three_workers_started_together_all_become_ready_and_share_a_scan(fresh_
         s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
         prefix = f"startup-{uuid.uuid4().hex[:8]}/"
         samples = sample_models()
-        upload(s3, "models", {prefix + k: v for k, v in samples.items()})
+        # four copies of the samples: enough runs that every worker's partitions get some (6 runs
+        # over 4 partitions all landed on one worker once the pipeline got faster)
+        upload(s3, "models", {f"{prefix}{i}/{k}": v for i in range(4) for k, v in samples.items()})
         scan_id = Publisher(settings).scan("models", prefix)
         serde = AvroSerde(registry_client(settings))
-        completed, failed = terminal_events(settings, serde, scan_id, expected=6, timeout=300, settle=3)
-        assert len(completed) == 5 and len(failed) == 1
-        assert len({r["payload"]["run_id"] for r in completed + failed}) == 6
+        completed, failed = terminal_events(settings, serde, scan_id, expected=24, timeout=300, settle=3)
+        assert len(completed) == 20 and len(failed) == 4
+        assert len({r["payload"]["run_id"] for r in completed + failed}) == 24
         assert all(w.alive for w in workers), "no worker exited"
         busy = [w for w in workers if " completed run=" in w.log()]
         assert len(busy) >= 2, "the scan's work was shared by the workers of the group"
