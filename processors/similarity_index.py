@@ -21,9 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-import numpy as np
-
-from processors.fingerprint import SCALES, THRESHOLD, WEIGHTS, Fingerprint, similarity
+from processors.fingerprint import SCALES, THRESHOLD, WEIGHTS, Fingerprint, best_matches
 
 MIN_THRESHOLD = THRESHOLD  # the lowest similarity a lookup may ask for: the cells are sized for it
 
@@ -83,17 +81,10 @@ def near_duplicates(query: IndexedModel, cell: Iterable[IndexedModel], threshold
     another owner (the seed's IP check: an upload that is someone else's model)."""
     if threshold < MIN_THRESHOLD:
         raise ValueError(f"threshold {threshold} below the index's {MIN_THRESHOLD}: the cells cannot answer it")
-    found = []
-    for other in cell:
-        if other.model_id == query.model_id:
-            continue
-        score = similarity(query.fingerprint, other.fingerprint)
-        if score >= threshold:
-            found.append((score, other))
-    found.sort(key=lambda so: (-so[0], so[1].model_id))
-    return [{"model_id": o.model_id, "run_id": o.run_id, "owner_id": o.owner_id, "name": o.name,
-             "similarity": float(np.round(s, 4)),
-             "other_owner": bool(o.owner_id != query.owner_id)} for s, o in found[:max(0, limit)]]
-
+    others = {m.model_id: m for m in cell if m.model_id != query.model_id}
+    found = best_matches(query.fingerprint, ((k, m.fingerprint) for k, m in others.items()), threshold, limit)
+    return [{"model_id": k, "run_id": others[k].run_id, "owner_id": others[k].owner_id, "name": others[k].name,
+             "similarity": round(score, 4), "other_owner": others[k].owner_id != query.owner_id}
+            for k, score in found]
 
 __all__ = ["CELL", "MIN_THRESHOLD", "IndexedModel", "cells_within_reach", "near_duplicates", "own_cell", "reach"]
