@@ -170,7 +170,9 @@ def png_table(meshes: list) -> None:
     encoders = [
         ("Pillow level 6 (old)", pillow(6)),
         ("Pillow level 1", pillow(1)),
-        ("imagecodecs level 1, SUB filter", lambda img: bytes(imagecodecs.png_encode(img, level=1, filter=png.FILTER))),
+        ("libpng (imagecodecs) level 1, SUB filter", lambda img: bytes(imagecodecs.png_encode(
+            img, level=1, filter=imagecodecs.PNG.FILTER.SUB))),
+        ("zlib-ng level 2, no filter", lambda img: png.encode(img, use_palette=False)),
         ("product: palette if lossless, else ^", png.encode),
     ]
     paletted = sum(png.raster.palette(img.reshape(-1, 3))[0].size > 0 for img in images)

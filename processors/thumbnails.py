@@ -36,7 +36,7 @@ SIZES = (256, 512)
 TURNTABLE_ELEVATION = 20.0
 BACKGROUND = (255, 255, 255)
 BASE_COLOR = (86, 140, 196)  # a neutral "print plastic" blue
-SUPERSAMPLE = 2
+SUPERSAMPLE = raster.SUPERSAMPLE  # rendered at 2x, box-downsampled
 FILL = 0.84  # model + shadow span 84 % of the image: 8 % margins
 SMOOTH_ANGLE = 35.0  # degrees: neighbouring faces closer than this are shaded smoothly
 CREASE_ANGLE = 35.0  # degrees: neighbouring faces farther apart than this get an outline
@@ -346,7 +346,7 @@ def _draw(prep: _Prepared, azimuth: float, elevation: float, size: int, frame: _
         box = np.array([xs.min() - 1, ys.min() - 1, xs.max() + 1, ys.max() + 1])
     base = np.asarray(color, dtype=np.float64)
     out = np.empty((size, size, 4 if transparent else 3), np.uint8)
-    raster.compose(shade, width, ss, size, base, base * EDGE_DARKNESS, np.asarray(background, dtype=np.float64),
+    raster.compose(shade, width, size, base, base * EDGE_DARKNESS, np.asarray(background, dtype=np.float64),
                    transparent, grid, opacity, ground, box, window, out)
     return out
 
