@@ -24,6 +24,10 @@ log4j.logger.kafka=WARN
 log4j.logger.org.apache.kafka=WARN
 log4j.logger.kafka.server.BrokerServer=INFO
 log4j.logger.state.change.logger=WARN
+# why a consumer group rebalanced, who joined, left or expired: what an operator asks first when
+# a pipeline pauses (the classic group coordinator of Kafka 3.9, and the new one)
+log4j.logger.kafka.coordinator.group.GroupCoordinator=INFO
+log4j.logger.org.apache.kafka.coordinator.group=INFO
 """
 
 

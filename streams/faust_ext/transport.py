@@ -29,6 +29,8 @@ import time
 from typing import Callable
 
 from aiokafka import TopicPartition
+from aiokafka.client import ConnectionGroup
+from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
@@ -38,6 +40,9 @@ from streams.faust_ext.committed_seek import seek_to_committed_or_reset
 # fetcher.close() re-raises the CancelledError of its own cancelled fetch task, the thread never
 # reports "stopped", and mode waits its 60 s shutdown_timeout: a SIGTERM took ~70 s (issue 22).
 CONSUMER_STOP_TIMEOUT = 5.0
+# A consumer stop still running after this is stuck behind a rebalance (see on_thread_stop).
+LEAVE_AFTER = 0.5
+LEAVE_TIMEOUT = 2.0  # another connection's fetch long-poll may come first (<= 1.5 s)
 IDLE_MIN_BYTES = 1          # answer at the first record
 IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
 
@@ -76,9 +81,18 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
         async def on_thread_stop(self) -> None:
             """Stop the consumer within CONSUMER_STOP_TIMEOUT, whatever the broker does. A stop
             that fails or overruns is logged and abandoned: the process is exiting, and offsets
-            not committed now are re-read after a restart (at least once, as with a crash)."""
+            not committed now are re-read after a restart (at least once, as with a crash).
+
+            A stop that has not finished after LEAVE_AFTER seconds is waiting for a rebalance
+            (aiokafka's close awaits the pending JoinGroup first); the member then leaves the
+            group at once (`leave_group_now`), so the others need not wait for its session
+            to expire."""
+            stop = asyncio.ensure_future(super().on_thread_stop())
             try:
-                await asyncio.wait_for(super().on_thread_stop(), CONSUMER_STOP_TIMEOUT)
+                done, _ = await asyncio.wait({stop}, timeout=LEAVE_AFTER)
+                if not done:
+                    await leave_group_now(self._consumer)
+                await asyncio.wait_for(stop, CONSUMER_STOP_TIMEOUT - LEAVE_AFTER)
             except asyncio.CancelledError:
                 if asyncio.current_task().cancelling():
                     raise  # this task itself is being cancelled: not ours to swallow
@@ -169,6 +183,42 @@ def in_flight_below(unacked, tp, offset: int) -> bool:
     timeout. The unacked set is Faust's own (`Consumer._unacked_messages`: records taken by a
     stream, not acked)."""
     return any(m.tp == tp and m.offset < offset and not m.acked for m in list(unacked))
+
+
+async def leave_group_now(consumer) -> bool:
+    """Send LeaveGroup for this member now, best effort (LEAVE_TIMEOUT); True when the broker
+    accepted it.
+
+    Why: a worker told to stop while its group rebalances never left the group. aiokafka's close
+    first awaits its coordination task, which waits for the JoinGroup answer, which the broker
+    holds until every member has joined; our stop gives up after CONSUMER_STOP_TIMEOUT, and
+    aiokafka sends LeaveGroup only after that wait, and only for a member with a generation (a
+    worker stopped during its first join has none). The group then waited for the member's
+    session to expire, and workers joining and leaving every few seconds chained those waits
+    into a 34 s pause of the whole pipeline (tests/integration/test_admission.py, issue 18).
+    The broker takes LeaveGroup from any member id it knows, generation or not, and completes
+    the rebalance without it. `consumer` is the aiokafka consumer (its own event loop)."""
+    coordinator = getattr(consumer, "_coordinator", None) if consumer is not None else None
+    member = getattr(coordinator, "member_id", None)
+    if coordinator is None or not member or member == JoinGroupRequest.UNKNOWN_MEMBER_ID:
+        return False  # never joined: the broker has no member to wait for
+    node = coordinator.coordinator_id
+    if node is None:
+        return False
+    try:
+        # not on the coordination connection: the broker answers a connection's requests in
+        # order, and that one is parked behind our pending JoinGroup
+        request = LeaveGroupRequest(coordinator.group_id, member)
+        response = await asyncio.wait_for(consumer._client.send(node, request, group=ConnectionGroup.DEFAULT),
+                                          LEAVE_TIMEOUT)
+    except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - best effort while exiting
+        logging.getLogger(__name__).warning("LeaveGroup while stopping failed: %r", exc)
+        return False
+    if response.error_code:
+        logging.getLogger(__name__).warning("LeaveGroup while stopping refused: error %d", response.error_code)
+        return False
+    logging.getLogger(__name__).info("left the consumer group while it was rebalancing (member %s)", member)
+    return True
 
 
 def delivery_cannot_block(consumer) -> bool:

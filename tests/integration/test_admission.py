@@ -153,18 +153,20 @@ class Churn(threading.Thread):
 def _batch(settings, s3, serde, models: dict[str, bytes]) -> tuple[float, dict]:
     started = time.monotonic()
     scan_id = _scan(settings, s3, models)
-    outcome = _outcomes(settings, serde, scan_id, len(models), timeout=240)
+    outcome = _outcomes(settings, serde, scan_id, len(models), timeout=600)
     return time.monotonic() - started, outcome
 
 
 def test_workers_joining_and_leaving_during_a_batch_neither_lose_nor_repeat_work(settings, s3, worker, tmp_path):
     serde = AvroSerde(registry_client(settings))
-    n = 80
-    quiet_wall, quiet = _batch(settings, s3, serde, _tori(n, "quiet", sections=24))
+    n = int(os.environ.get("CHURN_N", "80"))
+    SECTIONS = int(os.environ.get("CHURN_SECTIONS", "24"))
+    _batch(settings, s3, serde, _tori(20, "warm-up", sections=24))  # the undisturbed figure at full speed
+    quiet_wall, quiet = _batch(settings, s3, serde, _tori(n, "quiet", sections=SECTIONS))
     churn = Churn(worker.env, tmp_path)
     churn.start()
     try:
-        wall, busy = _batch(settings, s3, serde, _tori(n, "churn", sections=24))
+        wall, busy = _batch(settings, s3, serde, _tori(n, "churn", sections=SECTIONS))
     finally:
         churn.finish()
     print(f"{n} models: undisturbed {quiet['span']:.1f} s, with {churn.joined} joins and {churn.left} leaves "
