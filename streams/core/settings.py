@@ -105,12 +105,10 @@ class Settings:
     heartbeat_seconds: float = _setting("MESHSTREAM_HEARTBEAT_SECONDS", "5", float)
     # requests per stage one orchestrator keeps queued (sent, not started); unset: one per processor of this worker
     admission_per_stage: int | None = _setting("MESHSTREAM_ADMISSION_PER_STAGE", None, int)
-    # opt-in, unless that is set: stages with short steps may queue up to this many seconds of
-    # their measured work per processor (up to 16 per processor), so the processes never wait for
-    # the next request's round trip (streams/orchestration/admission.py). Off by default: with
-    # 0.5 and workers joining and leaving every 5 s, 14 of 600 requests went unstarted until the
-    # queue timeout (ADR 0012 amendment; issue 18 open)
-    admission_queue_seconds: float = _setting("MESHSTREAM_ADMISSION_QUEUE_SECONDS", "0", float)
+    # unless that is set: stages with short steps may queue up to this many seconds of their
+    # measured work per processor (up to 16 per processor), so the processes never wait for the
+    # next request's round trip (streams/orchestration/admission.py, ADR 0012); 0 turns it off
+    admission_queue_seconds: float = _setting("MESHSTREAM_ADMISSION_QUEUE_SECONDS", "0.5", float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.core.policy)
@@ -126,7 +124,10 @@ class Settings:
     # (fewer, fuller fetches); below that rate each fetch returns at the first record (no added
     # latency for a quiet pipeline); 0 turns batching off
     fetch_min_bytes: int = _setting("MESHSTREAM_FETCH_MIN_BYTES", str(64 * 1024), int)
-    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "500", int)
+    # 50 ms, not the Java client's 500: admission control keeps a stage's topic short on purpose, so
+    # a busy worker's fetch seldom fills FETCH_MIN_BYTES and would wait out the whole bound on
+    # every hop (ADR 0006 amendment: a 300-model batch took 100 s instead of 11 under churn)
+    fetch_max_wait_ms: int = _setting("MESHSTREAM_FETCH_MAX_WAIT_MS", "50", int)
     fetch_busy_rate: float = _setting("MESHSTREAM_FETCH_BUSY_RATE", "20", float)
     # consumed offsets are committed every COMMIT_INTERVAL seconds or after COMMIT_EVERY acked
     # records, whichever comes first: what a crashed worker's successor reads again (harmless:

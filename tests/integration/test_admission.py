@@ -89,7 +89,7 @@ def _step_seconds(settings, serde, runs: set[str], stages=MINIMAL) -> list[float
 
 # -- fairness -------------------------------------------------------------------------------------
 
-BIG = 80
+BIG = 300  # long enough to still run when the small scan ends (the adaptive limit makes it ~15 models/s)
 
 def test_a_small_scan_is_not_queued_behind_a_big_one(settings, s3, worker):
     serde = AvroSerde(registry_client(settings))
@@ -114,13 +114,14 @@ def test_a_small_scan_is_not_queued_behind_a_big_one(settings, s3, worker):
     # finishes in about its own time plus one step (a queue in arrival order put it behind the
     # big scan's steps: 51 s beside 8 s alone when round robin was taken out)
     assert busy["span"] <= alone["span"] + step + 3.0, (busy["span"], alone["span"], step)
-    assert big["end"] - busy["end"] > 10, "the big scan was still running when the small one finished"
+    assert big["end"] - busy["end"] > 5, "the big scan was still running when the small one finished"
 
 
 # -- workers joining and leaving --------------------------------------------------------------------
 
 class Churn(threading.Thread):
-    """Every `period` seconds one extra worker (the session worker's group) joins or leaves."""
+    """From the start, every `period` seconds one extra worker (the session worker's group) joins
+    or leaves, in turn: each lives `period` seconds, most of it starting up, the harshest case."""
 
     def __init__(self, env: dict, log_dir, period: float = 5.0):
         super().__init__(daemon=True)
@@ -131,8 +132,8 @@ class Churn(threading.Thread):
 
     def run(self) -> None:
         n, members = 0, []
-        while not self.stopping.wait(self.period):
-            if len(members) < 2 and (n % 3 != 2 or not members):  # join, join, leave, ...
+        while True:
+            if not members:  # join, leave, join, leave, ...
                 w = WorkerProcess(dict(self.env), self.log_dir / f"churn-{n}.log").launch()
                 self.workers.append(w)
                 members.append(w)
@@ -142,6 +143,8 @@ class Churn(threading.Thread):
                 members.pop(0).proc.send_signal(signal.SIGTERM)
                 self.left += 1
             n += 1
+            if self.stopping.wait(self.period):
+                return
 
     def finish(self) -> None:
         self.stopping.set()
@@ -159,19 +162,18 @@ def _batch(settings, s3, serde, models: dict[str, bytes]) -> tuple[float, dict]:
 
 def test_workers_joining_and_leaving_during_a_batch_neither_lose_nor_repeat_work(settings, s3, worker, tmp_path):
     serde = AvroSerde(registry_client(settings))
-    n = int(os.environ.get("CHURN_N", "80"))
-    SECTIONS = int(os.environ.get("CHURN_SECTIONS", "24"))
+    n = 300  # the issue's batch; tori of 8,192 triangles: long enough for two joins and two leaves
     _batch(settings, s3, serde, _tori(20, "warm-up", sections=24))  # the undisturbed figure at full speed
-    quiet_wall, quiet = _batch(settings, s3, serde, _tori(n, "quiet", sections=SECTIONS))
+    quiet_wall, quiet = _batch(settings, s3, serde, _tori(n, "quiet", sections=64))
     churn = Churn(worker.env, tmp_path)
     churn.start()
     try:
-        wall, busy = _batch(settings, s3, serde, _tori(n, "churn", sections=SECTIONS))
+        wall, busy = _batch(settings, s3, serde, _tori(n, "churn", sections=64))
     finally:
         churn.finish()
     print(f"{n} models: undisturbed {quiet['span']:.1f} s, with {churn.joined} joins and {churn.left} leaves "
           f"{busy['span']:.1f} s")
-    assert churn.joined >= 3 and churn.left >= 2, "the batch outlasted several joins and leaves"
+    assert churn.joined >= 2 and churn.left >= 1, "the batch outlasted joins and leaves"
     by_run = collections.defaultdict(set)
     for name, r in busy["terminals"]:
         by_run[r["payload"]["run_id"]].add((name, r["envelope"]["event_id"]))
