@@ -329,7 +329,8 @@ def main() -> int:
         cpu = sum(r["cpu"])
         used = len(set().union(*(w["cpus"] for w in workers))) if all("cpus" in w for w in workers) else cores
         print(f"{name:34s} wall {r['wall']:7.1f} s  efficiency {pure / used / r['wall']:.2f} ({used} cores, pure {pure:.1f} s)  "
-              f"worker CPU / pure {cpu / pure:.2f}  stack CPU {sum(r['stack_cpu'].values()):.1f} s  ({r['runs']} runs, {r['failed']} failed)")
+              f"worker CPU / pure {cpu / pure:.2f}  workers' CPU per model {cpu / max(r['runs'], 1) * 1000:.0f} ms  "
+              f"stack CPU {sum(r['stack_cpu'].values()):.1f} s  ({r['runs']} runs, {r['failed']} failed)")
     for name, r in results.items():
         print(f"  {name}: the stack's CPU over the run: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stack_cpu"].items()))
 

@@ -206,6 +206,8 @@ def report(title: str, results: dict[str, dict]) -> None:
     row("wall", lambda r: f"{r['wall']:.1f} s")
     row("models/s", lambda r: f"{r['runs'] / r['wall']:.1f}", key=lambda r: r["runs"] / r["wall"])
     row("worker CPU / wall (cores busy)", lambda r: ", ".join(f"{c / r['wall']:.2f}" for c in r["cpu"]), ratio=False)
+    row("workers' CPU per model (with their pools)", lambda r: f"{sum(r['cpu']) / r['runs'] * 1000:.1f} ms",
+        key=lambda r: sum(r["cpu"]) / r["runs"])
     row("runs finished / failed / degraded", lambda r: f"{r['runs']} / {r['failed']} / {r['degraded']}", ratio=False)
     row("worker peak RSS (VmHWM, per worker)", lambda r: ", ".join(f"{k / 1024:.0f} MiB" for k in r["main_hwm"]),
         key=lambda r: max(r["main_hwm"]))

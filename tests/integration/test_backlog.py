@@ -21,7 +21,7 @@ from tests.integration.helpers import read_topics, terminal_events, upload
 
 pytestmark = pytest.mark.integration
 
-MODELS = 40
+MODELS = 150  # cheap models, but enough that the backlog outlasts the 3 s timeout several times
 STAGES = ("download", "technical-metadata", "thumbnails")  # the minimal workflow
 
 
