@@ -202,6 +202,17 @@ def test_offsets_are_never_committed_past_a_record_still_being_processed(tmp_pat
     asyncio.run(scenario())
 
 
+def _committed_at_10(tmp_path, topic: str):
+    """A worker app's consumer with acks on for `topic`, partition 0 committed at offset 10."""
+    from faust.types import TP
+
+    app = _worker_app(tmp_path)
+    tp = TP(topic, 0)
+    app.topics._acking_topics.add(tp.topic)
+    app.consumer._committed_offset[tp] = 10
+    return app, app.consumer, tp
+
+
 def test_a_record_from_before_the_latest_rebalance_never_moves_the_commit(tmp_path):
     """Faust skips a record fetched in an earlier generation and acks it; the seek after the
     rebalance reads it again, unless those acks have already committed past it (then a second
@@ -211,18 +222,13 @@ def test_a_record_from_before_the_latest_rebalance_never_moves_the_commit(tmp_pa
     import inspect
 
     import faust.streams
-    from faust.types import TP
 
     source = inspect.getsource(faust.streams.Stream._py_aiter)
     assert "message.generation_id != self.app.consumer_generation_id" in source
     assert "value is skipped_value" in source and "event.ack()" in source
 
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-generations", 0)
-        app.topics._acking_topics.add(tp.topic)
-        consumer._committed_offset[tp] = 10
+        app, consumer, tp = _committed_at_10(tmp_path, "transport-generations")
         app.consumer_generation_id = 4
         stale = [_record(tp, 10 + i) for i in range(3)]
         for message in stale:
@@ -246,14 +252,9 @@ def test_the_record_at_the_committed_offset_is_never_skipped_by_a_commit(tmp_pat
     for 10 (read again after the seek), unless the log has a gap there (compaction)."""
     import asyncio
 
-    from faust.types import TP
 
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-head", 0)
-        app.topics._acking_topics.add(tp.topic)
-        consumer._committed_offset[tp] = 10
+        app, consumer, tp = _committed_at_10(tmp_path, "transport-head")
         later = _record(tp, 11)
         consumer.track_message(later)
         assert consumer.ack(later)
