@@ -110,10 +110,6 @@ class Settings:
     # next request's round trip (streams/orchestration/admission.py, ADR 0012); 0 turns it off
     admission_queue_seconds: float = _setting("MESHSTREAM_ADMISSION_QUEUE_SECONDS", "0.5", float)
     session_timeout: float = _setting("MESHSTREAM_SESSION_TIMEOUT", "10", float)
-    # a stopping worker (SIGTERM) leaves the group, then waits up to this long for the steps it is
-    # running to finish and send their answers (streams/core/in_flight.py); keep it below the
-    # platform's stop grace period (Kubernetes: 30 s, docker stop: 10 s)
-    drain_seconds: float = _setting("MESHSTREAM_DRAIN_SECONDS", "8", float)
     # how long a record that meets a transient failure (registry, storage, broker down) is tried
     # again in place before it is dead-lettered anyway (streams.core.policy)
     transient_retry_seconds: float = _setting("MESHSTREAM_TRANSIENT_RETRY_SECONDS", "600", float)

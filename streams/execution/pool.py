@@ -57,7 +57,6 @@ class ProcessorPool:
         self.running = 0  # tasks a pool process is working on now (the rest wait for a slot)
         self._slots: tuple | None = None  # (event loop, semaphore)
         self._warming: tuple | None = None  # (event loop, future of warm()) while the processes start
-        self.warmed = False  # warm_blocking ran: the processes are up and have imported the stages
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -111,24 +110,12 @@ class ProcessorPool:
         """Start every pool process and import the stage modules in it now (numpy, trimesh and
         the processors: about a CPU-second per process), so the first models do not pay for it
         and their wall and CPU figures are the work's. Returns the pool's pids."""
-        if self.warmed:
-            return self.pids()
         loop = asyncio.get_running_loop()
         executor = self._executor
         # as many concurrent tasks as processes: the executor starts a process per waiting task
         started = asyncio.gather(*(loop.run_in_executor(executor, _warm, modules) for _ in range(self.processes)))
         self._warming = (loop, started)
         return list(await started)
-
-    def warm_blocking(self, modules: list[str]) -> list[int]:
-        """`warm`, before any event loop runs: a worker warms its pool *before* it joins its
-        consumer group (streams/worker/main.py), so partitions are never assigned to a worker
-        that cannot process them yet. Joining first, a starting worker held its share of the
-        requests for the seconds its processes took to import (2-8 s on a busy machine), and
-        handed them back unprocessed when it was stopped in the meantime (issue 18's churn)."""
-        futures = [self._executor.submit(_warm, modules) for _ in range(self.processes)]
-        self.warmed = True
-        return [f.result() for f in futures]
 
     def pids(self) -> list[int]:
         """Live pool process ids (for tests and metrics)."""

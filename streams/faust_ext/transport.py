@@ -152,20 +152,11 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
         async def positions(self, tps) -> dict:
             return await self._thread.positions(tps)
 
-        def ack(self, message) -> bool:
-            """Faust's ack, except for a record taken before the latest rebalance (see
-            `stale_generation`): its ack is not recorded, so it never moves the commit."""
-            if stale_generation(message, self.app):
-                return False
-            return super().ack(message)
-
         def _new_offset(self, tp):
             """The offset to commit for `tp`: Faust's, but never past a record still being
-            processed (see `in_flight_below`), nor past the record at the committed offset
-            unless that record itself was acked (see `head_missing`)."""
+            processed (see `in_flight_below`)."""
             acked = self._acked[tp]
-            if acked and (in_flight_below(self._unacked_messages, tp, min(acked))
-                          or head_missing(self._committed_offset[tp], min(acked), self._gap[tp])):
+            if acked and in_flight_below(self._unacked_messages, tp, min(acked)):
                 return None
             return super()._new_offset(tp)
 
@@ -228,39 +219,6 @@ async def leave_group_now(consumer) -> bool:
         return False
     logging.getLogger(__name__).info("left the consumer group while it was rebalancing (member %s)", member)
     return True
-
-
-def head_missing(committed, lowest_acked: int, gaps) -> bool:
-    """Whether the record at the committed offset (the next one to read) is neither acked nor
-    known to be absent from the log, while later ones are.
-
-    Faust commits past it: its head check (`min(acked) - committed > 1`) tolerates one missing
-    record, as if the committed offset were the last one processed; Faust itself commits the
-    next one to read. The record at that offset was then never processed by anyone: dropped
-    from a stream's buffer by a rebalance or a stop (`flow_control.clear()`) while a later one,
-    taken by another actor of the same agent, was answered. `in_flight_below` only sees records
-    still referenced. `gaps` are Faust's intervals of offsets missing from the log (compaction,
-    transaction markers), which count as done. With nothing committed yet (None, and Faust keeps
-    a committed 0 as None too) the head is not known here; `in_flight_below` still applies."""
-    return committed is not None and lowest_acked > committed and not gaps.overlaps(committed)
-
-
-def stale_generation(message, app) -> bool:
-    """Whether `message` was fetched in an earlier consumer generation (before the latest
-    rebalance).
-
-    Why its ack must not count: Faust's stream iterator skips such a record and *acks* it
-    ("otherwise the lag would increase", faust/streams.py), counting on the seek to the
-    committed offset that follows every rebalance to read it again. But the ack goes into the
-    same bookkeeping as real ones: a run of skipped records at the head of a partition becomes
-    a committable run, the commit moves past them, and when the next rebalance seeks to that
-    commit they are never read again. Under churn (a join or leave every few seconds) that lost
-    requests: found by tests/integration/test_admission.py, 3 of 300 thumbnails requests never
-    started until the queue timeout, their partition re-read from before them and after them but
-    not them (issue 18). A record processed in the old generation and acked after the rebalance
-    is simply processed again after the seek (at least once; every stage is idempotent)."""
-    generation = getattr(message, "generation_id", None)
-    return generation is not None and generation != app.consumer_generation_id
 
 
 def delivery_cannot_block(consumer) -> bool:

@@ -89,29 +89,11 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
             register(app, runtime)
     importlib.import_module("streams.worker.web").register(app, runtime)  # metrics, health, API, dashboard
     pooled = [work_module(s) for s in processing_stages(manifest) if stages is None or s in stages]
-    runtime.pooled_modules = pooled  # streams/worker/main.py warms them before the worker joins its group
     if pooled:
         @app.task
         async def warm_pool() -> None:
-            """Pool processes start with the worker, not on the first model (see ProcessorPool.warm;
-            a no-op when `meshstream worker` warmed them before joining the group)."""
-            warmed_before = runtime.pool.warmed
+            """Pool processes start with the worker, not on the first model (see ProcessorPool.warm)."""
             pids = await runtime.pool.warm(pooled)
-            if not warmed_before:
-                logging.getLogger("meshstream").info("processor pool ready: %d processes %s", len(set(pids)), sorted(set(pids)))
-
-    @app.on_before_shutdown.connect
-    async def drain(app, **kwargs) -> None:
-        """Faust sends this after the consumer has stopped (left the group) and before the
-        agents are cancelled and the producer flushed: the steps still running finish and
-        their answers go out, instead of waiting for the heartbeat clock elsewhere."""
-        log = logging.getLogger("meshstream")
-        running = runtime.steps.count
-        if running:
-            done = await runtime.steps.idle(settings.drain_seconds)
-            log.info("stopping: %d running step(s) %s", running,
-                     "finished" if done else f"not all finished within {settings.drain_seconds:.0f} s "
-                                             f"({runtime.steps.count} abandoned)")
-
+            logging.getLogger("meshstream").info("processor pool ready: %d processes %s", len(set(pids)), sorted(set(pids)))
     logging.getLogger("meshstream").setLevel(logging.INFO)
     return app, runtime

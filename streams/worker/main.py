@@ -34,9 +34,6 @@ def run_worker(settings: Settings | None = None, stages: set[str] | None = None,
         settings = replace(settings, topic_replication=cluster_replication_factor(kafka_client_config(settings)))
     app, runtime = create_app(settings, stages)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if runtime.pooled_modules:  # before joining the group: partitions go only to a worker that can work
-        pids = runtime.pool.warm_blocking(runtime.pooled_modules)
-        logging.getLogger("meshstream").info("processor pool ready: %d processes %s", len(set(pids)), sorted(set(pids)))
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()  # returns by SystemExit once the agents have stopped

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from registry.manifest import Contract, Manifest
 from registry.serde import AvroSerde
-from streams.core.in_flight import InFlight
 from streams.worker import metrics
 from streams.core.envelope import derived_id, envelope
 from streams.core.policy import InPlaceRetry, error_info
@@ -39,8 +38,6 @@ class Runtime:
         self.storage = Storages(settings)          # connection name -> S3 client
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="io")
         self._pool = None
-        self.steps = InFlight()  # stage steps being handled: a stopping worker drains them (app.py)
-        self.pooled_modules: list[str] = []  # the stages' work modules its pool imports (app.py, main.py)
 
     # -- topics and sending -------------------------------------------------------------
     def topic(self, *names: str):

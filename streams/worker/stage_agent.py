@@ -110,8 +110,7 @@ def register_stage(stage: str, deliver=None):
 
         async def handle_in_order(rt, contract, record: dict) -> None:
             async with in_order(record["payload"]["run_id"]):
-                with rt.steps.track():  # a stopping worker finishes it first (streams/worker/app.py)
-                    await handle(rt, contract, record)
+                await handle(rt, contract, record)
 
         # several requests at once: a slow model does not hold up the small ones behind it (acks
         # stay safe: the worker's consumer commits only up to the first record still in

@@ -22,7 +22,6 @@ from fastavro.validation import validate
 from processors.discovery import StoredObject, group_models
 from processors.fingerprint import Fingerprint
 from processors.similarity_index import cells_within_reach, own_cell
-from streams.core.in_flight import InFlight
 from streams.core.settings import Settings
 from registry.constraints import check_record
 from registry.manifest import default_manifest
@@ -158,7 +157,6 @@ class FakeRuntime:
         self.handlers: dict[str, object] = {}
         self.batch_handlers: dict[str, object] = {}  # agents that take every queued event at once
         self.objects, self.results = objects, results
-        self.steps = InFlight()  # as the worker's Runtime: stage steps being handled
         self.queue: list[tuple[str, str, bytes]] = []
         self.sent: list[tuple[str, str, dict]] = []        # every decoded event, in order
         self.produced: dict[tuple[str, str], dict] = {}  # (stage, run id) -> what work() returned
