@@ -200,3 +200,51 @@ def test_offsets_are_never_committed_past_a_record_still_being_processed(tmp_pat
             assert consumer._new_offset(tp) == base + 2, committed
 
     asyncio.run(scenario())
+
+
+def test_a_record_whose_handler_was_cancelled_still_stops_the_commit(tmp_path):
+    """A worker stopping cancels its agents before its consumer's last commit: a request still
+    waiting for a pool process loses its last reference while a later one was answered. Faust
+    forgot the cancelled one (a weak set) and committed past it, leaving it to no one."""
+    import asyncio
+    import gc
+
+    from faust.types import TP
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer = app.consumer
+        tp = TP("transport-cancelled", 0)
+        app.topics._acking_topics.add(tp.topic)
+        consumer._committed_offset[tp] = 10
+        waiting, answered = _record(tp, 10), _record(tp, 11)
+        consumer.track_message(waiting)
+        consumer.track_message(answered)
+        assert consumer.ack(answered)
+        del waiting  # its handler was cancelled: nothing refers to the record any more
+        gc.collect()
+        assert consumer._new_offset(tp) is None
+        assert consumer._unacked_messages == {m for m in consumer._unacked_messages if m.offset == 10}
+
+    asyncio.run(scenario())
+
+
+def test_acked_records_leave_the_in_flight_set_even_when_their_offset_is_not_recorded(tmp_path):
+    """A record read again after a rebalance, below the committed offset: acked, not recorded
+    (already committed), and it must not stay in the in-flight set for ever."""
+    import asyncio
+
+    from faust.types import TP
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        consumer = app.consumer
+        tp = TP("transport-again", 0)
+        app.topics._acking_topics.add(tp.topic)
+        consumer._committed_offset[tp] = 10
+        again = _record(tp, 5)
+        consumer.track_message(again)
+        assert not consumer.ack(again)
+        assert again not in consumer._unacked_messages
+
+    asyncio.run(scenario())
