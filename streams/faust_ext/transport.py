@@ -35,6 +35,9 @@ from faust.transport.drivers import aiokafka as driver
 from mode.services import WaitResults
 
 from streams.faust_ext.committed_seek import seek_to_committed_or_reset
+from streams.faust_ext.head_watch import WAIT, HeadWatch, Rewind
+
+_log = logging.getLogger(__name__)
 
 # How long stopping the consumer thread may take. With the broker unreachable, aiokafka's
 # fetcher.close() re-raises the CancelledError of its own cancelled fetch task, the thread never
@@ -45,6 +48,10 @@ LEAVE_AFTER = 0.5
 LEAVE_TIMEOUT = 2.0  # another connection's fetch long-poll may come first (<= 1.5 s)
 IDLE_MIN_BYTES = 1          # answer at the first record
 IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
+# How long a partition's head may be missing (later records acked) before it is read again: a
+# record dropped by Faust around a rebalance (streams/faust_ext/head_watch.py); a rebalance's own
+# seek usually re-reads it first.
+HEAD_GRACE = 5.0
 
 
 class FetchBatching:
@@ -140,6 +147,22 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
             # records taken by a stream and not acked, held until acked (Faust holds them weakly:
             # see `in_flight_below` for what that lost)
             self._unacked_messages = set()
+            self.heads = HeadWatch(HEAD_GRACE)
+            self._rewinds: set[asyncio.Task] = set()
+
+        async def perform_seek(self) -> None:
+            """Faust's seek to the committed offsets; the heads are known from here on."""
+            await super().perform_seek()
+            self.heads.confirm(self.assignment())
+
+        async def on_partitions_revoked(self, revoked) -> None:
+            self.heads.forget(revoked)
+            await super().on_partitions_revoked(revoked)
+
+        async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
+            """Off: Faust takes a jump between the offset it last sought and the next record it
+            delivers for offsets missing from the log, and the records it dropped in between
+            counted as done (streams/faust_ext/head_watch.py)."""
 
         def ack(self, message) -> bool:
             """Faust's ack; the record also leaves the in-flight set whenever it is acked (Faust
@@ -169,11 +192,52 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
 
         def _new_offset(self, tp):
             """The offset to commit for `tp`: Faust's, but never past a record still being
-            processed (see `in_flight_below`)."""
+            processed (see `in_flight_below`), and only once the record at the committed
+            offset is done; one dropped before processing is read again (`HeadWatch`)."""
             acked = self._acked[tp]
-            if acked and in_flight_below(self._unacked_messages, tp, min(acked)):
+            if not acked:
+                return None
+            if in_flight_below(self._unacked_messages, tp, min(acked)):
+                return None
+            head = self._head(tp)
+            lowest = head if head is not None and self._gap[tp].overlaps_point(head) else min(acked)
+            verdict = self.heads.verdict(tp, head, lowest)
+            if isinstance(verdict, Rewind):
+                task = asyncio.ensure_future(self._rewind(verdict))
+                self._rewinds.add(task)
+                task.add_done_callback(self._rewinds.discard)
+                return None
+            if verdict == WAIT:
                 return None
             return super()._new_offset(tp)
+
+        def _head(self, tp) -> int | None:
+            """The committed offset of `tp` (Faust keeps a committed 0 as None; an uncommitted
+            partition was sought to 0 when the reset policy is earliest, else it is not known)."""
+            committed = self._committed_offset[tp]
+            if committed is not None:
+                return committed
+            return 0 if self.app.conf.consumer_auto_offset_reset == "earliest" else None
+
+        async def _rewind(self, rewind: Rewind) -> None:
+            """Read the partition again from its dropped head; a head retention deleted is
+            skipped to the log start (nothing there to process)."""
+            tp, offset = rewind.tp, rewind.offset
+            if tp not in self.assignment():
+                return
+            try:
+                start = (await self.earliest_offsets(tp)).get(tp)
+            except Exception as exc:  # noqa: BLE001 - broker unreachable: the next period tries again
+                _log.warning("%s[%d]: log start not known (%r); not read again yet", tp.topic, tp.partition, exc)
+                return
+            if start is not None and offset < start:
+                self._gap[tp].addi(offset, start)
+                _log.warning("%s[%d]: offsets %d-%d were deleted by retention before they were processed",
+                             tp.topic, tp.partition, offset, start - 1)
+                return
+            _log.warning("%s[%d]: record %d was dropped before it was processed; reading the partition "
+                         "again from it", tp.topic, tp.partition, offset)
+            await self.seek(tp, offset)
 
         def _new_consumer_thread(self):
             return self.thread_class(self, loop=self.loop, beacon=self.beacon)
