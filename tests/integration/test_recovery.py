@@ -18,10 +18,12 @@ MODELS = 12
 
 
 def _models() -> dict[str, bytes]:
-    """Distinct, moderately heavy meshes so the scan is still running when the worker stops."""
+    """Distinct, heavy enough meshes (82k faces: ~0.5 s of work each) so the scan is still running
+    when the worker stops (at 1,280 faces the whole scan took about a second once thumbnails got
+    fast, and the stop could land after the last run)."""
     out = {}
     for i in range(MODELS):
-        mesh = trimesh.creation.icosphere(subdivisions=3, radius=5.0 + i)
+        mesh = trimesh.creation.icosphere(subdivisions=6, radius=5.0 + i)
         out[f"sphere_{i:02d}/sphere.stl"] = mesh.export(file_type="stl")
     return out
 
