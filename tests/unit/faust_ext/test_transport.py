@@ -168,6 +168,18 @@ def test_wait_first_awaits_a_delivery_that_cannot_block_and_keeps_fausts_way_oth
     asyncio.run(scenario())
 
 
+def _consumer_at(tmp_path, topic: str, committed):
+    """A worker app's consumer whose streams ack `topic`[0], committed at `committed` (call it
+    inside the event loop)."""
+    from faust.types import TP
+
+    app = _worker_app(tmp_path)
+    tp = TP(topic, 0)
+    app.topics._acking_topics.add(tp.topic)
+    app.consumer._committed_offset[tp] = committed
+    return app.consumer, tp
+
+
 def _record(tp, offset: int):
     from faust.types import Message
 
@@ -181,13 +193,8 @@ def test_offsets_are_never_committed_past_a_record_still_being_processed(tmp_pat
     committed before (None, 0 or a later offset, where Faust tolerates one missing record)."""
     import asyncio
 
-    from faust.types import TP
-
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-acks", 0)
-        app.topics._acking_topics.add(tp.topic)
+        consumer, tp = _consumer_at(tmp_path, "transport-acks", None)
         consumer.heads.confirm({tp})
         for committed in (None, 0, 10):
             base = committed or 0
@@ -210,14 +217,8 @@ def test_a_record_whose_handler_was_cancelled_still_stops_the_commit(tmp_path):
     import asyncio
     import gc
 
-    from faust.types import TP
-
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-cancelled", 0)
-        app.topics._acking_topics.add(tp.topic)
-        consumer._committed_offset[tp] = 10
+        consumer, tp = _consumer_at(tmp_path, "transport-cancelled", 10)
         consumer.heads.confirm({tp})
         waiting, answered = _record(tp, 10), _record(tp, 11)
         consumer.track_message(waiting)
@@ -236,14 +237,8 @@ def test_acked_records_leave_the_in_flight_set_even_when_their_offset_is_not_rec
     (already committed), and it must not stay in the in-flight set for ever."""
     import asyncio
 
-    from faust.types import TP
-
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-again", 0)
-        app.topics._acking_topics.add(tp.topic)
-        consumer._committed_offset[tp] = 10
+        consumer, tp = _consumer_at(tmp_path, "transport-again", 10)
         again = _record(tp, 5)
         consumer.track_message(again)
         assert not consumer.ack(again)
@@ -267,14 +262,8 @@ def test_nothing_is_committed_past_a_head_that_was_dropped_before_processing(tmp
     whatever Faust's gap bookkeeping says."""
     import asyncio
 
-    from faust.types import TP
-
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-dropped", 0)
-        app.topics._acking_topics.add(tp.topic)
-        consumer._committed_offset[tp] = 120
+        consumer, tp = _consumer_at(tmp_path, "transport-dropped", 120)
         assert consumer._new_offset(tp) is None
         _acked(consumer, tp, 120)
         assert consumer._new_offset(tp) is None          # the head of a partition not yet sought
@@ -317,15 +306,10 @@ def test_a_dropped_head_is_read_again_and_one_retention_deleted_is_skipped(tmp_p
     churn test): a head still in the log is sought again, one below the log start is skipped."""
     import asyncio
 
-    from faust.types import TP
-
     from streams.faust_ext.head_watch import Rewind
 
     async def scenario():
-        app = _worker_app(tmp_path)
-        consumer = app.consumer
-        tp = TP("transport-rewind", 0)
-        app.topics._acking_topics.add(tp.topic)
+        consumer, tp = _consumer_at(tmp_path, "transport-rewind", 50)
         sought, start = [], {tp: 0}
 
         async def earliest_offsets(*tps):
@@ -336,7 +320,6 @@ def test_a_dropped_head_is_read_again_and_one_retention_deleted_is_skipped(tmp_p
 
         consumer.assignment = lambda: {tp}
         consumer.earliest_offsets, consumer.seek = earliest_offsets, seek
-        consumer._committed_offset[tp] = 50
         consumer.heads.confirm({tp})
         _acked(consumer, tp, 60)
         await consumer._rewind(Rewind(tp, 50))
