@@ -111,16 +111,18 @@ def tree_pids(pid: int) -> list[int]:
     return out
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds of one process (utime + stime; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a process and every live descendant (pool processes included)."""
-    total = 0.0
-    for p in tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
-    return total
+    return sum(process_cpu(p) for p in tree_pids(pid))
 
 
 # -- the pipeline on a private stack ----------------------------------------------------------------
