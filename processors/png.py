@@ -55,14 +55,15 @@ def encode(image: np.ndarray, compress_level: int = COMPRESS_LEVEL, use_palette:
     if use_palette and channels > 1:
         index, colours = raster.palette(image.reshape(-1, channels))
     if index is not None and index.size:
-        header = struct.pack(">IIBBBBB", width, height, 8, _INDEXED, 0, 0, 0)
+        colour_type = _INDEXED
         chunks.append(_chunk(b"PLTE", colours[:, :3].tobytes()))
         if channels == 4:
             chunks.append(_chunk(b"tRNS", colours[:, 3].tobytes()))
         rows = index.reshape(height, width)
     else:
-        header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
+        colour_type = _COLOUR_TYPE[channels]
         rows = image.reshape(height, width * channels)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)  # 8 bits, deflate, no interlace
     return b"".join([_SIGNATURE, _chunk(b"IHDR", header), *chunks, _chunk(b"IDAT", _idat(rows, compress_level)),
                      _chunk(b"IEND", b"")])
 

@@ -350,8 +350,8 @@ def compose(shade, width, size, color, edge_color, background, transparent,
     plain = np.zeros(size * channels, np.uint8)  # a background row
     if not transparent:
         for xo in range(size):
-            line = plain[channels * xo:channels * xo + 3]
-            line[0], line[1], line[2] = np.uint8(b0), np.uint8(b1), np.uint8(b2)
+            pixel = plain[channels * xo:channels * xo + 3]
+            pixel[0], pixel[1], pixel[2] = np.uint8(b0), np.uint8(b1), np.uint8(b2)
     for yo in range(size):
         line = out[yo]
         if wy0 <= yo < wy1:
