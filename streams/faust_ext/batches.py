@@ -42,6 +42,13 @@ async def ready_batches(stream, max_batch: int) -> AsyncIterator[list]:
             batch = [await events.__anext__()]
         except StopAsyncIteration:
             return
+        ended = False
         while len(batch) < max_batch and next_is_deliverable(stream):
-            batch.append(await events.__anext__())
+            try:
+                batch.append(await events.__anext__())
+            except StopAsyncIteration:  # the stream stopped (a worker shutting down) mid-batch
+                ended = True
+                break
         yield batch
+        if ended:
+            return

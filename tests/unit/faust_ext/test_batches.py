@@ -58,6 +58,26 @@ def test_a_queued_event_the_stream_would_skip_is_not_pulled_into_a_batch():
     _run(scenario())
 
 
+def test_a_stream_that_stops_mid_batch_hands_over_what_it_took_and_ends():
+    """A worker stopping while events are queued: the stream ends between two pulls of one
+    batch. The batch taken so far is handed over and the batches end; the StopAsyncIteration
+    escaped the generator as a RuntimeError before, crashing the orchestrator agent mid-shutdown
+    (Faust's supervisor then restarted it, and the stop took 10 s with the worker's partitions
+    still assigned to it: the churn test's pause)."""
+    async def scenario():
+        _, _, stream = await _stream_with(["first", "second"])
+
+        def stop_after_this_event(value):
+            stream._stopped.set()  # what stopping the worker does to its agents' streams
+            return value
+        stream.add_processor(stop_after_this_event)
+        batches = ready_batches(stream, 10)
+        assert [e.value for e in await batches.__anext__()] == ["first"]
+        with pytest.raises(StopAsyncIteration):
+            await batches.__anext__()
+    _run(scenario())
+
+
 def test_nothing_is_deliverable_while_flow_control_is_suspended():
     async def scenario():
         app, _, stream = await _stream_with(["a"])
