@@ -20,6 +20,7 @@ from streams.execution.catalog import processing_stages, work_module
 from streams.worker.agents import agent_registrars
 from streams.core.security import faust_broker_credentials
 from streams.faust_ext.monitor import LeanMonitor
+from streams.faust_ext.flow import StreamBuffersKept
 from streams.worker.tables import KeyPartitionedTable, key_partitioner
 from streams.faust_ext.transport import worker_transport
 
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         logging_config=None,
     )
     # before anything reaches app.transport (declaring topics does): see the module
+    # before any stream buffer exists (each registers with it when made): see the module
+    app.flow_control = StreamBuffersKept(app, loop=app.loop)
     app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
                                        settings.fetch_busy_rate)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))

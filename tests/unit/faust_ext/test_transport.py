@@ -330,3 +330,28 @@ def test_a_dropped_head_is_read_again_and_one_retention_deleted_is_skipped(tmp_p
         assert consumer._new_offset(tp) == 61
 
     asyncio.run(scenario())
+
+
+def test_resuming_the_flow_keeps_what_the_streams_received_and_clears_the_rest(tmp_path):
+    """Faust seeks the stream partitions, then resumes the flow, which cleared every buffer:
+    records delivered in between were lost (streams/faust_ext/flow.py). Stream buffers now keep
+    them; other managed buffers (the tables' changelog queue) are still cleared."""
+    import asyncio
+
+    async def scenario():
+        app = _worker_app(tmp_path)
+        channel = app.topic("flow-test")
+        app.topics.add(channel)
+        other = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+        app.flow_control.resume()
+        channel.queue.put_nowait("request 130")
+        other.put_nowait("changelog record")
+        app.flow_control.resume()          # the second resume that ends table recovery
+        assert channel.queue.get_nowait() == "request 130"
+        assert other.empty()
+        app.flow_control.suspend()
+        channel.queue.put_nowait("request 131")
+        app.flow_control.clear()           # a revocation still clears everything
+        assert channel.queue.empty()
+
+    asyncio.run(scenario())
