@@ -11,6 +11,11 @@ counted as done. Found with per-record logs of the churn test (issue 18): reques
 of `technical-metadata.requested[0]` fetched at 24.93 s, cleared at 24.97 s, committed past at
 27.68 s, never started until the queue timeout requested them again a minute later.
 
+That drop no longer happens (streams/faust_ext/flow.py keeps the stream buffers on that resume);
+the rule stays for every other way a record can be dropped before processing (a rebalance's
+buffer clear, the stream's skips, the drain loop's read-offset filter), each of which relies on
+a seek that a later commit must not overtake.
+
 The rule here: a partition commits only once its head was acked (then Faust's consecutive run
 from it is safe); a head missing while later records were acked was dropped, and after
 `grace` seconds the partition is read again from it (`Rewind`). A head below the log's first
