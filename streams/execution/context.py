@@ -124,10 +124,22 @@ class StageContext:
         return self._ref(bucket, key, etag, len(data))
 
 
+# request fields that say how to run a step, not what it computes: left out of the reuse key
+NOT_INPUT = ("run_id", "skip_cache", "input_is_new")
+
+
+def run_work(ctx: StageContext, stage_module, payload: dict, reuse: bool = True) -> dict:
+    """A stage module's `work` on one request, through the result reuse below unless `reuse` is
+    off or the module keeps its own (`REUSE_RESULTS = False`: the download stage's cache bucket)."""
+    if reuse and getattr(stage_module, "REUSE_RESULTS", True):
+        return reuse_or_work(ctx, stage_module.work, payload)
+    return stage_module.work(ctx, payload)
+
+
 def reuse_key(stage: str, payload: dict) -> str:
     """Where a stage's result for exactly this input is kept: the stage, the processor version
     and the request without its run id (files are named by content: ETags, result documents)."""
-    request = {k: v for k, v in payload.items() if k not in ("run_id", "skip_cache")}
+    request = {k: v for k, v in payload.items() if k not in NOT_INPUT}
     digest = hashlib.sha256(json.dumps([stage, PROCESSOR_VERSION, request], sort_keys=True, default=str).encode())
     return f"{REUSE_PREFIX}/{stage}/{digest.hexdigest()}.json"
 
@@ -135,10 +147,13 @@ def reuse_key(stage: str, payload: dict) -> str:
 def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
     """The stage's result for this input and processor version if one was made before (a replay,
     a reprocess of unchanged models), else `work`'s, kept for the next time. `skip_cache` in the
-    request (`meshstream reprocess --force`, `scan --skip-cache`) always works afresh."""
+    request (`meshstream reprocess --force`, `scan --skip-cache`) always works afresh, and
+    `input_is_new` (the orchestrator's word that this run's download stored every file for the
+    first time and this is the step's first attempt: no result for the input can exist yet) skips
+    the lookup, a GET that could only miss."""
     key = reuse_key(ctx.stage, payload)
     bucket, client = ctx.settings.cache_bucket, ctx.storage("default")
-    if not payload.get("skip_cache"):
+    if not payload.get("skip_cache") and not payload.get("input_is_new"):
         try:
             return json.loads(get_bytes(client, bucket, key, ctx.settings.max_object_bytes))
         except ProcessingError as exc:

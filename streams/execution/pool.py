@@ -65,7 +65,7 @@ class ProcessorPool:
 
     async def run(self, module: str, stage: str, payload: dict, reuse: bool = True, on_start=None) -> dict:
         """`work(ctx, payload)` of the stage module, in a pool process (through the result reuse
-        of streams.execution.context.reuse_or_work unless `reuse` is off); raises ReportedError or
+        of streams.execution.context.run_work unless `reuse` is off); raises ReportedError or
         WorkerLostError. At most one task per process is handed to the executor at a time, so
         `on_start()` (a stage's `started` report) is called when a process is free to begin
         the work, not while it would still wait in the executor's queue, nor while the pool's
@@ -175,7 +175,7 @@ def _warm(modules: list[str]) -> int:
 
 
 def _run(module: str, stage: str, payload: dict, reuse: bool):
-    from streams.execution.context import StageContext, reuse_or_work
+    from streams.execution.context import StageContext, run_work
     from streams.execution.storages import Storages
 
     ctx = _contexts.get(stage)
@@ -184,7 +184,6 @@ def _run(module: str, stage: str, payload: dict, reuse: bool):
         ctx = _contexts[stage] = StageContext(_settings, stage, storages)
     log.info("pool pid=%d started %s run=%s model=%s", os.getpid(), stage, payload.get("run_id"), payload.get("model_id"))
     try:
-        work = importlib.import_module(module).work
-        return "ok", reuse_or_work(ctx, work, payload) if reuse else work(ctx, payload)
+        return "ok", run_work(ctx, importlib.import_module(module), payload, reuse)
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which sends the failed event
         return "error", error_info(exc)

@@ -101,7 +101,22 @@ def build_request(stage: str, run: RunState, step_options: Mapping[str, Any] | N
         raise KeyError(f"no request builder for stage {stage!r}") from None
     known = request_fields(stage)
     overrides = {**dict(step_options or {}), **scan_options(run.options)}
-    return {**request_defaults(stage), **builder(run), **{k: v for k, v in overrides.items() if k in known}}
+    request = {**request_defaults(stage), **builder(run), **{k: v for k, v in overrides.items() if k in known}}
+    if "input_is_new" in known:
+        request["input_is_new"] = input_is_new(run, stage)
+    return request
+
+
+def input_is_new(run: RunState, stage: str) -> bool:
+    """True when this run's download stored every file in the cache for the first time (each a
+    cache miss) and the step's request is its first attempt: no stage can have a result for
+    content the cache has never held, so the stage skips its result-reuse lookup, a GET that
+    could only miss (streams.execution.context.reuse_or_work). A later attempt always looks: an
+    earlier attempt may have finished and stored its result before its answer was lost."""
+    files = result_of(run, "download").get("files") or []
+    step = run.steps.get(stage)
+    first_attempt = step is None or step.attempts <= 1
+    return bool(files) and first_attempt and not any(f.get("cache_hit", True) for f in files)
 
 
 @lru_cache(maxsize=None)

@@ -8,6 +8,9 @@ from processors.storage import stat
 from streams.execution.context import StageContext, parsed_key, sha256
 
 STAGE = "download"
+# the cache bucket is this stage's own reuse (a hit is one HEAD of the cached copy): the result
+# documents of streams.execution.context.reuse_or_work would add a GET and a PUT to every first run
+REUSE_RESULTS = False
 
 
 def _cache_key(ref: dict) -> str:
@@ -30,17 +33,22 @@ def work(ctx: StageContext, payload: dict) -> dict:
         data = ctx.read(ref, max_bytes)
         digest = sha256(data)
         cached = ctx.store_bytes(bucket, key, data, "application/octet-stream", {"sha256": digest})
-        parse_once(ctx, cached, data, skip_cache=bool(payload.get("skip_cache")))
+        parse_once(ctx, cached, data)
         files.append({"source": ref, "cached": cached, "sha256": digest, "size_bytes": len(data), "cache_hit": False})
     return {"files": files}
 
 
-def parse_once(ctx: StageContext, cached: dict, data: bytes, skip_cache: bool) -> None:
+def parse_once(ctx: StageContext, cached: dict, data: bytes) -> None:
     """The download is the first stage to read a model: parse each file now and store the parsed
     form for every later stage (processors/meshcache.py). A file that does not parse is left to
-    the stages that measure it, which report the error as before."""
+    the stages that measure it, which report the error as before.
+
+    Called on a cache miss only, so the parsed form is stored without asking whether it exists: a
+    file new to the cache has none, save a copy of the same bytes under another name (the parsed
+    key is the content's), which is parsed and stored again, identically. One HEAD per new file
+    saved (every S3 request costs the S3 server CPU beside the geometry)."""
     key = parsed_key(cached)
-    if key is None or (not skip_cache and stat(ctx.storage("default"), ctx.settings.cache_bucket, key)):
+    if key is None:
         return
     try:
         loaded = load_mesh(data, cached["key"], ctx.limits)

@@ -4,50 +4,14 @@ mesh as from the stored bytes."""
 from __future__ import annotations
 
 import hashlib
-import io
 
 from cachetools import LRUCache
-from minio.error import S3Error
-
 from processors import meshcache
 from processors.samples import sample_models
 from streams.execution import context as stage
 from streams.core.settings import Settings
 from streams.execution.context import StageContext, parsed_key
-
-
-class _Response:
-    def __init__(self, data: bytes):
-        self._body, self.headers = io.BytesIO(data), {"Content-Length": str(len(data))}
-
-    def read(self, n: int) -> bytes:
-        return self._body.read(n)
-
-    def close(self):
-        pass
-
-    def release_conn(self):
-        pass
-
-
-class _S3:
-    """Objects in a dict; counts requests by (method, key)."""
-
-    def __init__(self):
-        self.objects: dict[tuple[str, str], bytes] = {}
-        self.calls: list[tuple[str, str]] = []
-
-    def get_object(self, bucket, key):
-        self.calls.append(("GET", key))
-        if (bucket, key) not in self.objects:
-            raise S3Error(None, "NoSuchKey", "no such key", key, "req", "host")
-        return _Response(self.objects[(bucket, key)])
-
-    def put_object(self, bucket, key, data, length, content_type=None, metadata=None):
-        self.calls.append(("PUT", key))
-        body = data.read()
-        self.objects[(bucket, key)] = body
-        return type("Put", (), {"etag": hashlib.md5(body).hexdigest()})()
+from tests.unit.execution.s3_double import S3Double as _S3
 
 
 def _fresh_memo(monkeypatch) -> None:

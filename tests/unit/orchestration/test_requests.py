@@ -84,3 +84,35 @@ def test_units_outside_the_list_are_refused_by_the_contract():
         assert "units" in str(exc)
     else:
         raise AssertionError("units 'furlong' passed the contract's constraints")
+
+
+def _downloaded(cache_hits: list[bool]):
+    """A minimal run whose download step answered with files that were (or were not) in the cache."""
+    flows = default_workflows()
+    t = wf.start(flows, {**MODEL, "workflow": "minimal"}, 0)
+    files = [{"source": MODEL["files"][0], "cached": {**MODEL["files"][0], "bucket": "cache", "key": f"c/{i}"},
+              "sha256": "0" * 64, "size_bytes": 1, "cache_hit": hit} for i, hit in enumerate(cache_hits)]
+    t = wf.apply(flows["minimal"], t.state, wf.StepSucceeded("download", {"files": files}, "1"), 1)
+    return flows["minimal"], t
+
+
+def test_a_first_attempt_on_content_new_to_the_cache_skips_the_reuse_lookup_and_a_retry_does_not():
+    flow, t = _downloaded([False, False])
+    requested = {e.stage for e in t.effects if isinstance(e, wf.RequestStep)}
+    assert requested == {"technical-metadata", "thumbnails"}
+    assert all(build_request(stage, t.state)["input_is_new"] is True for stage in requested)
+    # the stage's retry: attempt 1 may have stored its result before its answer was lost
+    t = wf.apply(flow, t.state, wf.StepFailed("thumbnails", {"code": "storage_unavailable", "message": "down",
+                                                             "retryable": True}), 2)
+    t = wf.apply(flow, t.state, wf.Tick(), 10 * 60 * 1000)
+    assert [e.attempt for e in t.effects if isinstance(e, wf.RequestStep)] == [2]
+    assert build_request("thumbnails", t.state)["input_is_new"] is False
+    assert build_request("technical-metadata", t.state)["input_is_new"] is True  # still its first attempt
+
+
+def test_content_the_cache_held_or_a_run_without_download_result_looks_for_a_result():
+    for hits in ([True], [False, True]):
+        _, t = _downloaded(hits)
+        assert build_request("technical-metadata", t.state)["input_is_new"] is False, hits
+    assert build_request("technical-metadata", state())["input_is_new"] is False
+    assert "input_is_new" not in build_request("download", state())  # its cache is its own reuse

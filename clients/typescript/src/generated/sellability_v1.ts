@@ -52,6 +52,11 @@ export interface SellabilityRequestedPayload {
    * @default []
    */
   analyses: Array<ObjectRef>;
+  /**
+   * Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does not look for one to reuse (a lookup that could only miss). false: look. Added in v3.
+   * @default false
+   */
+  input_is_new: boolean;
 }
 
 /**

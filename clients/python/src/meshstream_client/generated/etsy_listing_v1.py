@@ -20,7 +20,7 @@ class EtsyListingRequested:
     TOPIC: ClassVar[str] = 'model.etsy-listing.requested.v1'
     SUBJECT: ClassVar[str] = 'model.etsy-listing.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '16ab5327832f975816e76c1ba16a7a1984f083bafbe5b75aed48446f066343a4'
+    SCHEMA_SHA256: ClassVar[str] = 'ef8406283270ca9296fc76b2c0e7a47af76c763287d9e10a13c8fdd259734e62'
 
     envelope: _common.Envelope
     payload: EtsyListingRequestedPayload
@@ -72,6 +72,8 @@ class EtsyListingRequestedPayload:
     price: _etsy.EtsyMoney | None = None
     # Asking price; null = the generator's pricing rule.
     listing_type: _etsy.EtsyListingType = _etsy.EtsyListingType('download')
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class EtsyListingRequestedPayload:
             'taxonomy_id': self.taxonomy_id,
             'price': (None if self.price is None else self.price.to_avro()),
             'listing_type': self.listing_type.value,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -108,6 +111,7 @@ class EtsyListingRequestedPayload:
             taxonomy_id=d['taxonomy_id'],
             price=(None if d['price'] is None else _etsy.EtsyMoney.from_avro(d['price'])),
             listing_type=_etsy.EtsyListingType(d['listing_type']),
+            input_is_new=d['input_is_new'],
         )
 
 

@@ -19,7 +19,7 @@ class MetamodelRequested:
     TOPIC: ClassVar[str] = 'model.metamodel.requested.v1'
     SUBJECT: ClassVar[str] = 'model.metamodel.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '1ecfca4baea7de6b848cc5f1c6f09199ec4f890a5914815e3b45ca31ae78e34f'
+    SCHEMA_SHA256: ClassVar[str] = 'fea4c876f7f24bb4f16cba3ab3ed692af41ff4845db342587a6731affad992e1'
 
     envelope: _common.Envelope
     payload: MetamodelRequestedPayload
@@ -59,6 +59,8 @@ class MetamodelRequestedPayload:
     min_confidence: float = 0.5
     # Groups below this confidence are reported as ungrouped files.
     # constraints: {"minimum": 0.0, "maximum": 1.0}
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class MetamodelRequestedPayload:
             'files': [v1.to_avro() for v1 in self.files],
             'split_bodies': self.split_bodies,
             'min_confidence': self.min_confidence,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -79,6 +82,7 @@ class MetamodelRequestedPayload:
             files=[_common.ObjectRef.from_avro(v2) for v2 in d['files']],
             split_bodies=d['split_bodies'],
             min_confidence=d['min_confidence'],
+            input_is_new=d['input_is_new'],
         )
 
 

@@ -19,7 +19,7 @@ class PrintAnalysisRequested:
     TOPIC: ClassVar[str] = 'model.print-analysis.requested.v1'
     SUBJECT: ClassVar[str] = 'model.print-analysis.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'b2d2e939a40ef242fcc24750eb23d44ae1272fdd1cd178bd507d37396a2d05be'
+    SCHEMA_SHA256: ClassVar[str] = '5ac90f511bf85e845e38dacd9308fb2e3d409ebe342241c4e563e8741b1ed6ec'
 
     envelope: _common.Envelope
     payload: PrintAnalysisRequestedPayload
@@ -62,6 +62,8 @@ class PrintAnalysisRequestedPayload:
     units: str | None = None
     # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
     # constraints: {"enum": ["mm", "cm", "m", "in"]}
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class PrintAnalysisRequestedPayload:
             'enable_expensive_analysis': self.enable_expensive_analysis,
             'skip_cache': self.skip_cache,
             'units': self.units,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class PrintAnalysisRequestedPayload:
             enable_expensive_analysis=d['enable_expensive_analysis'],
             skip_cache=d['skip_cache'],
             units=d['units'],
+            input_is_new=d['input_is_new'],
         )
 
 

@@ -19,7 +19,7 @@ class SellabilityRequested:
     TOPIC: ClassVar[str] = 'model.sellability.requested.v1'
     SUBJECT: ClassVar[str] = 'model.sellability.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '9dc0e0cd3ef58e66ea499190121f129e487b0733c427ad09ea546226f6d9d1da'
+    SCHEMA_SHA256: ClassVar[str] = '38db332ebb8b4fc980635a5595ac1145f42546e0d7a1d43742e3624203cd05d1'
 
     envelope: _common.Envelope
     payload: SellabilityRequestedPayload
@@ -64,6 +64,8 @@ class SellabilityRequestedPayload:
     # constraints: {"minimum": 1}
     analyses: list[_common.ObjectRef] = field(default_factory=lambda: [_common.ObjectRef.from_avro(v1) for v1 in []])
     # Result documents of earlier stages (technical metadata, print analysis) to score from; events carry references, the numbers live in storage.
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class SellabilityRequestedPayload:
             'thumbnail_count': self.thumbnail_count,
             'part_count': self.part_count,
             'analyses': [v3.to_avro() for v3 in self.analyses],
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -92,6 +95,7 @@ class SellabilityRequestedPayload:
             thumbnail_count=d['thumbnail_count'],
             part_count=d['part_count'],
             analyses=[_common.ObjectRef.from_avro(v5) for v5 in d['analyses']],
+            input_is_new=d['input_is_new'],
         )
 
 

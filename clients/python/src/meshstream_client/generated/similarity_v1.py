@@ -25,7 +25,7 @@ class SimilarityRequested:
     TOPIC: ClassVar[str] = 'model.similarity.requested.v1'
     SUBJECT: ClassVar[str] = 'model.similarity.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'cbd031c2be041a1e67ee59e911b314c564a6e2bf49d44cc7a732f1c342dfa93f'
+    SCHEMA_SHA256: ClassVar[str] = 'ad82743721965ef6712f0b479aa29de62d60b9778109b60b805249a152c3dedf'
 
     envelope: _common.Envelope
     payload: SimilarityRequestedPayload
@@ -69,6 +69,8 @@ class SimilarityRequestedPayload:
     units: str | None = None
     # Unit of the files' coordinates; null: the format's (a scan's `units` option).
     # constraints: {"enum": ["mm", "cm", "m", "in"]}
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class SimilarityRequestedPayload:
             'max_matches': self.max_matches,
             'skip_cache': self.skip_cache,
             'units': self.units,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -95,6 +98,7 @@ class SimilarityRequestedPayload:
             max_matches=d['max_matches'],
             skip_cache=d['skip_cache'],
             units=d['units'],
+            input_is_new=d['input_is_new'],
         )
 
 

@@ -19,7 +19,7 @@ class SlicingRequested:
     TOPIC: ClassVar[str] = 'model.slicing.requested.v1'
     SUBJECT: ClassVar[str] = 'model.slicing.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = '431b200503f9d365dc42dc4bc08e3954120e66385cf2c5252a733098a3bf3410'
+    SCHEMA_SHA256: ClassVar[str] = 'eeb3cf06760ea580bce107e55cc1fdfab1ca1477a5849b6571d94dfd775b3b97'
 
     envelope: _common.Envelope
     payload: SlicingRequestedPayload
@@ -63,6 +63,8 @@ class SlicingRequestedPayload:
     units: str | None = None
     # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
     # constraints: {"enum": ["mm", "cm", "m", "in"]}
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class SlicingRequestedPayload:
             'supports': self.supports,
             'skip_cache': self.skip_cache,
             'units': self.units,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -91,6 +94,7 @@ class SlicingRequestedPayload:
             supports=d['supports'],
             skip_cache=d['skip_cache'],
             units=d['units'],
+            input_is_new=d['input_is_new'],
         )
 
 

@@ -19,7 +19,7 @@ class TechnicalMetadataRequested:
     TOPIC: ClassVar[str] = 'model.technical-metadata.requested.v1'
     SUBJECT: ClassVar[str] = 'model.technical-metadata.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'a61521275e01ce219f61d3de2a15f8b4eb54d512a329e22a74632cb050110e7a'
+    SCHEMA_SHA256: ClassVar[str] = '10148730880c158ea639d2a9a5d7c065e61507cbb4bb2ecd09b48fdce4474752'
 
     envelope: _common.Envelope
     payload: TechnicalMetadataRequestedPayload
@@ -56,6 +56,8 @@ class TechnicalMetadataRequestedPayload:
     units: str | None = None
     # Unit of the files' coordinates (mm, cm, m, in), overriding the format's; null: the format's (a scan's `units` option).
     # constraints: {"enum": ["mm", "cm", "m", "in"]}
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class TechnicalMetadataRequestedPayload:
             'enable_expensive_analysis': self.enable_expensive_analysis,
             'skip_cache': self.skip_cache,
             'units': self.units,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -76,6 +79,7 @@ class TechnicalMetadataRequestedPayload:
             enable_expensive_analysis=d['enable_expensive_analysis'],
             skip_cache=d['skip_cache'],
             units=d['units'],
+            input_is_new=d['input_is_new'],
         )
 
 

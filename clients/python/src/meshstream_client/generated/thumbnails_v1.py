@@ -27,7 +27,7 @@ class ThumbnailsRequested:
     TOPIC: ClassVar[str] = 'model.thumbnails.requested.v1'
     SUBJECT: ClassVar[str] = 'model.thumbnails.requested.v1-value'
     STATUS: ClassVar[str] = 'active'
-    SCHEMA_SHA256: ClassVar[str] = 'abd8100d652e87cefc581c9b0dcd490bec0add356dc5f6bf97218c8cf305a4ba'
+    SCHEMA_SHA256: ClassVar[str] = '097e7f6804644cdb58ff0e8b6109d8ac85cc5e4bca4626736a15fa9e3215efff'
 
     envelope: _common.Envelope
     payload: ThumbnailsRequestedPayload
@@ -76,6 +76,8 @@ class ThumbnailsRequestedPayload:
     # constraints: {"pattern": "^#[0-9a-fA-F]{6}$"}
     transparent: bool = False
     # A transparent background (RGBA PNG; the ground shadow stays, as partial alpha) instead of white. Added in v2.
+    input_is_new: bool = False
+    # Set by the orchestrator when this run's download stored every file in the cache for the first time and this is the step's first attempt: no result for this input can exist yet, so the stage does no...
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -90,6 +92,7 @@ class ThumbnailsRequestedPayload:
             'skip_cache': self.skip_cache,
             'color': self.color,
             'transparent': self.transparent,
+            'input_is_new': self.input_is_new,
         }
 
     @classmethod
@@ -106,6 +109,7 @@ class ThumbnailsRequestedPayload:
             skip_cache=d['skip_cache'],
             color=d['color'],
             transparent=d['transparent'],
+            input_is_new=d['input_is_new'],
         )
 
 
