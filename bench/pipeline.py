@@ -8,7 +8,9 @@ Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--t
    (the machine's speed drifts); each configuration is compared with the mean of the two
    measurements around it. Ideal wall on C cores = that / C.
 2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
-   metamodel, print analysis, sellability) on a fresh private stack, from the scan to the last
+   metamodel, print analysis, sellability) on a fresh private stack, after a warm-up batch of
+   other models (`--warm-up`, default 10: the stack's JVMs compile their hot paths during the
+   first batch, a cost a running deployment paid long ago), from the scan to the last
    terminal event, with: one worker limited to one core by CPU affinity (event loop and its pool
    of one share that core: its single-core figure), one worker on all cores (default pool, one
    process per core), and two workers limited to one core each. Prints wall, efficiency = (pure
@@ -182,8 +184,12 @@ def await_terminals(sub, scan_id: str, expected: int, timeout: float = 1800, on_
     return done, failed, last
 
 
-def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], log_dir: Path) -> dict:
-    """Wall (scan -> last terminal event) and the workers' CPU for one configuration."""
+def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], log_dir: Path,
+                 warm_up: dict[str, bytes] | None = None) -> dict:
+    """Wall (scan -> last terminal event) and the workers' CPU for one configuration. With
+    `warm_up`, those models are scanned first, unmeasured: a stack that has just started spends
+    seconds of CPU compiling its JVM's hot paths (Kafka, the registry) and creating topics during
+    its first batch, which a long-running deployment paid once; the measured batch is the second."""
     from processors.storage import connect
     from registry.serde import AvroSerde, registry_client
     from streams.client import Publisher, Subscriber
@@ -200,6 +206,10 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
             expected = len({k.split("/")[0] for k in models})
             sub = Subscriber(settings=settings, from_beginning=True)
             AvroSerde(registry_client(settings))
+            if warm_up:
+                upload(s3, "models", {"warm-up/" + k: v for k, v in warm_up.items()})
+                warm_id = Publisher(settings).scan("models", "warm-up/", workflow=workflow)
+                await_terminals(sub, warm_id, len({k.split("/")[0] for k in warm_up}), timeout=600)
             time.sleep(2.0)  # let the group settle after the last join
             stack_pids = {st.name: st.pid for st in stack.status() if st.pid}
             cpu0 = [tree_cpu(p.proc.pid) for p in procs]
@@ -300,6 +310,8 @@ def main() -> int:
     ap.add_argument("--workflow", default="complete")
     ap.add_argument("--tiny", type=int, default=200, help="tiny models for the event-path figures (0: skip)")
     ap.add_argument("--skip-two", action="store_true", help="skip the two-worker configuration")
+    ap.add_argument("--warm-up", type=int, default=10,
+                    help="models scanned on each fresh stack before the measured batch (0: measure the stack's first batch)")
     args = ap.parse_args()
     cpu_ids = sorted(os.sched_getaffinity(0))
     cores = len(cpu_ids)
@@ -307,6 +319,9 @@ def main() -> int:
     tris = [len(trimesh.load(trimesh.util.wrap_as_stream(v), file_type="stl").faces) for v in models.values()]
     print(f"{len(models)} models, {min(tris):,}-{max(tris):,} triangles, workflow {args.workflow}, {cores} cores")
     log_dir = Path(tempfile.mkdtemp(prefix="meshstream-bench-logs-"))
+    warm_up = build_models(args.warm_up, seed=11) if args.warm_up else None
+    if warm_up:
+        print(f"each configuration's stack first processes {args.warm_up} other models, unmeasured (--warm-up)")
     # "one core" is CPU affinity (event loop and pool together on one core; the pool sizes itself
     # to it), not just one pool process beside an event loop on another core
     configs = [("1 worker, 1 core", [{"cpus": {cpu_ids[0]}}]), ("1 worker, all cores", [{}])]
@@ -319,7 +334,7 @@ def main() -> int:
     print(f"processors' own CPU, serial, before the runs        {baselines[0]:8.1f} s")
     results = {}
     for name, workers in configs:
-        results[name] = run_pipeline(models, args.workflow, workers, log_dir)
+        results[name] = run_pipeline(models, args.workflow, workers, log_dir, warm_up=warm_up)
         baselines.append(serial_cpu(models))
         print(f"processors' own CPU, serial, after {name:18s}{baselines[-1]:8.1f} s")
     pure_all = sum(baselines) / len(baselines)
