@@ -2,25 +2,31 @@
 
 Why processes: geometry (parsing, rendering, ray casting) is Python and numpy under one GIL; in
 the worker's own process it competed with the event loop (heartbeats, acks, serde) and one
-worker used one core. A `ProcessPoolExecutor` (spawn start method: the parent has threads)
-runs each stage's `work(ctx, payload)` in a child with its own settings and storage clients, so
-one `meshstream worker` uses every core while its event loop stays responsive.
+worker used one core. Each pool process (spawn start method: the parent has threads) runs a
+stage's `work(ctx, payload)` with its own settings and storage clients, so one `meshstream
+worker` uses every core while its event loop stays responsive.
+
+Why not `concurrent.futures.ProcessPoolExecutor`: its manager thread, its call queue's feeder
+thread and a `call_soon_threadsafe` per result cost the worker 0.47 ms of CPU per task against
+0.09 ms for a pipe per process read on the event loop itself (`loop.add_reader`), and a tiny
+model is three tasks (issue 19; bench/RESULTS.md). One request per process at a time is what the
+worker wants anyway (`on_start` is a stage's `started` report), so the pool is that: a free list
+of processes, each with its own pipe.
 
 Failures come back in-band as ErrorInfo (`("error", info)`), so any exception a processor
 raises arrives with its code and retryability without having to be picklable. A pool process
-that dies (killed, out of memory) breaks the executor: the step fails with the retryable
-`worker_lost` code and the pool is replaced, so the orchestrator retries the step and the
-worker itself keeps running (ADR 0005).
+that dies (killed, out of memory) fails only the step it was running, with the retryable
+`worker_lost` code, and is replaced, so the orchestrator retries the step and the worker itself
+keeps running (ADR 0005).
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import logging
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from streams.core.policy import WorkerLostError, error_info
@@ -50,90 +56,176 @@ def pool_size(settings: Settings) -> int:
         return os.cpu_count() or 1
 
 
+class _Process:
+    """One pool process and the worker's end of its pipe."""
+
+    def __init__(self, settings: Settings):
+        context = get_context("spawn")
+        self.conn, child_end = context.Pipe()
+        # daemon: ended with the worker's interpreter; pool processes start no processes of their own
+        self.process = context.Process(target=_serve, args=(child_end, settings, os.getpid()), daemon=True,
+                                       name="meshstream-pool")
+        self.process.start()
+        child_end.close()  # the child's end lives in the child only: its death is EOF here
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def close(self) -> None:
+        """No more work: the process reads EOF and exits once its current task is done."""
+        self.conn.close()
+
+    def kill(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
+
+
 class ProcessorPool:
     def __init__(self, settings: Settings, processes: int | None = None):
         self.settings = settings
         self.processes = processes or pool_size(settings)
-        self.running = 0  # tasks a pool process is working on now (the rest wait for a slot)
-        self._slots: tuple | None = None  # (event loop, semaphore)
+        self.running = 0  # tasks (and warm-ups) a pool process is working on now (the rest wait for a process)
         self._warming: tuple | None = None  # (event loop, future of warm()) while the processes start
-        self._executor = self._new_executor()
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.processes, mp_context=get_context("spawn"),
-                                   initializer=_init_child, initargs=(self.settings, os.getpid()))
+        self._all: list[_Process] = [_Process(settings) for _ in range(self.processes)]
+        self._free: list[_Process] = list(self._all)
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._closed = False
 
     async def run(self, module: str, stage: str, payload: dict, reuse: bool = True, on_start=None) -> dict:
         """`work(ctx, payload)` of the stage module, in a pool process (through the result reuse
         of streams.execution.context.run_work unless `reuse` is off); raises ReportedError or
-        WorkerLostError. At most one task per process is handed to the executor at a time, so
-        `on_start()` (a stage's `started` report) is called when a process is free to begin
-        the work, not while it would still wait in the executor's queue, nor while the pool's
-        processes are still starting (`warm`: seconds of imports on a busy machine, which a
-        3 s execution timeout counted as the step's, and requested the first steps again)."""
+        WorkerLostError. A task is handed to a process only when that process is free, so
+        `on_start()` (a stage's `started` report) is called when the work can begin, not while
+        it would wait behind others, nor while the pool's processes are still starting
+        (`warm`: seconds of imports on a busy machine, which a 3 s execution timeout counted as
+        the step's, and requested the first steps again)."""
         await self._warm_done()
-        async with self._slot():
-            if on_start is not None:
-                on_start()
-            self.running += 1
-            try:
-                return await self._run(module, stage, payload, reuse)
-            finally:
-                self.running -= 1
+        proc = await self._take()
+        if on_start is not None:
+            on_start()
+        status, value = await self._call(proc, ("run", (module, stage, payload, reuse)), stage)
+        if status == "error":
+            raise ReportedError(value)
+        return value
 
     async def _warm_done(self) -> None:
         warming = self._warming
         if warming is not None and warming[0] is asyncio.get_running_loop() and not warming[1].done():
             await asyncio.wait([warming[1]])  # its failure is warm()'s caller's to report
 
-    def _slot(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots[0] is not loop:  # one per event loop (tests run several)
-            self._slots = (loop, asyncio.Semaphore(self.processes))
-        return self._slots[1]
-
-    async def _run(self, module: str, stage: str, payload: dict, reuse: bool) -> dict:
-        executor = self._executor
+    # -- the free list -----------------------------------------------------------------------
+    async def _take(self) -> _Process:
+        if self._closed:
+            raise WorkerLostError("the processor pool is shut down")
+        if self._free:
+            return self._free.pop()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
         try:
-            status, value = await asyncio.get_running_loop().run_in_executor(executor, _run, module, stage, payload, reuse)
-        except BrokenProcessPool as exc:
-            if self._executor is executor:  # the first to notice replaces it; the others reuse that
-                log.warning("a processor process died (%s); starting a new pool", exc)
-                self._executor = self._new_executor()
-                executor.shutdown(wait=False, cancel_futures=True)
-            raise WorkerLostError(f"the process running {stage} died: {exc}") from exc
-        if status == "error":
-            raise ReportedError(value)
-        return value
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a process as it was cancelled
+                self._give_back(waiter.result())
+            raise
 
-    async def warm(self, modules: list[str]) -> list[int]:
-        """Start every pool process and import the stage modules in it now (numpy, trimesh and
-        the processors: about a CPU-second per process), so the first models do not pay for it
-        and their wall and CPU figures are the work's. Returns the pool's pids."""
+    def _give_back(self, proc: _Process) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done() and not waiter.get_loop().is_closed():
+                waiter.set_result(proc)
+                return
+        self._free.append(proc)
+
+    # -- one task ----------------------------------------------------------------------------
+    def _call(self, proc: _Process, message: tuple, what: str) -> asyncio.Future:
+        """Send `message` to `proc`; a future of its reply. The reply is read on the event loop
+        when the pipe is readable, and the process goes back to the free list then, whether or
+        not the caller still waits (a cancelled step's process is busy until its work ends)."""
         loop = asyncio.get_running_loop()
-        executor = self._executor
-        # as many concurrent tasks as processes: the executor starts a process per waiting task
-        started = asyncio.gather(*(loop.run_in_executor(executor, _warm, modules) for _ in range(self.processes)))
-        self._warming = (loop, started)
+        reply: asyncio.Future = loop.create_future()
+        fd = proc.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            self.running -= 1  # before the process is handed on: the next task's on_start counts it free
+            try:
+                answer = proc.conn.recv()
+            except (EOFError, OSError) as exc:  # the process died mid-task
+                answer = WorkerLostError(f"the process running {what} died: {exc!r}")
+                self._replace(proc)
+            except Exception as exc:  # noqa: BLE001 - a whole answer that does not unpickle here: the step's failure
+                answer = ("error", error_info(exc))
+                self._give_back(proc)
+            else:
+                self._give_back(proc)
+            if not reply.done():
+                if isinstance(answer, Exception):
+                    reply.set_exception(answer)
+                else:
+                    reply.set_result(answer)
+
+        loop.add_reader(fd, readable)
+        self.running += 1
+        try:
+            proc.conn.send(message)
+        except Exception as exc:  # noqa: BLE001 - a dead process (broken pipe) or an unpicklable payload
+            loop.remove_reader(fd)
+            self.running -= 1
+            if isinstance(exc, OSError):
+                self._replace(proc)
+                raise WorkerLostError(f"the process for {what} is gone: {exc!r}") from exc
+            self._give_back(proc)
+            raise
+        return reply
+
+    def _replace(self, dead: _Process) -> None:
+        dead.kill()
+        dead.process.join(timeout=5)
+        self._all.remove(dead)
+        if self._closed:
+            return
+        log.warning("a processor process died (pid %s, exit code %s); starting a new one", dead.pid, dead.process.exitcode)
+        try:
+            fresh = _Process(self.settings)
+        except Exception:  # noqa: BLE001 - the pool runs one process short rather than fail the event loop's callback
+            log.exception("a new processor process could not be started; %d processes left", len(self._all))
+            return
+        self._all.append(fresh)
+        self._give_back(fresh)
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def warm(self, modules: list[str]) -> list[int]:
+        """Import the stage modules in every pool process now (numpy, trimesh and the
+        processors: about a CPU-second per process), so the first models do not pay for it and
+        their wall and CPU figures are the work's. Returns the pool's pids."""
+        async def one() -> int:
+            proc = await self._take()
+            return (await self._call(proc, ("warm", modules), "warm-up"))[1]
+
+        started = asyncio.gather(*(one() for _ in range(self.processes)))
+        self._warming = (asyncio.get_running_loop(), started)
         return list(await started)
 
     def pids(self) -> list[int]:
         """Live pool process ids (for tests and metrics)."""
-        return [p.pid for p in (getattr(self._executor, "_processes", None) or {}).values() if p.is_alive()]
+        return [p.pid for p in self._all if p.process.is_alive()]
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """No new work; each process exits after the task it is running."""
+        self._closed = True
+        for proc in self._all:
+            proc.close()
 
     def terminate(self) -> None:
-        """Stop now: cancel queued work and end the pool processes (SIGTERM), for a worker that
-        is exiting. Without this the interpreter's exit waits for every running task, including
-        the start-up warm-up (seconds of imports), before the process can end (issue 22). Work
-        cut short is redelivered, as after a crash: its agent has stopped and cannot publish it."""
-        processes = list((getattr(self._executor, "_processes", None) or {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
+        """Stop now: end the pool processes (SIGTERM), for a worker that is exiting. Otherwise
+        the interpreter's exit would wait for every running task, including the start-up
+        warm-up (seconds of imports), before the process could end (issue 22). Work cut short is
+        redelivered, as after a crash: its agent has stopped and cannot publish it."""
+        self._closed = True
+        for proc in self._all:
+            proc.kill()
 
 
 # -- in the pool process -------------------------------------------------------------------------
@@ -165,12 +257,26 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _warm(modules: list[str]) -> int:
-    import time
+def _serve(conn, settings: Settings, parent: int) -> None:
+    """A pool process: read a task, answer it, until the worker closes the pipe (EOF) or dies."""
+    _init_child(settings, parent)
+    while True:
+        try:
+            kind, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        answer = ("ok", _warm(args)) if kind == "warm" else _run(*args)
+        try:
+            conn.send(answer)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 - a result that does not pickle is the stage's failure
+            conn.send(("error", error_info(exc)))
 
+
+def _warm(modules: list[str]) -> int:
     for module in modules:
         importlib.import_module(module)
-    time.sleep(0.2)  # hold this process so the other warm-up tasks start their own
     return os.getpid()
 
 

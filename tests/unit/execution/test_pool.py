@@ -118,3 +118,23 @@ def test_a_step_does_not_start_while_the_pool_processes_are_still_starting(pool)
         await warming
     run(scenario())
     assert order == ["warm", "started"]
+
+
+def test_a_killed_pool_process_fails_only_its_own_step_and_is_replaced(pool):
+    """The step running beside the killed one finishes (an executor-wide pool failed both), and
+    the pool is back to its size with a new process in the dead one's place."""
+    before = set(run(pool.warm([MODULE])))
+
+    async def both():
+        return await asyncio.gather(pool.run(MODULE, "thumbnails", {"echo": "beside", "sleep": 0.5}, reuse=False),
+                                    pool.run(MODULE, "thumbnails", {"die": True}, reuse=False),
+                                    return_exceptions=True)
+    beside, died = run(both())
+    assert beside["echo"] == "beside" and isinstance(died, WorkerLostError)
+    after = set(pool.pids())
+    assert len(after) == pool.processes == 2 and len(after & before) == 1 and beside["pid"] in after
+    assert pool.running == 0
+
+    async def four():
+        return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}, reuse=False) for i in range(4)))
+    assert {r["echo"] for r in run(asyncio.wait_for(four(), 60))} == {0, 1, 2, 3}
