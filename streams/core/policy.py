@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from registry.workflows import RetryPolicy
@@ -57,8 +56,6 @@ def kafka_error_is_transient(err) -> bool:
 
 def _infra_code(exc: BaseException) -> str | None:
     """The code of an infrastructure failure a library raised untyped, or None."""
-    if isinstance(exc, BrokenProcessPool):
-        return WorkerLostError.code
     if type(exc).__module__.startswith("confluent_kafka") and type(exc).__name__ == "KafkaException":
         err = exc.args[0] if exc.args else None
         transient = err is None or not hasattr(err, "code") or kafka_error_is_transient(err)

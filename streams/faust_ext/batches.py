@@ -42,13 +42,10 @@ async def ready_batches(stream, max_batch: int) -> AsyncIterator[list]:
             batch = [await events.__anext__()]
         except StopAsyncIteration:
             return
-        ended = False
         while len(batch) < max_batch and next_is_deliverable(stream):
             try:
                 batch.append(await events.__anext__())
             except StopAsyncIteration:  # the stream stopped (a worker shutting down) mid-batch
-                ended = True
-                break
+                yield batch
+                return
         yield batch
-        if ended:
-            return

@@ -81,9 +81,9 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         table_standby_replicas=settings.standby_replicas,
         logging_config=None,
     )
-    # before anything reaches app.transport (declaring topics does): see the module
     # before any stream buffer exists (each registers with it when made): see the module
     app.flow_control = StreamBuffersKept(app, loop=app.loop)
+    # before anything reaches app.transport (declaring topics does): see the module
     app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
                                        settings.fetch_busy_rate)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))
