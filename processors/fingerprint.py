@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from scipy.spatial.distance import pdist
 
 FINGERPRINT_VERSION = 1
 SEED = 20231
@@ -139,6 +138,10 @@ def _soft_histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> np.n
 
 def fingerprint_arrays(vertices: np.ndarray, faces: np.ndarray, samples: int = SAMPLES, seed: int = SEED) -> Fingerprint:
     """Fingerprint of a triangle surface (vertices (n, 3), faces (m, 3)); needs a non-zero area."""
+    # imported here: the similarity index (the worker's event loop) compares fingerprints and must
+    # not pay scipy's import (0.7 s of CPU) at every worker start; pool processes have it loaded
+    from scipy.spatial.distance import pdist
+
     tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces, dtype=np.int64)]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     areas = 0.5 * np.sqrt(np.einsum("ij,ij->i", cross, cross))

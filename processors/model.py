@@ -15,9 +15,7 @@ import trimesh
 from processors.errors import ProcessingError
 from processors.loading import Limits, LoadedMesh, load_mesh
 from processors.metadata import TechnicalMetadata, technical_metadata
-
-# Bump when any processor's output for the same input changes (it is part of idempotency keys).
-PROCESSOR_VERSION = "0.2.0"
+from processors.version import PROCESSOR_VERSION  # noqa: F401 - re-exported: processors' version beside the model
 
 
 @dataclass(frozen=True)

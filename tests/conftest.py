@@ -48,6 +48,26 @@ def cluster(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def secure_stack(tmp_path_factory):
+    """A separate stack whose clients must use SASL_SSL (SCRAM-SHA-512) with mutual TLS, and a
+    random S3 secret; shared by the Python and the Node client's secured tests (the session
+    stack is plaintext). Clients: `Settings.from_env(secure_stack.config.client_env())`."""
+    import secrets
+    from dataclasses import replace
+
+    from stack.config import StackConfig
+    from stack.manager import LocalStack
+
+    base = StackConfig().with_free_ports(tmp_path_factory.mktemp("sasl-stack"))
+    local = LocalStack(replace(base, kafka_security="sasl_ssl", s3_secret_key=f"s3-{secrets.token_urlsafe(18)}"))
+    try:
+        local.up()
+        yield local
+    finally:
+        local.down()
+
+
+@pytest.fixture(scope="session")
 def stack_env(stack) -> dict[str, str]:
     return stack.config.client_env()
 

@@ -61,7 +61,7 @@ def analyze_file(path: Path, *, thumbnails: Path | None = None, turntable: int =
     from processors.loading import Limits, load_mesh
     from processors.metadata import technical_metadata
     from processors.metamodel import detect_bodies
-    from processors.model import PROCESSOR_VERSION
+    from processors.version import PROCESSOR_VERSION
     from processors.print_analysis import analyze_print
     from processors.sellability import sellability
     from processors.slicing import slice_mesh

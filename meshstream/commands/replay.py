@@ -94,7 +94,7 @@ def run_reset_group(args) -> int:
 
 
 def run_reprocess(args) -> int:
-    from processors.model import PROCESSOR_VERSION
+    from processors.version import PROCESSOR_VERSION
     from streams.client.replay import parse_position, reprocess
     from streams.core.settings import Settings
 

@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from processors.model import PROCESSOR_VERSION
+from processors.version import PROCESSOR_VERSION
 from registry.manifest import Contract, default_manifest
 from registry.serde import AvroSerde, SerdeError, registry_client
 from streams.client import processing_options, producer_config

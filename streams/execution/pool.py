@@ -2,9 +2,16 @@
 
 Why processes: geometry (parsing, rendering, ray casting) is Python and numpy under one GIL; in
 the worker's own process it competed with the event loop (heartbeats, acks, serde) and one
-worker used one core. Each pool process (spawn start method: the parent has threads) runs a
-stage's `work(ctx, payload)` with its own settings and storage clients, so one `meshstream
-worker` uses every core while its event loop stays responsive.
+worker used one core. Each pool process runs a stage's `work(ctx, payload)` with its own
+settings and storage clients, so one `meshstream worker` uses every core while its event loop
+stays responsive.
+
+Why the forkserver start method: the worker has threads, so its pool processes must not be
+forks of it; but spawned ones each imported numpy, trimesh, scipy and the renderer again, about
+2.7 CPU-seconds per process on this machine, paid at every worker start and again for every
+replacement of a dead process. A forkserver imports the stage modules once (`preload`) and
+forks each pool process from that single-threaded, fully imported state: one import per
+worker, and a replacement starts in milliseconds.
 
 Why not `concurrent.futures.ProcessPoolExecutor`: its manager thread, its call queue's feeder
 thread and a `call_soon_threadsafe` per result cost the worker 0.47 ms of CPU per task against
@@ -56,15 +63,23 @@ def pool_size(settings: Settings) -> int:
         return os.cpu_count() or 1
 
 
+def _context(preload: tuple[str, ...]):
+    """The forkserver context, its server told to import `preload` when it starts (this process's
+    first pool process starts it; the list is the same for every pool of a worker)."""
+    context = get_context("forkserver")
+    if preload:
+        context.set_forkserver_preload(list(preload))
+    return context
+
+
 class _Process:
     """One pool process and the worker's end of its pipe."""
 
-    def __init__(self, settings: Settings):
-        context = get_context("spawn")
+    def __init__(self, settings: Settings, preload: tuple[str, ...] = ()):
+        context = _context(preload)
         self.conn, child_end = context.Pipe()
         # daemon: ended with the worker's interpreter; pool processes start no processes of their own
-        self.process = context.Process(target=_serve, args=(child_end, settings, os.getpid()), daemon=True,
-                                       name="meshstream-pool")
+        self.process = context.Process(target=_serve, args=(child_end, settings), daemon=True, name="meshstream-pool")
         self.process.start()
         child_end.close()  # the child's end lives in the child only: its death is EOF here
 
@@ -83,12 +98,15 @@ class _Process:
 
 
 class ProcessorPool:
-    def __init__(self, settings: Settings, processes: int | None = None):
+    def __init__(self, settings: Settings, processes: int | None = None, preload: tuple[str, ...] = ()):
+        """`preload`: modules the forkserver imports once for every pool process (the stage
+        modules: numpy, trimesh and the processors come with them)."""
         self.settings = settings
         self.processes = processes or pool_size(settings)
+        self.preload = tuple(preload)
         self.running = 0  # tasks (and warm-ups) a pool process is working on now (the rest wait for a process)
         self._warming: tuple | None = None  # (event loop, future of warm()) while the processes start
-        self._all: list[_Process] = [_Process(settings) for _ in range(self.processes)]
+        self._all: list[_Process] = [_Process(settings, self.preload) for _ in range(self.processes)]
         self._free: list[_Process] = list(self._all)
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
         self._closed = False
@@ -188,7 +206,7 @@ class ProcessorPool:
             return
         log.warning("a processor process died (pid %s, exit code %s); starting a new one", dead.pid, dead.process.exitcode)
         try:
-            fresh = _Process(self.settings)
+            fresh = _Process(self.settings, self.preload)
         except Exception:  # noqa: BLE001 - the pool runs one process short rather than fail the event loop's callback
             log.exception("a new processor process could not be started; %d processes left", len(self._all))
             return
@@ -234,32 +252,35 @@ _contexts: dict = {}
 _settings: Settings | None = None
 
 
-def _init_child(settings: Settings, parent: int) -> None:
+def _init_child(settings: Settings) -> None:
     global _settings
     _settings = settings
     # Ctrl-C reaches the whole process group: the worker shuts the pool down, not the children
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with(parent)
+    _die_with_parent()
     # the worker's log is this process's stderr too: say which process holds which step
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
 
 
-def _die_with(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when the worker dies (even by SIGKILL), so a killed
-    worker never leaves pool processes behind; elsewhere the pool's own pipes end them."""
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (even by SIGKILL), so a killed
+    worker never leaves pool processes behind; elsewhere the pool's own pipes end them. The
+    parent is the worker's forkserver, which exits when the worker does (its alive pipe reads
+    EOF), so the chain ends here too."""
+    parent = os.getppid()
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the worker died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
-def _serve(conn, settings: Settings, parent: int) -> None:
+def _serve(conn, settings: Settings) -> None:
     """A pool process: read a task, answer it, until the worker closes the pipe (EOF) or dies."""
-    _init_child(settings, parent)
+    _init_child(settings)
     while True:
         try:
             kind, args = conn.recv()

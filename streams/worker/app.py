@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         @app.task
         async def warm_pool() -> None:
             """Pool processes start with the worker, not on the first model (see ProcessorPool.warm)."""
-            pids = await runtime.pool.warm(pooled)
+            pool = await runtime.start_pool()
+            pids = await pool.warm(pooled)
             logging.getLogger("meshstream").info("processor pool ready: %d processes %s", len(set(pids)), sorted(set(pids)))
     logging.getLogger("meshstream").setLevel(logging.INFO)
     return app, runtime

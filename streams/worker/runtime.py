@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from registry.serde import AvroSerde
 from streams.worker import metrics
 from streams.core.envelope import derived_id, envelope
 from streams.core.policy import InPlaceRetry, error_info
+from streams.execution.catalog import processing_stages, work_module
 from streams.execution.storages import Storages
 from streams.worker.topics import faust_topic
 from streams.core import names
@@ -38,6 +40,7 @@ class Runtime:
         self.storage = Storages(settings)          # connection name -> S3 client
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="io")
         self._pool = None
+        self._pool_lock = threading.Lock()  # the pool is made once, on the loop or in start_pool's thread
 
     # -- topics and sending -------------------------------------------------------------
     def topic(self, *names: str):
@@ -181,12 +184,20 @@ class Runtime:
     @property
     def pool(self):
         """The processor pool, started on first use (a worker that runs no stage never starts it)."""
-        if self._pool is None:
-            from streams.execution.pool import ProcessorPool
+        with self._pool_lock:
+            if self._pool is None:
+                from streams.execution.pool import ProcessorPool
 
-            self._pool = ProcessorPool(self.settings)
-            metrics.POOL_SIZE.set(self._pool.processes)  # right from start-up, not from the first probe
-        return self._pool
+                # every stage module, imported once by the pool's forkserver (streams/execution/pool.py)
+                preload = tuple(work_module(s) for s in processing_stages(self.manifest))
+                self._pool = ProcessorPool(self.settings, preload=preload)
+                metrics.POOL_SIZE.set(self._pool.processes)  # right from start-up, not from the first probe
+            return self._pool
+
+    async def start_pool(self):
+        """The pool, made in a thread: its first process waits for the forkserver's imports
+        (seconds on a busy machine), and the event loop keeps serving meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, lambda: self.pool)
 
     @property
     def stage_concurrency(self) -> int:

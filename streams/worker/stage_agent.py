@@ -14,7 +14,7 @@ import os
 import socket
 import time
 
-from processors.model import PROCESSOR_VERSION
+from processors.version import PROCESSOR_VERSION
 from streams.core.envelope import derived_id, envelope
 from streams.core.keyed_lock import KeyedLock
 from streams.core.policy import error_info

@@ -6,7 +6,7 @@ import struct
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from registry.manifest import default_manifest
 from registry.serde import SerdeError
@@ -44,6 +44,40 @@ def read_topics(settings, contract_names, serde, match, expected: int, timeout: 
                 settle_until = time.monotonic() + settle
             if settle_until is not None and time.monotonic() > settle_until:
                 break
+    finally:
+        consumer.close()
+    return found
+
+
+def read_to_end(settings, contract_names, serde, match) -> list[tuple[str, dict]]:
+    """Every (contract name, record) matching `match` that the contracts' topics hold *now*: each
+    partition read up to the high watermark taken at the call. Proves an absence at once (a
+    replay's writes are flushed before it returns), where waiting for an event that should not
+    come costs its whole timeout."""
+    contracts = {default_manifest().by_name(n).topic: default_manifest().by_name(n) for n in contract_names}
+    consumer = Consumer({**kafka_client_config(settings), "group.id": f"test-end-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    found: list[tuple[str, dict]] = []
+    try:
+        ends = {}
+        for topic in contracts:
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                if high > low:
+                    ends[(topic, p)] = (low, high)
+        consumer.assign([TopicPartition(t, p, low) for (t, p), (low, _) in ends.items()])
+        deadline = time.monotonic() + 60
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error() and (msg.topic(), msg.partition()) in ends:
+                record = _decoded(serde, msg, contracts[msg.topic()])
+                if record is not None and match(record):
+                    found.append((contracts[msg.topic()].name, record))
+            # positions, not offsets seen: a transaction marker may be a partition's last offset
+            for tp in consumer.position([TopicPartition(t, p) for t, p in ends]):
+                if tp.offset >= ends[(tp.topic, tp.partition)][1]:
+                    del ends[(tp.topic, tp.partition)]
+        assert not ends, f"partitions not read to their end: {sorted(ends)}"
     finally:
         consumer.close()
     return found

@@ -10,13 +10,13 @@ import uuid
 
 import pytest
 
-from processors.model import PROCESSOR_VERSION
+from processors.version import PROCESSOR_VERSION
 from processors.samples import sample_models
 from registry.serde import AvroSerde, registry_client
 from streams.client import Publisher
 from streams.client.replay import replay_topic, reprocess
 from streams.client.replay_plan import REPLAYED_COPY
-from tests.integration.helpers import read_topics, terminal_events, upload
+from tests.integration.helpers import read_to_end, read_topics, terminal_events, upload
 
 pytestmark = pytest.mark.integration
 
@@ -104,8 +104,13 @@ def test_a_second_replay_starts_nothing_and_says_which_runs_were_started(setting
     assert again.read == 10 and again.skipped_by_reason() == {REPLAYED_COPY: 5} and again.models == sorted(models)
     assert (again_dry["read"], again_dry["started"], [i["id"] for i in again_dry["already_started"]],
             again_dry["skipped_by_reason"], again_dry["models"]) == _numbers(again)
-    time.sleep(5)  # time for a run the second replay might have started to get going
-    standard = _completions(settings, serde, models, "standard", expected=6, timeout=20)
+    # a run exists only through its discovery: the topic holds the first replay's 5, no more
+    # (the replay's writes are flushed before it returns, so reading to the end proves it at once)
+    replayed = read_to_end(settings, ("discovery.discovered",), serde,
+                           lambda r: r["payload"]["model_id"] in models and r["payload"]["workflow"] == "standard")
+    assert sorted(r["payload"]["run_id"] for _, r in replayed) == sorted(new_ids)
+    standard = [r for _, r in read_to_end(settings, ("processing.completed",), serde,
+                                          lambda r: r["payload"]["model_id"] in models and r["payload"]["workflow"] == "standard")]
     assert len(standard) == 5, "the terminal topic holds exactly 5 completions of the new workflow"
     assert {r["payload"]["run_id"] for r in standard} == new_ids
 
@@ -133,7 +138,10 @@ def test_replaying_a_completed_range_makes_equal_new_runs_once(settings, s3, wor
     dry = replay_topic(settings, "processing.completed", start=("time", t0), end=("time", t1), dry_run=True)
     assert dry.read == 2 and len(dry.started) == 2 and dry.dry_run
     new_ids = {i.id for i in dry.started}
-    assert not _terminals_of(settings, serde, new_ids, expected=1, timeout=5, settle=0), "a dry run changes nothing"
+    causes = {r["envelope"]["event_id"] for r in originals}
+    assert not read_to_end(settings, ("discovery.discovered",), serde,
+                           lambda r: r["payload"]["run_id"] in new_ids or r["envelope"]["causation_id"] in causes), \
+        "a dry run changes nothing"
 
     docs = {m: _metadata_doc(s3, settings, m) for m in by_model}
     done = replay_topic(settings, "model.processing.completed.v1", start=("time", t0), end=("time", t1))
@@ -153,8 +161,11 @@ def test_replaying_a_completed_range_makes_equal_new_runs_once(settings, s3, wor
 
     again = replay_topic(settings, "processing.completed", start=("time", t0), end=("time", t1))
     assert again.started == [] and {i.id for i in again.already_started} == new_ids
-    after = _terminals_of(settings, serde, new_ids, expected=3, timeout=15, settle=0)
-    assert len(after) == 2, "replaying the same range twice starts no second run"
+    again_discovered = read_to_end(settings, ("discovery.discovered",), serde, lambda r: r["envelope"]["causation_id"] in causes)
+    assert {r["payload"]["run_id"] for _, r in again_discovered} == new_ids and len(again_discovered) == 2, \
+        "replaying the same range twice starts no second run"
+    assert len(read_to_end(settings, ("processing.completed", "processing.failed"), serde,
+                           lambda r: r["payload"]["run_id"] in new_ids)) == 2
 
 
 def test_reprocess_touches_only_models_with_stale_results(settings, s3, worker, serde):

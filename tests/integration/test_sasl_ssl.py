@@ -3,7 +3,8 @@ has a SASL_SSL listener with a generated CA, a real worker and CLI configured on
 MESHSTREAM_* (secrets as `_FILE`), a scan -> completion, and then every log line and every event
 of the run scanned for the secrets it was given.
 
-Its own stack (module scope): the session stack is plaintext and other tests share it.
+Its own stack (`secure_stack`, tests/conftest.py, shared with the Node client's secured test): the
+session stack is plaintext.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import secrets
 import subprocess
 import sys
 import uuid
-from dataclasses import replace
 
 import pytest
 from confluent_kafka import Consumer, KafkaException
@@ -27,21 +27,6 @@ from tests.conftest import ROOT
 from tests.integration.helpers import terminal_events, upload
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def secure_stack(tmp_path_factory):
-    from stack.config import StackConfig
-    from stack.manager import LocalStack
-
-    base = StackConfig().with_free_ports(tmp_path_factory.mktemp("sasl-stack"))
-    config = replace(base, kafka_security="sasl_ssl", s3_secret_key=f"s3-{secrets.token_urlsafe(18)}")
-    local = LocalStack(config)
-    try:
-        local.up()
-        yield local
-    finally:
-        local.down()
 
 
 def test_scan_to_completion_over_sasl_ssl_and_no_secret_leaks(secure_stack, tmp_path):
@@ -88,7 +73,11 @@ def test_scan_to_completion_over_sasl_ssl_and_no_secret_leaks(secure_stack, tmp_
 
         client_settings = ClientSettings.from_env(env)
         with Subscriber(settings=client_settings, group_id=f"sasl-client-{uuid.uuid4().hex[:6]}") as sub:
-            got = [ev.payload.name for ev in sub.events(timeout=60, idle_timeout=10) if ev.payload.scan_id == scan_id]
+            got = []
+            for ev in sub.events(timeout=60):
+                if ev.payload.scan_id == scan_id:
+                    got.append(ev.payload.name)
+                    break  # the stack is private: this run's one terminal event is all there is
         assert got == [completed[0]["payload"]["name"]]
         refused = Subscriber(settings=client_settings.replace(kafka_sasl_password="wrong"), group_id="sasl-refused")
         with pytest.raises(AuthenticationFailed):

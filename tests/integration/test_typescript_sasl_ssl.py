@@ -2,7 +2,8 @@
 MESHSTREAM_* variables `meshstream stack env` prints for the stack's SASL_SSL mode (the password as
 a `_FILE`), as the Python clients are (issue 22: the Node client had no SASL/TLS options).
 
-Its own stack (module scope): the session stack is plaintext. The Node side publishes a scan and
+A secured stack of its own (`secure_stack`, tests/conftest.py, shared with test_sasl_ssl.py): the
+session stack is plaintext. The Node side publishes a scan and
 reads it back with its subscriber; a Python consumer (streams.core.security) reads the same record;
 a wrong password is refused with kafkajs' SASL authentication error; `meshstream subscribe` (whose
 topic wait ignored the security settings) reads it too.
@@ -13,7 +14,6 @@ import json
 import os
 import subprocess
 import uuid
-from dataclasses import replace
 
 import pytest
 
@@ -49,20 +49,6 @@ const want = process.argv[2];
   process.exit(0);
 })().catch((err) => { console.error(err); process.exit(1); });
 """
-
-
-@pytest.fixture(scope="module")
-def secure_stack(tmp_path_factory):
-    from stack.config import StackConfig
-    from stack.manager import LocalStack
-
-    config = replace(StackConfig().with_free_ports(tmp_path_factory.mktemp("ts-sasl-stack")), kafka_security="sasl_ssl")
-    local = LocalStack(config)
-    try:
-        local.up()
-        yield local
-    finally:
-        local.down()
 
 
 def test_node_client_publishes_and_subscribes_over_sasl_ssl_with_mtls(secure_stack):

@@ -25,7 +25,7 @@ def analyses(ctx: StageContext, payload: dict):
 
 
 def work(ctx: StageContext, payload: dict) -> dict:
-    from processors.model import PROCESSOR_VERSION
+    from processors.version import PROCESSOR_VERSION
 
     meta, prints = analyses(ctx, payload)
     if prints is None:

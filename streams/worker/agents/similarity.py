@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from processors.model import PROCESSOR_VERSION
+from processors.version import PROCESSOR_VERSION
 from processors.similarity_index import IndexedModel, near_duplicates
 from streams.core import names
 from streams.core.envelope import derived_id, envelope

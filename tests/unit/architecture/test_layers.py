@@ -51,3 +51,16 @@ def test_a_pool_process_imports_no_kafka_client():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ig.ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_worker_process_imports_no_geometry_library():
+    """The worker's own process (agents, event loop, similarity index) hands geometry to the pool
+    and must not import trimesh or scipy: 1.7 s of CPU at every worker start (half its start-up),
+    paid on every scale-out and restart, for one version string and a distance function."""
+    code = (
+        "import sys\n"
+        "import streams.worker.app\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'trimesh', 'scipy', 'numba', 'PIL'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ig.ROOT)
+    assert out.stdout.strip() == "[]"
