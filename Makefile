@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/typed_payloads.py
 	$(BIN)/python bench/thumbnails.py
 	$(BIN)/python bench/pool_ipc.py
+	$(BIN)/python bench/worker_start.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scale.py
 

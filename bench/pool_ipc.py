@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -50,7 +49,7 @@ async def _executor(n: int) -> float:
 
     loop = asyncio.get_running_loop()
     executor = ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn"), initializer=pool_module._init_child,
-                                   initargs=(Settings(), os.getpid()))
+                                   initargs=(Settings(),))
     slots = asyncio.Semaphore(2)
 
     async def one():

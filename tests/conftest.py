@@ -48,6 +48,22 @@ def cluster(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def _outage_stack(tmp_path_factory):
+    local = start_stack(tmp_path_factory.mktemp("outage-stack"))
+    yield local
+    local.down()
+
+
+@pytest.fixture
+def outage_stack(_outage_stack):
+    """A separate stack whose broker a test may stop (spooling during an outage, a worker stopped
+    with the broker down), shared by such tests so each does not start a stack of its own: every
+    service is running again before each test (`up` starts only what is down)."""
+    _outage_stack.up()
+    return _outage_stack
+
+
+@pytest.fixture(scope="session")
 def secure_stack(tmp_path_factory):
     """A separate stack whose clients must use SASL_SSL (SCRAM-SHA-512) with mutual TLS, and a
     random S3 secret; shared by the Python and the Node client's secured tests (the session

@@ -118,6 +118,10 @@ class Settings:
     # processes in a worker's processor pool (default: one per core) and requests each stage
     # agent handles at once (default: the pool size)
     processor_processes: int | None = _setting("MESHSTREAM_PROCESSOR_PROCESSES", None, int)
+    # how pool processes start: forkserver (the stage modules imported once, each process a fork
+    # of that; ADR 0005 amendment) or spawn (each process imports them itself: where forkserver
+    # is unavailable, and bench/worker_start.py's baseline)
+    pool_start_method: str = _setting("MESHSTREAM_POOL_START_METHOD", "forkserver")
     stage_concurrency: int | None = _setting("MESHSTREAM_STAGE_CONCURRENCY", None, int)
     # stream consumer fetches (streams/faust_ext/transport.py): while more than FETCH_BUSY_RATE records a
     # second arrive, the broker answers when FETCH_MIN_BYTES are ready or after FETCH_MAX_WAIT_MS

@@ -63,11 +63,16 @@ def pool_size(settings: Settings) -> int:
         return os.cpu_count() or 1
 
 
-def _context(preload: tuple[str, ...]):
-    """The forkserver context, its server told to import `preload` when it starts (this process's
-    first pool process starts it; the list is the same for every pool of a worker)."""
-    context = get_context("forkserver")
-    if preload:
+START_METHODS = ("forkserver", "spawn")
+
+
+def _context(method: str, preload: tuple[str, ...]):
+    """The start method's context; a forkserver is told to import `preload` when it starts (this
+    process's first pool process starts it; the list is the same for every pool of a worker)."""
+    if method not in START_METHODS:
+        raise ValueError(f"MESHSTREAM_POOL_START_METHOD={method!r}: expected one of {', '.join(START_METHODS)}")
+    context = get_context(method)
+    if method == "forkserver" and preload:
         context.set_forkserver_preload(list(preload))
     return context
 
@@ -76,7 +81,7 @@ class _Process:
     """One pool process and the worker's end of its pipe."""
 
     def __init__(self, settings: Settings, preload: tuple[str, ...] = ()):
-        context = _context(preload)
+        context = _context(settings.pool_start_method, preload)
         self.conn, child_end = context.Pipe()
         # daemon: ended with the worker's interpreter; pool processes start no processes of their own
         self.process = context.Process(target=_serve, args=(child_end, settings), daemon=True, name="meshstream-pool")

@@ -7,6 +7,8 @@ import time
 
 from processors.errors import CorruptMeshError
 
+IMPORTED_IN = os.getpid()  # the process that imported this module (a forkserver's preload, or the pool process)
+
 
 def work(ctx, payload: dict) -> dict:
     if payload.get("die"):
@@ -16,4 +18,4 @@ def work(ctx, payload: dict) -> dict:
     if payload.get("bug"):
         raise KeyError("a bug")
     time.sleep(payload.get("sleep", 0))
-    return {"pid": os.getpid(), "stage": ctx.stage, "echo": payload.get("echo")}
+    return {"pid": os.getpid(), "stage": ctx.stage, "echo": payload.get("echo"), "imported_in": IMPORTED_IN}

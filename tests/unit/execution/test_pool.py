@@ -138,3 +138,43 @@ def test_a_killed_pool_process_fails_only_its_own_step_and_is_replaced(pool):
     async def four():
         return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i}, reuse=False) for i in range(4)))
     assert {r["echo"] for r in run(asyncio.wait_for(four(), 60))} == {0, 1, 2, 3}
+
+
+PRELOAD_RUN = """
+import asyncio, json, sys
+from streams.core.settings import Settings
+from streams.execution.pool import ProcessorPool
+M = "tests.unit.execution.pool_work"
+async def main():
+    pool = ProcessorPool(Settings.from_env({"MESHSTREAM_POOL_START_METHOD": sys.argv[1]}), processes=2, preload=(M,))
+    answers = await asyncio.gather(*(pool.run(M, "thumbnails", {"sleep": 0.5}, reuse=False) for _ in range(2)))
+    pool.shutdown()
+    print(json.dumps([[a["pid"], a["imported_in"]] for a in answers]))
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_stage_modules_are_imported_once_by_the_forkserver_not_by_each_pool_process(method):
+    """The forkserver imports the preloaded stage modules and every pool process is a fork of it
+    (one import per worker: ADR 0005 amendment); spawned processes each import them. Run in a
+    fresh interpreter: a process has one forkserver, started with the first pool's preload."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", PRELOAD_RUN, method], cwd=root, capture_output=True, text=True,
+                         timeout=120, check=True)
+    (a_pid, a_imported), (b_pid, b_imported) = json.loads(out.stdout.strip().splitlines()[-1])
+    assert a_pid != b_pid, "two pool processes answered"
+    if method == "forkserver":
+        assert a_imported == b_imported and a_imported not in (a_pid, b_pid), "imported once, in the forkserver"
+    else:
+        assert (a_imported, b_imported) == (a_pid, b_pid), "each spawned process imported it itself"
+
+
+def test_an_unknown_start_method_is_refused_by_name():
+    with pytest.raises(ValueError, match="MESHSTREAM_POOL_START_METHOD"):
+        ProcessorPool(Settings.from_env({"MESHSTREAM_POOL_START_METHOD": "fork"}), processes=1)
