@@ -92,17 +92,35 @@ class ServiceTimes:
     def __init__(self):
         self.mean_ms: dict[str, float] = {}
         self._started: OrderedDict[str, int] = OrderedDict()
+        self._answered: OrderedDict[str, tuple[str, int]] = OrderedDict()  # answers whose beat 0 is still to come
 
     def started(self, request_id: str, started_at) -> None:
-        """Beat 0 of a request; times are ms or datetimes (Avro timestamp-millis decodes to one)."""
-        self._started[request_id] = _ms(started_at)
-        while len(self._started) > self.REMEMBERED:
-            self._started.popitem(last=False)
+        """Beat 0 of a request; times are ms or datetimes (Avro timestamp-millis decodes to one).
+        Beat 0 and the answer travel on different topics, so a short step's answer may be read
+        first (both in one fetch): then the pair is completed here."""
+        answer = self._answered.pop(request_id, None)
+        if answer is not None:
+            self._sample(answer[0], _ms(started_at), answer[1])
+            return
+        self._remember(self._started, request_id, _ms(started_at))
 
     def answered(self, stage: str, request_id: str | None, occurred_at) -> None:
-        started = self._started.pop(request_id, None) if request_id else None
-        if started is not None and _ms(occurred_at) >= started:
-            self.record(stage, _ms(occurred_at) - started)
+        if not request_id:
+            return
+        started = self._started.pop(request_id, None)
+        if started is None:
+            self._remember(self._answered, request_id, (stage, _ms(occurred_at)))
+        else:
+            self._sample(stage, started, _ms(occurred_at))
+
+    def _sample(self, stage: str, started: int, answered: int) -> None:
+        if answered >= started:
+            self.record(stage, answered - started)
+
+    def _remember(self, pending: OrderedDict, request_id: str, value) -> None:
+        pending[request_id] = value
+        while len(pending) > self.REMEMBERED:  # bounded: a beat or an answer that never comes ages out
+            pending.popitem(last=False)
 
     def record(self, stage: str, ms: float) -> None:
         before = self.mean_ms.get(stage)

@@ -145,6 +145,9 @@ class Orchestrator:
         """The state machine's transition for one event, as `(key, transition, cause)`, or None
         when the event changes nothing (a repeated discovery, an outcome for a finished run)."""
         payload, env_in = record["payload"], record["envelope"]
+        if contract.name == STARTED and payload["beat"] == 0:
+            # the step's service time, even when its answer was read first and ended the run
+            self.admission.times.started(payload["request_id"], payload["started_at"])
         key = payload["run_id"].encode()
         state = batch_states[key] if key in batch_states else self._state(key)
         if contract.name == names.DISCOVERED:
@@ -157,8 +160,6 @@ class Orchestrator:
                 return None
             if contract.name == STARTED:
                 event = wf.StepStarted(payload["stage"], payload["request_id"], payload["beat"])
-                if payload["beat"] == 0:
-                    self.admission.times.started(payload["request_id"], payload["started_at"])
             elif contract.event == "completed":
                 self.admission.times.answered(contract.stage, env_in.get("causation_id"), env_in["occurred_at"])
                 event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},

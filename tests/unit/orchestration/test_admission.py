@@ -152,3 +152,16 @@ def test_service_times_read_the_events_timestamps_as_decoded():
     adm.times.answered("download", "req-a", t0 + timedelta(milliseconds=40))
     adm.times.answered("download", "req-unknown", t0 + timedelta(seconds=30))
     assert adm.times.mean_ms == {"download": 40} and adm.limit("download") == 13
+
+
+def test_a_service_time_counts_when_the_answer_is_read_before_its_beat_0():
+    """Beat 0 and the answer travel on different topics, so the orchestrator may read a short
+    step's answer first (both in one fetch): the pair still makes one measurement (else fast
+    stages would lose service times, and with them their admission limit)."""
+    adm = Admission(1, queue_seconds=0.5)
+    adm.times.answered("download", "req-b", 1_000_040)
+    assert adm.times.mean_ms == {}
+    adm.times.started("req-b", 1_000_000)
+    assert adm.times.mean_ms == {"download": 40}
+    adm.times.started("req-b", 1_000_000)  # a repeated beat 0 makes no second measurement
+    assert adm.times.mean_ms == {"download": 40}
