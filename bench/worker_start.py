@@ -84,8 +84,8 @@ def main() -> None:
         a, b = med["forkserver"][key], med["spawn"][key]
         print(f"  {label:34}{a:12.2f}{b:12.2f}{a / b if b else float('nan'):8.2f}")
     print(f"  pool side in imports of the stages: forkserver {med['forkserver']['pool'] / imp:.2f}, "
-          f"spawn {med['spawn']['pool'] / imp:.2f} (pool processes: {med['spawn']['processes']:.0f} spawned; "
-          f"forkserver + {med['forkserver']['processes'] - 1:.0f} forked)")
+          f"spawn {med['spawn']['pool'] / imp:.2f} (processes beside the worker, the resource tracker included: "
+          f"forkserver {med['forkserver']['processes']:.0f}, spawn {med['spawn']['processes']:.0f})")
 
 
 if __name__ == "__main__":
