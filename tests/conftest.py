@@ -56,9 +56,9 @@ def _outage_stack(tmp_path_factory):
 
 @pytest.fixture
 def outage_stack(_outage_stack):
-    """A separate stack whose broker a test may stop (spooling during an outage, a worker stopped
-    with the broker down), shared by such tests so each does not start a stack of its own: every
-    service is running again before each test (`up` starts only what is down)."""
+    """A separate stack whose broker a test may stop (spooling during an outage), shared by such
+    tests so each does not start a stack of its own: every service is running again before each
+    test (`up` starts only what is down)."""
     _outage_stack.up()
     return _outage_stack
 
