@@ -14,14 +14,15 @@ from meshstream.worker_process import WorkerProcess
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_stack(data_dir: Path, brokers: int = 1):
-    """A private stack on free ports: one Kafka broker, or a three-broker KRaft cluster."""
+def start_stack(data_dir: Path, brokers: int = 1, **config):
+    """A private stack on free ports: one Kafka broker, or a three-broker KRaft cluster; `config`
+    overrides StackConfig fields (e.g. kafka_security)."""
     from dataclasses import replace
 
     from stack.config import StackConfig
     from stack.manager import LocalStack
 
-    local = LocalStack(replace(StackConfig().with_free_ports(data_dir), brokers=brokers))
+    local = LocalStack(replace(StackConfig().with_free_ports(data_dir), brokers=brokers, **config))
     try:
         local.up()
     except Exception:
@@ -48,39 +49,16 @@ def cluster(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def _outage_stack(tmp_path_factory):
-    local = start_stack(tmp_path_factory.mktemp("outage-stack"))
-    yield local
-    local.down()
-
-
-@pytest.fixture
-def outage_stack(_outage_stack):
-    """A separate stack whose broker a test may stop (spooling during an outage), shared by such
-    tests so each does not start a stack of its own: every service is running again before each
-    test (`up` starts only what is down)."""
-    _outage_stack.up()
-    return _outage_stack
-
-
-@pytest.fixture(scope="session")
 def secure_stack(tmp_path_factory):
     """A separate stack whose clients must use SASL_SSL (SCRAM-SHA-512) with mutual TLS, and a
     random S3 secret; shared by the Python and the Node client's secured tests (the session
     stack is plaintext). Clients: `Settings.from_env(secure_stack.config.client_env())`."""
     import secrets
-    from dataclasses import replace
 
-    from stack.config import StackConfig
-    from stack.manager import LocalStack
-
-    base = StackConfig().with_free_ports(tmp_path_factory.mktemp("sasl-stack"))
-    local = LocalStack(replace(base, kafka_security="sasl_ssl", s3_secret_key=f"s3-{secrets.token_urlsafe(18)}"))
-    try:
-        local.up()
-        yield local
-    finally:
-        local.down()
+    local = start_stack(tmp_path_factory.mktemp("sasl-stack"), kafka_security="sasl_ssl",
+                        s3_secret_key=f"s3-{secrets.token_urlsafe(18)}")
+    yield local
+    local.down()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
 """Publisher durability: a scan published while the broker is down is spooled on disk, survives
 the publishing process, and is delivered exactly once when the broker is back.
 
-It runs on `outage_stack` (tests/conftest.py), not the session stack, because it stops the
-broker, which the session stack's other users must not see (no worker: only the publish path is
-under test).
+This module starts its OWN private Kafka + registry (no S3, no worker: only the publish path is
+under test) because it stops the broker, which the session stack's other users must not see.
 """
 from __future__ import annotations
 
@@ -24,15 +23,33 @@ from tests.integration.helpers import read_topics
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory):
+    from stack.config import StackConfig
+    from stack.services import Kafka, SchemaRegistry
+
+    config = StackConfig().with_free_ports(tmp_path_factory.mktemp("spool-stack"))
+    kafka, registry = Kafka(config), SchemaRegistry(config)
+    try:
+        kafka.start()
+        kafka.wait()
+        registry.start()
+        registry.wait()
+        yield config, kafka
+    finally:
+        registry.process.stop()
+        kafka.process.stop()
+
+
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "meshstream.cli", *args], cwd=ROOT, env={**os.environ, **env},
                           capture_output=True, text=True, timeout=120)
 
 
-def test_scan_during_broker_outage_is_spooled_and_delivered_once(outage_stack):
+def test_scan_during_broker_outage_is_spooled_and_delivered_once(private_stack):
     from streams.worker.main import prepare
 
-    config, kafka = outage_stack.config, outage_stack.kafka
+    config, kafka = private_stack
     env = {**config.client_env(), "MESHSTREAM_PUBLISH_TIMEOUT": "4"}
     settings = Settings.from_env(env)
     prepare(settings)
