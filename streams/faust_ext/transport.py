@@ -39,10 +39,16 @@ from streams.faust_ext.head_watch import WAIT, HeadWatch, Rewind
 
 _log = logging.getLogger(__name__)
 
-# How long stopping the consumer thread may take. With the broker unreachable, aiokafka's
-# fetcher.close() re-raises the CancelledError of its own cancelled fetch task, the thread never
-# reports "stopped", and mode waits its 60 s shutdown_timeout: a SIGTERM took ~70 s (issue 22).
-CONSUMER_STOP_TIMEOUT = 5.0
+# How long a worker's stop may wait for the broker, all steps together: the consumer's last commit
+# (aiokafka looks for the group coordinator without end), the consumer thread's stop (aiokafka's
+# fetcher.close() re-raised the CancelledError of its own fetch task, the thread never reported
+# "stopped" and mode waited its 60 s shutdown_timeout: a SIGTERM took ~70 s, issue 22), the app's
+# producer flush and the producer's stop (both wait for every buffered record, which with the
+# broker unreachable leaves the buffer only when it expires: Faust's producer_request_timeout,
+# 20 minutes). What a step abandons is safe to lose: an input is committed only after the broker
+# acknowledged its outputs, so its partition's next owner reads it again (as after a crash).
+STOP_BUDGET = 5.0
+STEP_FLOOR = 0.5  # every step may try this long even when the budget is spent
 # A consumer stop still running after this is stuck behind a rebalance (see on_thread_stop).
 LEAVE_AFTER = 0.5
 LEAVE_TIMEOUT = 2.0  # another connection's fetch long-poll may come first (<= 1.5 s)
@@ -52,6 +58,35 @@ IDLE_MAX_WAIT_MS = 1500     # Faust's own wait for an empty fetch
 # record dropped by Faust around a rebalance (streams/faust_ext/head_watch.py); a rebalance's own
 # seek usually re-reads it first.
 HEAD_GRACE = 5.0
+
+
+class StopDeadline:
+    """One STOP_BUDGET for all the bounded steps of a worker's stop: the clock starts at the first
+    step that asks, and every step gets what is left (at least STEP_FLOOR)."""
+
+    def __init__(self, budget: float = STOP_BUDGET, clock: Callable[[], float] = time.monotonic):
+        self.budget, self.clock = budget, clock
+        self._end: float | None = None
+
+    def remaining(self) -> float:
+        now = self.clock()
+        if self._end is None:
+            self._end = now + self.budget
+        return max(STEP_FLOOR, self._end - now)
+
+
+async def within(deadline: StopDeadline, coro, what: str) -> bool:
+    """Await `coro` for what is left of the stop's budget; False (logged, `coro` cancelled) when
+    it was abandoned. A failure of a step that finished is raised: not ours to hide."""
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=deadline.remaining())
+    if task in done:
+        task.result()
+        return True
+    task.cancel()
+    _log.warning("%s abandoned after the stop's %.0f s budget (broker unreachable?): what it had not "
+                 "delivered or committed is read again by the partitions' next owner", what, deadline.budget)
+    return False
 
 
 class FetchBatching:
@@ -80,15 +115,19 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
     seek that also rewinds never-committed partitions, and a livelock check that survives a
     partition being reset."""
 
+    deadline = StopDeadline()  # shared by the consumer, its thread and the producer
+
     class WorkerConsumerThread(driver.AIOKafkaConsumerThread):
         fetch_bounds = (fetch_min_bytes, fetch_max_wait_ms, busy_rate)
         batching = None
-        shutdown_timeout = 2 * CONSUMER_STOP_TIMEOUT  # mode's wait for this thread (default 60 s)
+        shutdown_timeout = 2 * STOP_BUDGET  # mode's wait for this thread (default 60 s)
+        stop_deadline = deadline
 
         async def on_thread_stop(self) -> None:
-            """Stop the consumer within CONSUMER_STOP_TIMEOUT, whatever the broker does. A stop
-            that fails or overruns is logged and abandoned: the process is exiting, and offsets
-            not committed now are re-read after a restart (at least once, as with a crash).
+            """Stop the consumer within what is left of the stop's budget, whatever the broker
+            does. A stop that fails or overruns is logged and abandoned: the process is exiting,
+            and offsets not committed now are re-read after a restart (at least once, as with a
+            crash).
 
             A stop that has not finished after LEAVE_AFTER seconds is waiting for a rebalance
             (aiokafka's close awaits the pending JoinGroup first); the member then leaves the
@@ -99,14 +138,13 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
                 done, _ = await asyncio.wait({stop}, timeout=LEAVE_AFTER)
                 if not done:
                     await leave_group_now(self._consumer)
-                await asyncio.wait_for(stop, CONSUMER_STOP_TIMEOUT - LEAVE_AFTER)
+                await within(self.stop_deadline, stop, "consumer stop")
             except asyncio.CancelledError:
                 if asyncio.current_task().cancelling():
                     raise  # this task itself is being cancelled: not ours to swallow
                 logging.getLogger(__name__).warning("consumer stop interrupted (broker unreachable?)")
             except Exception as exc:  # noqa: BLE001 - anything the client raises while closing
-                logging.getLogger(__name__).warning("consumer stop abandoned after %.0f s: %r",
-                                                    CONSUMER_STOP_TIMEOUT, exc)
+                logging.getLogger(__name__).warning("consumer stop failed: %r", exc)
 
         async def _fetch_records(self, consumer, active_partitions, timeout=None, max_records=None):
             records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
@@ -141,6 +179,7 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
 
     class WorkerConsumer(driver.Consumer):
         thread_class = WorkerConsumerThread
+        stop_deadline = deadline
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -149,6 +188,10 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
             self._unacked_messages = set()
             self.heads = HeadWatch(HEAD_GRACE)
             self._rewinds: set[asyncio.Task] = set()
+
+        async def on_stop(self) -> None:
+            """Faust's last commit, within the stop's budget (StopDeadline)."""
+            await within(self.stop_deadline, super().on_stop(), "last commit")
 
         async def perform_seek(self) -> None:
             """Faust's seek to the committed offsets; the heads are known from here on."""
@@ -242,10 +285,35 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
         def _new_consumer_thread(self):
             return self.thread_class(self, loop=self.loop, beacon=self.beacon)
 
+    class BudgetedProducer(WorkerProducer):
+        stop_deadline = deadline
+
     class WorkerTransport(driver.Transport):
         Consumer = WorkerConsumer
+        Producer = BudgetedProducer
 
     return WorkerTransport
+
+
+class WorkerProducer(driver.Producer):
+    """Faust's aiokafka producer, whose flush and stop at shutdown keep to the stop's budget: both
+    wait for every buffered record otherwise (Faust's app flushes the producer when it stops,
+    then aiokafka's producer stop flushes again), which with the broker down took 20 minutes."""
+
+    stop_deadline: StopDeadline  # set by worker_transport: one budget for the whole stop
+
+    async def flush(self) -> None:
+        """Faust's flush; bounded once the app is stopping (a flush while running is not)."""
+        if not self.app.should_stop:
+            return await super().flush()
+        await within(self.stop_deadline, super().flush(), "producer flush")
+
+    async def on_stop(self) -> None:
+        producer = self._producer
+        if not await within(self.stop_deadline, super().on_stop(), "producer stop"):
+            sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
+            if sender is not None:
+                sender.cancel()  # it would retry the dropped records until the loop closes
 
 
 def in_flight_below(unacked, tp, offset: int) -> bool:
@@ -276,7 +344,7 @@ async def leave_group_now(consumer) -> bool:
 
     Why: a worker told to stop while its group rebalances never left the group. aiokafka's close
     first awaits its coordination task, which waits for the JoinGroup answer, which the broker
-    holds until every member has joined; our stop gives up after CONSUMER_STOP_TIMEOUT, and
+    holds until every member has joined; our stop gives up after STOP_BUDGET, and
     aiokafka sends LeaveGroup only after that wait, and only for a member with a generation (a
     worker stopped during its first join has none). The group then waited for the member's
     session to expire, and workers joining and leaving every few seconds chained those waits

@@ -355,3 +355,57 @@ def test_resuming_the_flow_keeps_what_the_streams_received_and_clears_the_rest(t
         assert channel.queue.empty()
 
     asyncio.run(scenario())
+
+
+def test_the_worker_app_bounds_its_producers_stop(tmp_path):
+    """A busy worker's stop with the broker down waited for buffered records to expire (20 min);
+    the worker's producer keeps to the stop's budget, shared with its consumer (the behaviour itself:
+    tests/integration/test_worker_stop_broker_down.py)."""
+    from streams.faust_ext.transport import WorkerProducer
+
+    app, _ = create_app(Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)}), stages={"orchestrator"})
+    assert isinstance(app.producer, WorkerProducer)
+    assert app.producer.stop_deadline is app.consumer.stop_deadline is app.consumer._thread.stop_deadline
+
+
+def test_the_stop_budget_is_shared_by_every_step_and_each_still_gets_the_floor():
+    from streams.faust_ext.transport import STEP_FLOOR, StopDeadline
+
+    clock = Clock()
+    deadline = StopDeadline(6.0, clock=clock)
+    assert deadline.remaining() == 6.0      # the first step starts the clock
+    clock.now += 5.0
+    assert deadline.remaining() == 1.0      # the next gets what is left
+    clock.now += 4.0
+    assert deadline.remaining() == STEP_FLOOR
+
+
+def test_a_step_over_the_budget_is_abandoned_and_cancelled_one_within_it_returns():
+    import asyncio
+
+    from streams.faust_ext.transport import StopDeadline, within
+
+    async def scenario():
+        deadline = StopDeadline(0.2)
+        assert await within(deadline, asyncio.sleep(0.01), "quick") is True
+        hung = asyncio.ensure_future(asyncio.sleep(60))
+        t0 = asyncio.get_running_loop().time()
+        assert await within(deadline, hung, "hung") is False
+        took = asyncio.get_running_loop().time() - t0
+        await asyncio.sleep(0)
+        return hung.cancelled(), took
+
+    cancelled, took = asyncio.run(scenario())
+    assert cancelled and took < 1.0
+
+
+def test_aiokafka_producer_stop_flushes_unbounded_through_the_sender_task_it_cancels():
+    """Pins what WorkerProducer.on_stop relies on in the locked aiokafka."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.producer.sender import Sender
+
+    assert "await self._producer_flush(" in inspect.getsource(faust.App.on_stop)  # the app's flush at stop
+    source = inspect.getsource(AIOKafkaProducer.stop)
+    assert "self._message_accumulator.close()" in source and "self._sender.sender_task" in source
+    assert isinstance(Sender.sender_task, property)
+    assert "self._fail_all" in inspect.getsource(Sender.start)  # a cancelled sender fails what it held
