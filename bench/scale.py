@@ -125,7 +125,7 @@ def run_scan(models: dict[str, bytes], workflow: str, cpus: list[set[int]], log_
     """One scan of `models` on a fresh stack with one worker per entry of `cpus`."""
     from processors.storage import connect
     from streams.client import Publisher, Subscriber
-    from streams.core.names import RUNS_TABLE
+    from streams.core.names import RUNS_TABLE, STEP_STARTED
     from streams.core.settings import Settings
     from meshstream.worker_process import free_port
     from registry.manifest import default_manifest
@@ -169,13 +169,14 @@ def run_scan(models: dict[str, bytes], workflow: str, cpus: list[set[int]], log_
             manifest = default_manifest()
             requested = {s: manifest.by_name(f"{s}.requested").topic for s in STAGES[workflow]}
             changelog = f"{app_id}-{RUNS_TABLE}-changelog"
-            counts = topic_records(settings.kafka_bootstrap, [*requested.values(), changelog])
+            beats = manifest.by_name(STEP_STARTED).topic
+            counts = topic_records(settings.kafka_bootstrap, [*requested.values(), changelog, beats])
     if done < expected:
         raise RuntimeError(f"only {done}/{expected} runs finished")
     pools = [max([kib for pid, kib in hwm.items() if pid != p.proc.pid] or [0]) for hwm, p in zip(sampler.hwm, procs)]
     return {"wall": wall, "runs": done, "failed": failed, "degraded": len(degraded),
             "main_hwm": main_hwm, "pool_hwm": pools, "ready_rss": ready_rss,
-            "changelog": counts[changelog], "table_runs": table_runs,
+            "changelog": counts[changelog], "table_runs": table_runs, "beats": counts[beats],
             "per_stage": {s: counts[t] / done for s, t in requested.items()},
             "in_flight": [max(f.values() or [0]) for f in sampler.in_flight],
             "queued": [max(f.values() or [0]) for f in sampler.queued],
@@ -223,6 +224,7 @@ def report(title: str, results: dict[str, dict]) -> None:
         key=lambda r: max(r["pool_hwm"]))
     row("run-table changelog records", lambda r: f"{r['changelog']:,} ({r['changelog'] / r['runs']:.2f}/run)", ratio=False)
     row("runs in the table at the end", lambda r: f"{r['table_runs']:,.0f}", ratio=False)
+    row("step-started events (beats) per run", lambda r: f"{r['beats'] / r['runs']:.2f}", ratio=False)
     row("requests per run per stage", lambda r: " ".join(f"{s} {v:.2f}" for s, v in r["per_stage"].items()), ratio=False)
     row("per stage, max sampled: queued / limit", lambda r: ", ".join(f"{q:.0f} / {lim}" for q, lim in zip(r["queued"], r["limits"])),
         ratio=False)

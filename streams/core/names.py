@@ -14,6 +14,8 @@ COMPLETED = "processing.completed"
 FAILED = "processing.failed"
 TERMINAL = (COMPLETED, FAILED)
 DEAD_LETTERED = "pipeline.dead-lettered"
+# a stage's beat 0 and heartbeats of a step (ADR 0012); short steps send none
+STEP_STARTED = "pipeline.step-started"
 
 # the orchestrator's changelog-backed run table (its changelog: <app id>-workflow-runs-changelog)
 RUNS_TABLE = "workflow-runs"

@@ -78,13 +78,21 @@ def _ms(value) -> int:
     return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else int(value)
 
 
+# A step that answers within this long sends no beat 0 (streams/worker/stage_agent.py): its answer
+# says it started and ended, and an event pair per step was a fifth of a tiny model's event
+# traffic. Its service time counts as this bound, which gives the stage the highest limit
+# anyway at the default queue of 0.5 s (16 x the floor needs steps under 31 ms).
+SHORT_STEP_MS = 25
+
+
 class ServiceTimes:
     """Each stage's recent execution time per step, an exponentially weighted mean over the
     steps the orchestrator saw complete, on the stage's own clock: from beat 0's `started_at`
     to the completed event's `occurred_at` (both stamped by the worker that ran the step).
     Execution only: neither the time queued nor the orchestrator's delivery delay is in it, so
     a starved stage (its answers arriving late behind other stages') does not look slow and
-    keep itself starved, and a deeper queue does not raise its own limit."""
+    keep itself starved, and a deeper queue does not raise its own limit. A step answered with
+    no beat 0 seen was short (it sent none) and counts as SHORT_STEP_MS."""
 
     WEIGHT = 0.1  # the latest step's share: about the last 10-20 steps count
     REMEMBERED = 50_000  # beat-0 times of requests not answered yet (bounded: lost ones age out)
@@ -92,26 +100,32 @@ class ServiceTimes:
     def __init__(self):
         self.mean_ms: dict[str, float] = {}
         self._started: OrderedDict[str, int] = OrderedDict()
-        self._answered: OrderedDict[str, tuple[str, int]] = OrderedDict()  # answers whose beat 0 is still to come
+        self._answered: OrderedDict[str, tuple[str, int]] = OrderedDict()  # answers whose beat 0 may still come
 
     def started(self, request_id: str, started_at) -> None:
         """Beat 0 of a request; times are ms or datetimes (Avro timestamp-millis decodes to one).
-        Beat 0 and the answer travel on different topics, so a short step's answer may be read
-        first (both in one fetch): then the pair is completed here."""
+        Beat 0 and the answer travel on different topics, so an answer may be read first (both
+        in one fetch): then the pair is measured here as well."""
         answer = self._answered.pop(request_id, None)
         if answer is not None:
             self._sample(answer[0], _ms(started_at), answer[1])
             return
         self._remember(self._started, request_id, _ms(started_at))
 
-    def answered(self, stage: str, request_id: str | None, occurred_at) -> None:
+    def answered(self, stage: str, request_id: str | None, occurred_at, *, beat_seen: bool) -> None:
+        """The answer to a request. `beat_seen`: whether the run's state has the step started
+        (a beat 0 read by this orchestrator or, before a rebalance, by another). Without one the
+        step was short and sent none (SHORT_STEP_MS), unless its beat 0 is still to be read:
+        that one, when it comes, is measured too."""
         if not request_id:
             return
         started = self._started.pop(request_id, None)
-        if started is None:
-            self._remember(self._answered, request_id, (stage, _ms(occurred_at)))
-        else:
+        if started is not None:
             self._sample(stage, started, _ms(occurred_at))
+        elif not beat_seen:
+            self.record(stage, SHORT_STEP_MS)
+            self._remember(self._answered, request_id, (stage, _ms(occurred_at)))
+        # else: its beat 0 was read before this orchestrator owned the run: not a measurement
 
     def _sample(self, stage: str, started: int, answered: int) -> None:
         if answered >= started:

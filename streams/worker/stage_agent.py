@@ -15,27 +15,32 @@ import socket
 import time
 
 from processors.version import PROCESSOR_VERSION
+from streams.core import names
 from streams.core.envelope import derived_id, envelope
 from streams.core.keyed_lock import KeyedLock
 from streams.core.policy import error_info
 from streams.execution.catalog import work_module
+from streams.orchestration.admission import SHORT_STEP_MS
 from streams.worker import metrics
 
 log = logging.getLogger("meshstream")
 
 IDENTITY = ("run_id", "model_id")
-STARTED = "pipeline.step-started"
+STARTED = names.STEP_STARTED
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def report_progress(rt, stage: str, record: dict, interval: float) -> None:
-    """`started` (beat 0) at once, then a heartbeat every `interval` seconds until cancelled
-    (when the step is answered). The orchestrator measures the step's execution from beat 0
-    and notices a lost step when the beats stop (ADR 0012). A beat that cannot be sent is
-    logged and skipped: it must never fail the step itself."""
+    """`started` (beat 0) once the step has run SHORT_STEP_MS, then a heartbeat every `interval`
+    seconds until cancelled (when the step is answered). The orchestrator measures the step's
+    execution from beat 0 and notices a lost step when the beats stop (ADR 0012). A step
+    answered sooner sends no beat at all: the answer says it started, and a short step's
+    service time counts as that bound (streams/orchestration/admission.py). A beat that cannot
+    be sent is logged and skipped: it must never fail the step itself."""
     env_in, payload = record["envelope"], record["payload"]
     request_id = env_in["event_id"]
     started_at = int(time.time() * 1000)
+    await asyncio.sleep(SHORT_STEP_MS / 1000)
     beat = 0
     while True:
         env = envelope(stage, env_in["correlation_id"], request_id, event_id=derived_id(STARTED, request_id, str(beat)))

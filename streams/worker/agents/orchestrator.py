@@ -38,7 +38,7 @@ from streams.worker import metrics
 from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
-STARTED = "pipeline.step-started"
+STARTED = names.STEP_STARTED
 
 
 def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
@@ -161,7 +161,9 @@ class Orchestrator:
             if contract.name == STARTED:
                 event = wf.StepStarted(payload["stage"], payload["request_id"], payload["beat"])
             elif contract.event == "completed":
-                self.admission.times.answered(contract.stage, env_in.get("causation_id"), env_in["occurred_at"])
+                step = state.steps.get(contract.stage)
+                self.admission.times.answered(contract.stage, env_in.get("causation_id"), env_in["occurred_at"],
+                                              beat_seen=step is not None and step.started_at is not None)
                 event = wf.StepSucceeded(contract.stage, {k: v for k, v in payload.items() if k not in ("run_id", "model_id", "error")},
                                          env_in["producer"]["version"], env_in.get("causation_id"))
             else:

@@ -6,7 +6,8 @@ MANIFEST = default_manifest()
 
 
 def test_every_named_contract_is_an_active_contract_of_the_manifest():
-    for name in (names.SCAN_REQUESTED, names.DISCOVERED, names.DEAD_LETTERED, names.SIMILARITY_PROBE, *names.TERMINAL):
+    for name in (names.SCAN_REQUESTED, names.DISCOVERED, names.DEAD_LETTERED, names.SIMILARITY_PROBE, names.STEP_STARTED,
+                 *names.TERMINAL):
         assert MANIFEST.by_name(name).active, name
 
 

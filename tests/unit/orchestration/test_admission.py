@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from registry.workflows import parse_workflows
 from streams.orchestration import workflow as wf
-from streams.orchestration.admission import Admission
+from streams.orchestration.admission import SHORT_STEP_MS, Admission, ServiceTimes
 
 FLOWS = parse_workflows({"default": "t", "workflows": {"t": {"steps": [
     {"stage": "download"}, {"stage": "thumbnails", "needs": ["download"], "blocking": False}]}}})
@@ -115,7 +115,7 @@ def _complete(states: dict, adm: Admission, key: str, started_ms: int, took_ms: 
     adm.times.started(request, started_ms)
     states[key] = wf.apply(FLOW, states[key], wf.StepStarted("download", request, 0), started_ms + 5_000, hold=True).state
     adm.observe(key, states[key])
-    adm.times.answered("download", request, started_ms + took_ms)
+    adm.times.answered("download", request, started_ms + took_ms, beat_seen=True)
     states[key] = wf.apply(FLOW, states[key], wf.StepSucceeded("download", {}, "1", cause=request),
                            started_ms + 10_000, hold=True).state
     adm.observe(key, states[key])
@@ -149,19 +149,33 @@ def test_service_times_read_the_events_timestamps_as_decoded():
     adm = Admission(1, queue_seconds=0.5)
     t0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
     adm.times.started("req-a", t0)
-    adm.times.answered("download", "req-a", t0 + timedelta(milliseconds=40))
-    adm.times.answered("download", "req-unknown", t0 + timedelta(seconds=30))
+    adm.times.answered("download", "req-a", t0 + timedelta(milliseconds=40), beat_seen=True)
+    adm.times.answered("download", "req-unknown", t0 + timedelta(seconds=30), beat_seen=True)
     assert adm.times.mean_ms == {"download": 40} and adm.limit("download") == 13
 
 
 def test_a_service_time_counts_when_the_answer_is_read_before_its_beat_0():
-    """Beat 0 and the answer travel on different topics, so the orchestrator may read a short
-    step's answer first (both in one fetch): the pair still makes one measurement (else fast
-    stages would lose service times, and with them their admission limit)."""
+    """Beat 0 and the answer travel on different topics, so the orchestrator may read a step's
+    answer first (both in one fetch): it counts as a short step at once (it may have sent no
+    beat 0 at all), and the beat 0 that comes after is measured as well."""
     adm = Admission(1, queue_seconds=0.5)
-    adm.times.answered("download", "req-b", 1_000_040)
-    assert adm.times.mean_ms == {}
+    adm.times.answered("download", "req-b", 1_000_040, beat_seen=False)
+    assert adm.times.mean_ms == {"download": SHORT_STEP_MS}
     adm.times.started("req-b", 1_000_000)
-    assert adm.times.mean_ms == {"download": 40}
+    expected = SHORT_STEP_MS + ServiceTimes.WEIGHT * (40 - SHORT_STEP_MS)
+    assert adm.times.mean_ms == {"download": expected}
     adm.times.started("req-b", 1_000_000)  # a repeated beat 0 makes no second measurement
-    assert adm.times.mean_ms == {"download": 40}
+    assert adm.times.mean_ms == {"download": expected}
+
+
+def test_short_steps_send_no_beat_0_and_keep_the_highest_limit():
+    """A step answered within SHORT_STEP_MS sends no beat 0 (streams/worker/stage_agent.py): its
+    answer, with no start in the run's state, counts as SHORT_STEP_MS, which at the default
+    0.5 s queue is the stage's highest limit (16 x the floor), as its measured 5 ms would be."""
+    short, measured = Admission(2, queue_seconds=0.5), Admission(2, queue_seconds=0.5)
+    for i in range(20):
+        short.times.answered("thumbnails", f"r{i}", 1_000_000 + i, beat_seen=False)
+        measured.times.started(f"r{i}", 1_000_000)
+        measured.times.answered("thumbnails", f"r{i}", 1_000_005, beat_seen=True)
+    assert short.times.mean_ms == {"thumbnails": SHORT_STEP_MS}
+    assert short.limit("thumbnails") == measured.limit("thumbnails") == 2 * Admission.MAX_FACTOR
