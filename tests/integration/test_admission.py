@@ -124,6 +124,9 @@ def test_a_small_scan_is_not_queued_behind_a_big_one(settings, s3, worker):
 
 # -- workers joining and leaving --------------------------------------------------------------------
 
+REBALANCE_ALLOWANCE = 2.5  # seconds of batch wall time per worker joining or leaving
+
+
 class Churn(threading.Thread):
     """From the start, every `period` seconds one extra worker (the session worker's group) joins
     or leaves, in turn: each lives `period` seconds, most of it starting up, the harshest case."""
@@ -189,7 +192,11 @@ def test_workers_joining_and_leaving_during_a_batch_neither_lose_nor_repeat_work
     # 18, open): the heartbeat clock requests them again, at most the steps running per leave
     print(f"steps requested again after their worker left mid-step: {rescued}")
     assert rescued <= 2 * churn.left
-    assert busy["span"] < 2 * quiet["span"], (busy["span"], quiet["span"])
+    # each join or leave pauses the group for a rebalance (seconds, whatever the batch): a bound
+    # per membership change, not a ratio, which tightened as the undisturbed batch got faster
+    # (9.1-9.7 s in session 10, 7.7 s now; one CI run then took 16.4 s with 5 changes, 1.7 s each)
+    changes = churn.joined + churn.left
+    assert busy["span"] < quiet["span"] + REBALANCE_ALLOWANCE * changes, (busy["span"], quiet["span"], changes)
 
 
 def _assert_no_step_waited_for_a_timeout(settings, serde, terminals: list[dict]) -> int:
