@@ -129,6 +129,13 @@ class Kafka(Service):
             # the controller's no-op metadata records (a liveness beat of the metadata log): every
             # 10 s instead of 500 ms on this single-node stack (idle broker CPU 1.16 -> 0.81 s per 30 s)
             "metadata.max.idle.interval.ms": "10000",
+            # each partition's active segment has an offset and a time index: sparse files of this
+            # size, memory-mapped; the first touch of one reads ahead up to the disk's read_ahead_kb
+            # (8 MiB on these machines) of zeroes. At the default 10 MiB a 40-model batch's first
+            # touches of its ~200 partitions cost the broker 1-2 s of kernel CPU (perf: filemap_fault
+            # -> ext4_mpage_readpages -> memset), as much as the geometry; 1 MiB still indexes
+            # 341-512 MiB of log per segment (one entry per 4 KiB): Kafka 1.1-2.6 -> 0.6 s per batch
+            "log.index.size.max.bytes": str(1024 * 1024),
         }
 
     def prepare(self) -> None:
