@@ -3,8 +3,8 @@
 Run: .venv/bin/python bench/pipeline.py [--models 40] [--workflow complete] [--tiny 200]
 
 1. Builds N varied models (600-12,000 triangles, one per folder) and measures the processors'
-   own CPU on them, serially, in this process (`meshstream analyze --thumbnails --turntable 8`'s
-   code path per file): the work, measured before the first configuration and after each one
+   own CPU on them, serially, in this process: the processors the workflow's stages call, with
+   their default options, and nothing else (bench/workflow_work.py): the work, measured before the first configuration and after each one
    (the machine's speed drifts); each configuration is compared with the mean of the two
    measurements around it. Ideal wall on C cores = that / C.
 2. Runs the workflow (default `complete`: download, metadata, thumbnails with turntable,
@@ -74,21 +74,20 @@ def build_models(n: int, seed: int = 7) -> dict[str, bytes]:
     return out
 
 
-def serial_cpu(models: dict[str, bytes]) -> float:
-    """The processors' own CPU seconds for every model, one after the other, in this process."""
-    from meshstream.commands.analyze import analyze_file
+def serial_cpu(models: dict[str, bytes], workflow: str) -> float:
+    """The processors' own CPU seconds for every model, one after the other, in this process:
+    exactly the stages of `workflow` with their default options (bench/workflow_work.py)."""
+    from workflow_work import run_workflow_work, stages_in_order
 
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for key, data in models.items():
-            path = Path(tmp) / key.replace("/", "__")
-            path.write_bytes(data)
-            paths.append(path)
-        analyze_file(paths[0], thumbnails=Path(tmp) / "warm", turntable=8)  # imports and caches warm
-        start = time.process_time()
-        for path in paths:
-            analyze_file(path, thumbnails=Path(tmp) / "thumbs", turntable=8)
-        return time.process_time() - start
+    stages = stages_in_order(workflow)
+    by_model: dict[str, list[tuple[str, bytes]]] = {}
+    for key, data in models.items():
+        by_model.setdefault(key.split("/")[0], []).append((key, data))
+    run_workflow_work(next(iter(by_model.values())), stages)  # imports and caches warm
+    start = time.process_time()
+    for files in by_model.values():
+        run_workflow_work(files, stages)
+    return time.process_time() - start
 
 
 # -- processes' CPU ---------------------------------------------------------------------------------
@@ -330,12 +329,12 @@ def main() -> int:
     # the serial baseline brackets every configuration (measured before the first, between each
     # two and after the last): this machine's speed drifts by 10-20 % over minutes, so each
     # configuration is compared with the work as measured next to it, not at the far ends
-    baselines = [serial_cpu(models)]
+    baselines = [serial_cpu(models, args.workflow)]
     print(f"processors' own CPU, serial, before the runs        {baselines[0]:8.1f} s")
     results = {}
     for name, workers in configs:
         results[name] = run_pipeline(models, args.workflow, workers, log_dir, warm_up=warm_up)
-        baselines.append(serial_cpu(models))
+        baselines.append(serial_cpu(models, args.workflow))
         print(f"processors' own CPU, serial, after {name:18s}{baselines[-1]:8.1f} s")
     pure_all = sum(baselines) / len(baselines)
     print(f"processors' own CPU, serial, mean {pure_all:.1f} s, ideal wall on {cores} cores {pure_all / cores:.1f} s")
