@@ -25,14 +25,14 @@ def work(ctx: StageContext, payload: dict) -> dict:
     shots = standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
     if payload["generate_360_views"]:
         shots += turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
-    images = []
-    frame = 0
+    views, frame = [], 0
     for shot in shots:
         view = shot.view
         if view == "turntable":  # the contract names each frame: turntable_00, turntable_01, ...
             view, frame = f"turntable_{frame:02d}", frame + 1
-        ref = ctx.store_bytes(ctx.settings.results_bucket, f"{payload['model_id']}/thumbnails/{shot.name}",
-                              shot.png, "image/png")
-        images.append({"view": view, "size": shot.size, "azimuth_deg": float(shot.azimuth),
-                       "elevation_deg": float(shot.elevation), "content_type": "image/png", "image": ref})
+        views.append(view)
+    refs = ctx.store_many(ctx.settings.results_bucket,
+                          [(f"{payload['model_id']}/thumbnails/{shot.name}", shot.png, "image/png") for shot in shots])
+    images = [{"view": view, "size": shot.size, "azimuth_deg": float(shot.azimuth), "elevation_deg": float(shot.elevation),
+               "content_type": "image/png", "image": ref} for view, shot, ref in zip(views, shots, refs)]
     return {"files": payload["files"], "images": images}
