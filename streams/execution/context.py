@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -26,6 +25,7 @@ from processors.loading import Limits, LoadedMesh, load_mesh, with_units
 from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
 from streams.core.settings import Settings
+from streams.execution.background_io import upload_threads, write_behind
 
 PARSED_PREFIX = "parsed"
 REUSE_PREFIX = "results"
@@ -36,22 +36,6 @@ REUSE_PREFIX = "results"
 PARSED_MEMO_BYTES = 128 * 1024 * 1024
 _parsed_memo: LRUCache = LRUCache(maxsize=PARSED_MEMO_BYTES, getsizeof=len)
 _parsed_memo_lock = threading.Lock()  # the worker's own process may call stages from threads
-# a stage that stores many objects at once (a model's 14 thumbnails) overlaps their round trips:
-# stored one after another, a pool process waited ~2 ms per PUT with its core idle while the S3
-# server worked (a one-core worker, complete workflow: 30 % of its wall). Threads wait on sockets,
-# they do not compute: the process still uses one core. At most 4 in flight (the S3 client keeps 8
-# connections); made on first use, one per process.
-UPLOAD_CONCURRENCY = 4
-_uploads: ThreadPoolExecutor | None = None
-_uploads_lock = threading.Lock()
-
-
-def _upload_threads() -> ThreadPoolExecutor:
-    global _uploads
-    with _uploads_lock:
-        if _uploads is None:
-            _uploads = ThreadPoolExecutor(UPLOAD_CONCURRENCY, thread_name_prefix="s3-put")
-        return _uploads
 
 
 def remember_parsed(key: str, data: bytes) -> None:
@@ -146,7 +130,7 @@ class StageContext:
         puts are idempotent, so a retried step rewrites the ones that did land)."""
         if len(objects) < 2:
             return [self.store_bytes(bucket, key, data, content_type) for key, data, content_type in objects]
-        futures = [_upload_threads().submit(self.store_bytes, bucket, key, data, content_type)
+        futures = [upload_threads().submit(self.store_bytes, bucket, key, data, content_type)
                    for key, data, content_type in objects]
         errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
@@ -181,7 +165,8 @@ def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
     request (`meshstream reprocess --force`, `scan --skip-cache`) always works afresh, and
     `input_is_new` (the orchestrator's word that this run's download stored every file for the
     first time and this is the step's first attempt: no result for the input can exist yet) skips
-    the lookup, a GET that could only miss."""
+    the lookup, a GET that could only miss. The record is written behind the step's answer: a
+    record lost with its process only means the next run of the input works afresh."""
     key = reuse_key(ctx.stage, payload)
     bucket, client = ctx.settings.cache_bucket, ctx.storage("default")
     if not payload.get("skip_cache") and not payload.get("input_is_new"):
@@ -191,7 +176,7 @@ def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
             if exc.code != "object_missing":
                 raise
     result = work(ctx, payload)
-    put_json(client, bucket, key, result)
+    write_behind.submit(put_json, client, bucket, key, result)  # off the step's path (background_io)
     return result
 
 

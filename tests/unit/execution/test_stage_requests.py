@@ -13,6 +13,7 @@ from processors.samples import sample_models
 from registry.manifest import default_manifest
 from streams.core.settings import Settings
 from streams.execution import context as stage_context
+from streams.execution.background_io import write_behind
 from streams.execution.catalog import work_module
 from streams.execution.context import StageContext, parsed_key, reuse_key, run_work
 from tests.unit.execution.s3_double import S3Double
@@ -25,7 +26,9 @@ def _request(stage: str, **fields) -> dict:
 
 
 def _run(s3: S3Double, stage: str, payload: dict) -> dict:
-    return run_work(StageContext(SETTINGS, stage, lambda name: s3), importlib.import_module(work_module(stage)), payload)
+    done = run_work(StageContext(SETTINGS, stage, lambda name: s3), importlib.import_module(work_module(stage)), payload)
+    assert write_behind.flush()  # the reuse record is written behind the answer
+    return done
 
 
 def _new_model(monkeypatch):

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from processors.storage import StorageUnavailableError
-from streams.execution.context import UPLOAD_CONCURRENCY, StageContext
+from streams.execution.background_io import UPLOAD_CONCURRENCY
+from streams.execution.context import StageContext
 
 
 class _Recording(StageContext):
