@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Callable
 
 from processors.loading import Limits, load_mesh
-from processors.metamodel import PartInfo, detect_bodies, detect_file_groups
+from processors.metamodel import detect_metamodels
 from processors.model import assemble, measure_parts
 from processors.print_analysis import analyze_print
 from processors.sellability import sellability
@@ -50,14 +50,8 @@ def _thumbnails(run: dict, options: dict) -> None:
 
 
 def _metamodel(run: dict, options: dict) -> None:
-    parts, bodies = [], []
-    for key, loaded in run["parts"]:
-        low, high = loaded.mesh.bounds
-        parts.append(PartInfo(key, tuple(map(float, low)), tuple(map(float, high)), None, loaded.format, loaded.units))
-        found = detect_bodies(loaded, key) if options.get("split_bodies", True) else None
-        if found is not None:
-            bodies.append(found)
-    run["groups"] = detect_file_groups(parts)[0] + bodies
+    file_groups, body_groups, _ = detect_metamodels(run["parts"], options.get("split_bodies", True))
+    run["groups"] = file_groups + body_groups
 
 
 def _print_analysis(run: dict, options: dict) -> None:
@@ -91,12 +85,7 @@ def stages_in_order(workflow: str) -> list[tuple[str, dict]]:
     missing = [s for s in flow.stages if s not in STAGE_WORK]
     if missing:
         raise SystemExit(f"bench: no direct baseline for stage(s) {missing} of workflow {workflow!r}")
-    done: list[str] = []
-    while len(done) < len(flow.stages):
-        for stage in flow.stages:
-            if stage not in done and all(n in done for n in flow.step(stage).needs):
-                done.append(stage)
-    return [(stage, dict(flow.step(stage).options)) for stage in done]
+    return [(step.stage, dict(step.options)) for step in flow.in_order()]
 
 
 def run_workflow_work(files: list[tuple[str, bytes]], stages: list[tuple[str, dict]]) -> dict:

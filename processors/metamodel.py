@@ -187,4 +187,24 @@ def detect_bodies(loaded: LoadedMesh, key: str = "", max_bodies: int = 256) -> M
                      tuple(_role(b) for b in bodies), min(1.0, round(score + g, 4)), tuple(reasons + why))
 
 
-__all__ = ["PartInfo", "Metamodel", "detect_file_groups", "detect_bodies", "body_parts", "geometry_evidence", "score_files"]
+def part_info(loaded: LoadedMesh, key: str) -> PartInfo:
+    """A whole file as one part: its key, bounding box, format and units."""
+    low, high = loaded.mesh.bounds
+    return PartInfo(key, tuple(map(float, low)), tuple(map(float, high)), None, loaded.format, loaded.units)
+
+
+def detect_metamodels(loaded_files, split_bodies: bool = True) -> tuple[list[Metamodel], list[Metamodel], list[PartInfo]]:
+    """Every grouping of one folder's parsed (key, LoadedMesh) files: (groups of files, multi-body
+    files as groups of bodies when `split_bodies`, files in no group). One function so the stage
+    and the bench's baseline (bench/workflow_work.py) do the same geometry."""
+    parts, body_groups = [], []
+    for key, loaded in loaded_files:
+        parts.append(part_info(loaded, key))
+        found = detect_bodies(loaded, key) if split_bodies else None
+        if found is not None:
+            body_groups.append(found)
+    file_groups, ungrouped = detect_file_groups(parts)
+    return file_groups, body_groups, ungrouped
+
+
+__all__ = ["PartInfo", "Metamodel", "detect_file_groups", "detect_bodies", "detect_metamodels", "part_info", "body_parts", "geometry_evidence", "score_files"]

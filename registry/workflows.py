@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from graphlib import TopologicalSorter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -90,6 +91,13 @@ class Workflow:
 
     def dependants(self, stage: str) -> tuple[str, ...]:
         return tuple(s.stage for s in self.steps if stage in s.needs)
+
+    def in_order(self) -> tuple[Step, ...]:
+        """The steps, each after every step it needs: an order one run can take (the bench's
+        serial baseline, bench/workflow_work.py). A cycle raises graphlib.CycleError; loaded
+        workflows have none (structure_problems)."""
+        order = TopologicalSorter({s.stage: s.needs for s in self.steps}).static_order()
+        return tuple(self.step(stage) for stage in order)
 
 
 @dataclass(frozen=True)

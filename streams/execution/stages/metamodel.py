@@ -1,7 +1,7 @@
 """Stage work: metamodel detection (multi-part grouping across files and bodies in a file)."""
 from __future__ import annotations
 
-from processors.metamodel import PartInfo, detect_bodies, detect_file_groups
+from processors.metamodel import detect_metamodels
 from streams.execution.context import StageContext
 
 STAGE = "metamodel"
@@ -9,16 +9,8 @@ STAGE = "metamodel"
 
 def work(ctx: StageContext, payload: dict) -> dict:
     refs = {ref["key"]: ref for ref in payload["files"]}
-    parts, body_groups = [], []
-    for key, loaded in ctx.load_files(payload["files"]):
-        bounds = loaded.mesh.bounds
-        parts.append(PartInfo(key, tuple(map(float, bounds[0])), tuple(map(float, bounds[1])), None,
-                              loaded.format, loaded.units))
-        if payload.get("split_bodies", True):
-            found = detect_bodies(loaded, key)
-            if found is not None:
-                body_groups.append(found)
-    file_groups, ungrouped = detect_file_groups(parts)
+    file_groups, body_groups, ungrouped = detect_metamodels(ctx.load_files(payload["files"]),
+                                                            payload.get("split_bodies", True))
     keep = [g for g in file_groups + body_groups if g.confidence >= payload.get("min_confidence", 0.5)]
     groups = [{
         "group_id": g.group_id, "name": g.name, "confidence": float(g.confidence), "reasons": list(g.reasons),

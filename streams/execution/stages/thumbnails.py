@@ -22,17 +22,13 @@ def work(ctx: StageContext, payload: dict) -> dict:
     sizes = tuple(payload["sizes"])
     style = {"color": rgb(payload["color"]) if payload["color"] else BASE_COLOR, "transparent": payload["transparent"]}
     prepared = prepare(assembly)  # normals and contact shadow once for the views and the turntable
-    shots = standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
-    if payload["generate_360_views"]:
-        shots += turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
-    views, frame = [], 0
-    for shot in shots:
-        view = shot.view
-        if view == "turntable":  # the contract names each frame: turntable_00, turntable_01, ...
-            view, frame = f"turntable_{frame:02d}", frame + 1
-        views.append(view)
+    views = standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
+    frames = (turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
+              if payload["generate_360_views"] else [])
+    # the contract names each turntable frame: turntable_00, turntable_01, ...
+    named = [(shot.view, shot) for shot in views] + [(f"turntable_{i:02d}", shot) for i, shot in enumerate(frames)]
     refs = ctx.store_many(ctx.settings.results_bucket,
-                          [(f"{payload['model_id']}/thumbnails/{shot.name}", shot.png, "image/png") for shot in shots])
+                          [(f"{payload['model_id']}/thumbnails/{shot.name}", shot.png, "image/png") for _, shot in named])
     images = [{"view": view, "size": shot.size, "azimuth_deg": float(shot.azimuth), "elevation_deg": float(shot.elevation),
-               "content_type": "image/png", "image": ref} for view, shot, ref in zip(views, shots, refs)]
+               "content_type": "image/png", "image": ref} for (view, shot), ref in zip(named, refs)]
     return {"files": payload["files"], "images": images}

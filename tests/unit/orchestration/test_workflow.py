@@ -278,6 +278,20 @@ def _flow(steps):
     return parse_workflows({"workflows": {"x": {"steps": steps}}})
 
 
+@pytest.mark.parametrize("name", sorted(wf.default_workflows()))
+def test_in_order_puts_every_step_after_the_steps_it_needs(name):
+    flow = wf.default_workflows()[name]
+    order = [step.stage for step in flow.in_order()]
+    assert sorted(order) == sorted(flow.stages)
+    for position, stage in enumerate(order):
+        assert set(flow.step(stage).needs) <= set(order[:position]), (stage, order)
+
+
+def test_in_order_follows_needs_not_the_listed_order():
+    flow = _flow([{"stage": "c", "needs": ["b"]}, {"stage": "b", "needs": ["a"]}, {"stage": "a"}])["x"]
+    assert [step.stage for step in flow.in_order()] == ["a", "b", "c"]
+
+
 def test_cycles_are_refused_with_the_steps_named():
     with pytest.raises(wf.WorkflowError, match=r"cycle between steps \['a', 'b'\]"):
         _flow([{"stage": "a", "needs": ["b"]}, {"stage": "b", "needs": ["a"]}, {"stage": "c"}])
