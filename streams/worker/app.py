@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_every=settings.commit_every,
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
-        producer_linger=settings.producer_linger_ms / 1000.0,  # seconds (streams/core/settings.py)
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/faust_ext/monitor.py)
         Table=KeyPartitionedTable,              # changelog partition from the key (streams/worker/tables.py)
