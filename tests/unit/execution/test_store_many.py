@@ -60,3 +60,42 @@ def test_one_object_is_put_in_the_calling_thread():
     ctx.store_bytes = lambda *a, **k: (seen.append(threading.current_thread()), original(*a, **k))[1]
     ctx.store_many("results", _objects(1))
     assert seen == [threading.current_thread()]
+
+
+def test_each_put_starts_while_the_next_object_is_still_being_made():
+    """A lazily made sequence (the thumbnails stage draws one image at a time) is stored as it is
+    made: object i's put has begun before object i+1 is asked for."""
+    ctx = _Recording()
+    started = {key: threading.Event() for key, _, _ in _objects(6)}
+    put = ctx.store_bytes
+
+    def store_bytes(bucket, key, data, content_type, metadata=None):
+        started[key].set()
+        return put(bucket, key, data, content_type, metadata)
+
+    ctx.store_bytes = store_bytes
+    waited_for = []
+
+    def made_one_at_a_time():
+        previous = None
+        for key, data, content_type in _objects(6):
+            if previous is not None:
+                waited_for.append(started[previous].wait(timeout=2.0))
+            yield key, data, content_type
+            previous = key
+
+    refs = ctx.store_many("results", made_one_at_a_time())
+    assert [r["key"] for r in refs] == [k for k, _, _ in _objects(6)]
+    assert waited_for == [True] * 5
+
+
+def test_an_error_while_making_the_objects_waits_for_the_puts_begun():
+    ctx = _Recording()
+
+    def fails_after_three():
+        yield from _objects(3)
+        raise ValueError("render failed")
+
+    with pytest.raises(ValueError, match="render failed"):
+        ctx.store_many("results", fails_after_three())
+    assert len(ctx.finished) == 3 and ctx.in_flight == 0
