@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -389,56 +388,38 @@ def render(mesh, view: str = "isometric", size: int = 256, *, azimuth: float | N
 def standard_views(mesh, views=tuple(VIEWS), sizes=SIZES, *, color=BASE_COLOR, transparent: bool = False,
                    background=BACKGROUND) -> list[Thumbnail]:
     """front / isometric / top at every requested size."""
-    return list(iter_standard_views(mesh, views, sizes, color=color, transparent=transparent, background=background))
-
-
-def iter_standard_views(mesh, views=tuple(VIEWS), sizes=SIZES, *, color=BASE_COLOR, transparent: bool = False,
-                        background=BACKGROUND) -> Iterator[Thumbnail]:
-    """standard_views one image at a time, each made when asked for: a caller can store an
-    image while the next is drawn. The arguments are checked now, before any image is made."""
     _check_style(color, background)
+    prep = prepare(mesh)
+    out = []
     for view in views:
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
-    for size in sizes:
-        if size <= 0 or size > 4096:
-            raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
-    return _standard_views(prepare(mesh), views, sizes, color, transparent, background)
-
-
-def _standard_views(prep, views, sizes, color, transparent, background) -> Iterator[Thumbnail]:
-    for view in views:
         az, el = VIEWS[view]
         frame = _fit_view(prep, az, el)
         for size in sizes:
+            if size <= 0 or size > 4096:
+                raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
             image = _draw(prep, az, el, size, frame, color, transparent, background)
-            yield Thumbnail(f"{view}_{size}.png", view, size, az, el, png.encode(image))
+            out.append(Thumbnail(f"{view}_{size}.png", view, size, az, el, png.encode(image)))
+    return out
 
 
 def turntable(mesh, frames: int = 8, size: int = 256, elevation: float = TURNTABLE_ELEVATION, *,
               color=BASE_COLOR, transparent: bool = False, background=BACKGROUND) -> list[Thumbnail]:
     """`frames` evenly spaced azimuths over 360 degrees, at one fixed scale (no zoom pumping)."""
-    return list(iter_turntable(mesh, frames, size, elevation, color=color, transparent=transparent,
-                               background=background))
-
-
-def iter_turntable(mesh, frames: int = 8, size: int = 256, elevation: float = TURNTABLE_ELEVATION, *,
-                   color=BASE_COLOR, transparent: bool = False, background=BACKGROUND) -> Iterator[Thumbnail]:
-    """turntable one frame at a time (see iter_standard_views); the arguments are checked now."""
     if frames < 1 or frames > 360:
         raise ValueError(f"turntable frames must be 1..360, got {frames}")
     if size <= 0 or size > 4096:
         raise ValueError(f"thumbnail size must be 1..4096 px, got {size}")
     _check_style(color, background)
-    return _turntable(prepare(mesh), frames, size, elevation, color, transparent, background)
-
-
-def _turntable(prep, frames, size, elevation, color, transparent, background) -> Iterator[Thumbnail]:
+    prep = prepare(mesh)
     frame = _fit_turntable(prep, elevation)
+    out = []
     for i in range(frames):
         az = 360.0 * i / frames
         image = _draw(prep, az, elevation, size, frame, color, transparent, background)
-        yield Thumbnail(f"turntable_{i:02d}_{size}.png", "turntable", size, az, elevation, png.encode(image))
+        out.append(Thumbnail(f"turntable_{i:02d}_{size}.png", "turntable", size, az, elevation, png.encode(image)))
+    return out
 
 
 def _load_kernels() -> None:
@@ -455,4 +436,4 @@ def _load_kernels() -> None:
 _load_kernels()
 
 __all__ = ["VIEWS", "SIZES", "BASE_COLOR", "Thumbnail", "camera_basis", "render", "render_image",
-           "standard_views", "turntable", "iter_standard_views", "iter_turntable"]
+           "standard_views", "turntable"]

@@ -16,7 +16,6 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Iterable
 
 from cachetools import LRUCache
 
@@ -125,20 +124,15 @@ class StageContext:
         etag = put_bytes(self.storage("default"), bucket, key, data, content_type, metadata)
         return self._ref(bucket, key, etag, len(data))
 
-    def store_many(self, bucket: str, objects: Iterable[tuple[str, bytes, str]]) -> list[dict]:
+    def store_many(self, bucket: str, objects: list[tuple[str, bytes, str]]) -> list[dict]:
         """Store (key, data, content_type) objects with their round trips overlapped; their refs
-        in order. `objects` may be made lazily (a generator drawing one thumbnail at a time): each
-        put starts as soon as its object is made, while the next is made. Every put has finished
-        when this returns or raises (the first failure in order, or the generator's own error:
+        in order. Every put has finished when this returns or raises (the first failure in order:
         puts are idempotent, so a retried step rewrites the ones that did land)."""
-        if isinstance(objects, (list, tuple)) and len(objects) < 2:
+        if len(objects) < 2:
             return [self.store_bytes(bucket, key, data, content_type) for key, data, content_type in objects]
-        futures = []
-        try:
-            for key, data, content_type in objects:
-                futures.append(upload_threads().submit(self.store_bytes, bucket, key, data, content_type))
-        finally:
-            errors = [f.exception() for f in futures]  # waits for every put already started
+        futures = [upload_threads().submit(self.store_bytes, bucket, key, data, content_type)
+                   for key, data, content_type in objects]
+        errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first

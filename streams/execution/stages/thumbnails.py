@@ -1,9 +1,7 @@
 """Stage work: thumbnails (standard views, and a 360-degree turntable when asked)."""
 from __future__ import annotations
 
-from itertools import chain
-
-from processors.thumbnails import BASE_COLOR, iter_standard_views, iter_turntable, prepare
+from processors.thumbnails import BASE_COLOR, prepare, standard_views, turntable
 from registry.manifest import default_manifest
 from streams.execution.context import StageContext
 
@@ -24,20 +22,13 @@ def work(ctx: StageContext, payload: dict) -> dict:
     sizes = tuple(payload["sizes"])
     style = {"color": rgb(payload["color"]) if payload["color"] else BASE_COLOR, "transparent": payload["transparent"]}
     prepared = prepare(assembly)  # normals and contact shadow once for the views and the turntable
-    views = iter_standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
-    frames = (iter_turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
-              if payload["generate_360_views"] else ())
+    views = standard_views(prepared, views=VIEWS_BY_PREVIEW[payload["preview_type"]], sizes=sizes, **style)
+    frames = (turntable(prepared, frames=payload["turntable_frames"], size=min(sizes), **style)
+              if payload["generate_360_views"] else [])
     # the contract names each turntable frame: turntable_00, turntable_01, ...
-    named = []
-
-    def drawn():
-        """Each image as it is drawn: its put runs while the next is drawn (store_many)."""
-        for view, shot in chain(((shot.view, shot) for shot in views),
-                                ((f"turntable_{i:02d}", shot) for i, shot in enumerate(frames))):
-            named.append((view, shot))
-            yield f"{payload['model_id']}/thumbnails/{shot.name}", shot.png, "image/png"
-
-    refs = ctx.store_many(ctx.settings.results_bucket, drawn())
+    named = [(shot.view, shot) for shot in views] + [(f"turntable_{i:02d}", shot) for i, shot in enumerate(frames)]
+    refs = ctx.store_many(ctx.settings.results_bucket,
+                          [(f"{payload['model_id']}/thumbnails/{shot.name}", shot.png, "image/png") for _, shot in named])
     images = [{"view": view, "size": shot.size, "azimuth_deg": float(shot.azimuth), "elevation_deg": float(shot.elevation),
                "content_type": "image/png", "image": ref} for (view, shot), ref in zip(named, refs)]
     return {"files": payload["files"], "images": images}
