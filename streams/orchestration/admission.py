@@ -96,6 +96,11 @@ class ServiceTimes:
 
     WEIGHT = 0.1  # the latest step's share: about the last 10-20 steps count
     REMEMBERED = 50_000  # beat-0 times of requests not answered yet (bounded: lost ones age out)
+    # answers whose beat 0 may still be read. A short step sends none, so nearly every answer of
+    # a short stage waits here for a beat that never comes: the bound is the memory they hold
+    # (50,000 held 8.5 MiB, tracemalloc). A beat 0 read after its answer came in the same fetch
+    # or the next; one trailing more than 1,024 answers is not measured: one sample fewer.
+    ANSWERS_REMEMBERED = 1_024
 
     def __init__(self):
         self.mean_ms: dict[str, float] = {}
@@ -110,7 +115,7 @@ class ServiceTimes:
         if answer is not None:
             self._sample(answer[0], _ms(started_at), answer[1])
             return
-        self._remember(self._started, request_id, _ms(started_at))
+        self._remember(self._started, request_id, _ms(started_at), self.REMEMBERED)
 
     def answered(self, stage: str, request_id: str | None, occurred_at, *, beat_seen: bool) -> None:
         """The answer to a request. `beat_seen`: whether the run's state has the step started
@@ -124,16 +129,17 @@ class ServiceTimes:
             self._sample(stage, started, _ms(occurred_at))
         elif not beat_seen:
             self.record(stage, SHORT_STEP_MS)
-            self._remember(self._answered, request_id, (stage, _ms(occurred_at)))
+            self._remember(self._answered, request_id, (stage, _ms(occurred_at)), self.ANSWERS_REMEMBERED)
         # else: its beat 0 was read before this orchestrator owned the run: not a measurement
 
     def _sample(self, stage: str, started: int, answered: int) -> None:
         if answered >= started:
             self.record(stage, answered - started)
 
-    def _remember(self, pending: OrderedDict, request_id: str, value) -> None:
+    @staticmethod
+    def _remember(pending: OrderedDict, request_id: str, value, bound: int) -> None:
         pending[request_id] = value
-        while len(pending) > self.REMEMBERED:  # bounded: a beat or an answer that never comes ages out
+        while len(pending) > bound:  # bounded: a beat or an answer that never comes ages out
             pending.popitem(last=False)
 
     def record(self, stage: str, ms: float) -> None:

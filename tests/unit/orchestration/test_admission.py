@@ -168,6 +168,20 @@ def test_a_service_time_counts_when_the_answer_is_read_before_its_beat_0():
     assert adm.times.mean_ms == {"download": expected}
 
 
+def test_answers_waiting_for_a_beat_0_are_bounded_and_the_latest_still_count():
+    """Short steps send no beat 0, so their answers wait for one that never comes: only the
+    latest ANSWERS_REMEMBERED are kept, and a beat 0 read after one of those is still measured."""
+    times = ServiceTimes()
+    many = 5 * ServiceTimes.ANSWERS_REMEMBERED
+    for i in range(many):
+        times.answered("download", f"req-{i}", 1_000_000 + i, beat_seen=False)
+    assert len(times._answered) == ServiceTimes.ANSWERS_REMEMBERED
+    times.started("req-0", 999_000)  # aged out: no measurement
+    assert times.mean_ms == {"download": SHORT_STEP_MS}
+    times.started(f"req-{many - 1}", 1_000_000 + many - 1 - 400)
+    assert times.mean_ms["download"] == SHORT_STEP_MS + ServiceTimes.WEIGHT * (400 - SHORT_STEP_MS)
+
+
 def test_short_steps_send_no_beat_0_and_keep_the_highest_limit():
     """A step answered within SHORT_STEP_MS sends no beat 0 (streams/worker/stage_agent.py): its
     answer, with no start in the run's state, counts as SHORT_STEP_MS, which at the default
