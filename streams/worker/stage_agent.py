@@ -26,7 +26,6 @@ from streams.worker import metrics
 log = logging.getLogger("meshstream")
 
 IDENTITY = ("run_id", "model_id")
-STARTED = names.STEP_STARTED
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -43,11 +42,11 @@ async def report_progress(rt, stage: str, record: dict, interval: float) -> None
     await asyncio.sleep(SHORT_STEP_MS / 1000)
     beat = 0
     while True:
-        env = envelope(stage, env_in["correlation_id"], request_id, event_id=derived_id(STARTED, request_id, str(beat)))
+        env = envelope(stage, env_in["correlation_id"], request_id, event_id=derived_id(names.STEP_STARTED, request_id, str(beat)))
         beat_payload = {"run_id": payload["run_id"], "model_id": payload["model_id"], "stage": stage,
                         "request_id": request_id, "beat": beat, "worker": WORKER, "started_at": started_at}
         try:
-            ack = await rt.send_soon(STARTED, payload["run_id"], beat_payload, env)
+            ack = await rt.send_soon(names.STEP_STARTED, payload["run_id"], beat_payload, env)
             asyncio.ensure_future(ack).add_done_callback(_log_failed_beat)
         except Exception:  # noqa: BLE001 - see the docstring
             log.warning("%s: heartbeat %d of run %s not sent", stage, beat, payload["run_id"], exc_info=True)

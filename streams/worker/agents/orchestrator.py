@@ -38,7 +38,6 @@ from streams.worker import metrics
 from streams.core.policy import InPlaceRetry
 
 STAGE = "orchestrator"
-STARTED = names.STEP_STARTED
 
 
 def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
@@ -46,7 +45,7 @@ def stage_result_topics(flows: wf.Workflows | None = None) -> list[str]:
     besides discoveries)."""
     flows = flows or wf.default_workflows()
     stages = sorted({s for f in flows.values() if f.active for s in f.stages})
-    return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")] + [STARTED]
+    return [f"{s}.{kind}" for s in stages for kind in ("completed", "failed")] + [names.STEP_STARTED]
 
 
 _stage_result_topics = stage_result_topics  # the alignment test's older name
@@ -145,7 +144,7 @@ class Orchestrator:
         """The state machine's transition for one event, as `(key, transition, cause)`, or None
         when the event changes nothing (a repeated discovery, an outcome for a finished run)."""
         payload, env_in = record["payload"], record["envelope"]
-        if contract.name == STARTED and payload["beat"] == 0:
+        if contract.name == names.STEP_STARTED and payload["beat"] == 0:
             # the step's service time, even when its answer was read first and ended the run
             self.admission.times.started(payload["request_id"], payload["started_at"])
         key = payload["run_id"].encode()
@@ -158,7 +157,7 @@ class Orchestrator:
         else:
             if state is None or state.finished:
                 return None
-            if contract.name == STARTED:
+            if contract.name == names.STEP_STARTED:
                 event = wf.StepStarted(payload["stage"], payload["request_id"], payload["beat"])
             elif contract.event == "completed":
                 step = state.steps.get(contract.stage)
