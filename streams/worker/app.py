@@ -74,6 +74,12 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_every=settings.commit_every,
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
+        # aiokafka's limit for every request of the producer's client (metadata and connection
+        # handshakes too, not only produce requests). Faust's default, 1200 s, let one unanswered
+        # metadata request freeze the producer's view of the cluster: a record for a partition
+        # without a known leader then waited 20 minutes, and its run with it (bench/RESULTS.md,
+        # session 15). 30 s is the Java client's request.timeout.ms
+        producer_request_timeout=30.0,
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/faust_ext/monitor.py)
         Table=KeyPartitionedTable,              # changelog partition from the key (streams/worker/tables.py)
