@@ -60,7 +60,11 @@ def _infra_code(exc: BaseException) -> str | None:
         err = exc.args[0] if exc.args else None
         transient = err is None or not hasattr(err, "code") or kafka_error_is_transient(err)
         return BrokerUnavailableError.code if transient else None
-    if type(exc).__module__.startswith("aiokafka") and "Timeout" in type(exc).__name__:
+    if type(exc).__module__.startswith("aiokafka") and ("Timeout" in type(exc).__name__
+                                                        or getattr(exc, "retriable", False)):
+        # a timeout, or what aiokafka itself marks retriable (no leader for the partition yet,
+        # not enough replicas, a lost connection): a produce that failed that way after the
+        # producer's own retries may succeed on the next attempt, as after a broker fail-over
         return BrokerUnavailableError.code
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return TransientError.code

@@ -48,6 +48,9 @@ _log = logging.getLogger(__name__)
 # 20 minutes). What a step abandons is safe to lose: an input is committed only after the broker
 # acknowledged its outputs, so its partition's next owner reads it again (as after a crash).
 STOP_BUDGET = 5.0
+# How long the producer retries a record before failing it: Faust's default request timeout,
+# which aiokafka also used as the record's time to live (see WorkerProducer)
+DELIVERY_TIMEOUT = 1200.0
 STEP_FLOOR = 0.5  # every step may try this long even when the budget is spent
 # A consumer stop still running after this is stuck behind a rebalance (see on_thread_stop).
 LEAVE_AFTER = 0.5
@@ -298,9 +301,24 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
 class WorkerProducer(driver.Producer):
     """Faust's aiokafka producer, whose flush and stop at shutdown keep to the stop's budget: both
     wait for every buffered record otherwise (Faust's app flushes the producer when it stops,
-    then aiokafka's producer stop flushes again), which with the broker down took 20 minutes."""
+    then aiokafka's producer stop flushes again), which with the broker down took 20 minutes.
+
+    It also tells apart the two limits aiokafka takes from one `request_timeout_ms`, as the Java
+    client does (request.timeout.ms, delivery.timeout.ms): each request (metadata, handshake,
+    produce) gets Faust's `producer_request_timeout`, short, so one unanswered metadata request
+    no longer freezes the producer's view of the cluster; a record keeps being retried for
+    DELIVERY_TIMEOUT, long, so a broker fail-over (leaders move, ~15-30 s) never fails a send.
+    A send that failed would be retried by an agent, but a table's changelog write is Faust's
+    own and is not: the table would then commit state its changelog never received."""
 
     stop_deadline: StopDeadline  # set by worker_transport: one budget for the whole stop
+
+    def _new_producer(self, transactional_id=None):
+        producer = super()._new_producer(transactional_id)
+        # aiokafka's batch time-to-live: a batch expires (fails its records) only after it; the
+        # locked aiokafka has no setting for it (pinned in tests/unit/faust_ext/test_transport.py)
+        producer._message_accumulator._batch_ttl = DELIVERY_TIMEOUT
+        return producer
 
     async def flush(self) -> None:
         """Faust's flush; bounded once the app is stopping (a flush while running is not)."""

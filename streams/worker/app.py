@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         # handshakes too, not only produce requests). Faust's default, 1200 s, let one unanswered
         # metadata request freeze the producer's view of the cluster: a record for a partition
         # without a known leader then waited 20 minutes, and its run with it (bench/RESULTS.md,
-        # session 15). 30 s is the Java client's request.timeout.ms
+        # session 15). 30 s is the Java client's request.timeout.ms; a record itself is retried
+        # for longer (DELIVERY_TIMEOUT, streams/faust_ext/transport.py)
         producer_request_timeout=30.0,
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/faust_ext/monitor.py)

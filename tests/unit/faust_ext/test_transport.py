@@ -409,3 +409,32 @@ def test_aiokafka_producer_stop_flushes_unbounded_through_the_sender_task_it_can
     assert "self._message_accumulator.close()" in source and "self._sender.sender_task" in source
     assert isinstance(Sender.sender_task, property)
     assert "self._fail_all" in inspect.getsource(Sender.start)  # a cancelled sender fails what it held
+
+
+def test_a_record_outlives_a_request_timeout_and_expires_only_after_the_delivery_timeout(tmp_path):
+    """Each request of the producer gives up after 30 s (a metadata request that gets no answer
+    is sent again), while a record waiting for its partition's leader is kept for
+    DELIVERY_TIMEOUT: with one limit for both, a fail-over longer than 30 s failed sends and a
+    table's changelog write was lost (the broker chaos test)."""
+    import asyncio
+
+    from aiokafka import TopicPartition
+
+    from streams.faust_ext.transport import DELIVERY_TIMEOUT
+
+    app, _ = create_app(Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)}), stages={"orchestrator"})
+
+    async def scenario():
+        producer = app.producer._new_producer()   # not started: nothing is sent anywhere
+        try:
+            tp = TopicPartition("t", 0)
+            await producer._message_accumulator.add_message(tp, b"k", b"v", timeout=1.0)
+            batch = producer._message_accumulator._batches[tp][0]
+            batch._ctime -= 31.0                  # the batch's age, as aiokafka measures it
+            outlived_request = not batch.expired()
+            batch._ctime -= DELIVERY_TIMEOUT
+            return producer.client._request_timeout_ms, outlived_request, batch.expired()
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(scenario()) == (30_000, True, True)
