@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from stack.config import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 READY_MARK = "Ready"  # Faust logs "[^Worker]: Ready" once agents run and partitions are assigned
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class WorkerProcess:

@@ -7,6 +7,7 @@ stack on free ports beside a developer's own. The same names configure the worke
 from __future__ import annotations
 
 import os
+import random
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,17 +54,13 @@ class Ports:
 
     @classmethod
     def free(cls) -> "Ports":
-        """Random free ports (and free port+10000 for SeaweedFS's gRPC twins), for tests."""
+        """Free ports (and a free port+10000 for SeaweedFS's gRPC twins), for tests: see free_port."""
         chosen: set[int] = set()
 
         def pick(grpc_twin: bool = False) -> int:
             while True:
-                with socket.socket() as s:
-                    s.bind((HOST, 0))
-                    port = s.getsockname()[1]
-                if grpc_twin and port + 10000 > 65535:
-                    continue
-                if port in chosen or (grpc_twin and not _port_free(port + 10000)):
+                port = free_port(below=55535 if grpc_twin else 65536)
+                if port in chosen or (grpc_twin and (port + 10000 in chosen or not _port_free(port + 10000))):
                     continue
                 chosen.add(port)
                 if grpc_twin:
@@ -81,6 +78,33 @@ class Ports:
         if node not in (2, 3):
             raise ValueError(f"the local stack runs 1 to {MAX_BROKERS} brokers, not {node}")
         return getattr(self, f"kafka_{node}"), getattr(self, f"kafka_controller_{node}")
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out to outgoing connections (Linux; its default elsewhere)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def free_port(below: int = 65536) -> int:
+    """A loopback port free now, outside the kernel's ephemeral range.
+
+    A port the kernel picks (bind to 0) is an ephemeral one, and so is the local port of every
+    outgoing connection: between choosing it and the server binding it (seconds for a Kafka
+    broker, and the whole time a killed broker is down in the chaos tests), a client's connection
+    could take it ("Address already in use", seen in CI). Ports outside that range are taken only
+    by someone binding them on purpose."""
+    taken = ephemeral_ports()
+    candidates = [p for p in range(10000, below) if p not in taken]
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.choice(candidates)
+        if _port_free(port):
+            return port
+    raise RuntimeError(f"no free loopback port in 10000-{below - 1} outside the ephemeral range {taken}")
 
 
 def _port_free(port: int) -> bool:
