@@ -19,6 +19,7 @@ from streams.worker.runtime import Runtime
 from streams.execution.catalog import processing_stages, work_module
 from streams.worker.agents import agent_registrars
 from streams.core.security import faust_broker_credentials
+from streams.faust_ext.changelog_guard import ChangelogGuard
 from streams.faust_ext.monitor import LeanMonitor
 from streams.faust_ext.flow import StreamBuffersKept
 from streams.worker.tables import KeyPartitionedTable, key_partitioner
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     )
     # before any stream buffer exists (each registers with it when made): see the module
     app.flow_control = StreamBuffersKept(app, loop=app.loop)
+    app.sensors.add(ChangelogGuard(app))        # a lost changelog write ends the worker (streams/faust_ext/changelog_guard.py)
     # before anything reaches app.transport (declaring topics does): see the module
     app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
                                        settings.fetch_busy_rate)(app.conf.broker_consumer, app)
