@@ -139,6 +139,12 @@ class Settings:
     # flushes the producer before every commit, so frequent commits stall the event path: with
     # 1 s / 50 the orchestrator used 0.063-0.070 of the stage worker's CPU on the minimal
     # workflow, with 2.8 s (Faust's default) / 1000 0.053-0.057 (4.3 ms per model)
+    # a produced record waits up to PRODUCER_LINGER_MS for others to the same partition, so one
+    # produce request carries them all: a stage's answer, the run-table changelog write and the
+    # next requests of one batch. With 0 (Faust's default) each record was its own request; 5 ms
+    # cut the broker's CPU per 40-model complete batch from 1.09-1.21 s to 0.85-0.88 s and the
+    # worker's from 7.2-8.0 to 6.8-7.2 s, for at most 5 ms more per hop
+    producer_linger_ms: int = _setting("MESHSTREAM_PRODUCER_LINGER_MS", "5", int)
     commit_interval: float = _setting("MESHSTREAM_COMMIT_INTERVAL", "2.8", float)
     commit_every: int = _setting("MESHSTREAM_COMMIT_EVERY", "1000", int)
     # the most events the orchestrator takes at once from those already received (one produce

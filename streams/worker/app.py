@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         # session 15). 30 s is the Java client's request.timeout.ms; a record itself is retried
         # for longer (DELIVERY_TIMEOUT, streams/faust_ext/transport.py)
         producer_request_timeout=30.0,
+        producer_linger=settings.producer_linger_ms / 1000.0,  # seconds (streams/core/settings.py)
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/faust_ext/monitor.py)
         Table=KeyPartitionedTable,              # changelog partition from the key (streams/worker/tables.py)
