@@ -59,8 +59,8 @@ class Ports:
 
         def pick(grpc_twin: bool = False) -> int:
             while True:
-                port = free_port(below=55535 if grpc_twin else 65536)
-                if port in chosen or (grpc_twin and (port + 10000 in chosen or not _port_free(port + 10000))):
+                port = free_port(twin_offset=10000 if grpc_twin else None)
+                if port in chosen or (grpc_twin and port + 10000 in chosen):
                     continue
                 chosen.add(port)
                 if grpc_twin:
@@ -89,8 +89,9 @@ def ephemeral_ports() -> range:
     return range(low, high + 1)
 
 
-def free_port(below: int = 65536) -> int:
-    """A loopback port free now, outside the kernel's ephemeral range.
+def free_port(twin_offset: int | None = None) -> int:
+    """A loopback port free now, outside the kernel's ephemeral range (with `twin_offset`: one
+    whose port + twin_offset is free and outside it too, for SeaweedFS's gRPC twins).
 
     A port the kernel picks (bind to 0) is an ephemeral one, and so is the local port of every
     outgoing connection: between choosing it and the server binding it (seconds for a Kafka
@@ -98,13 +99,15 @@ def free_port(below: int = 65536) -> int:
     could take it ("Address already in use", seen in CI). Ports outside that range are taken only
     by someone binding them on purpose."""
     taken = ephemeral_ports()
-    candidates = [p for p in range(10000, below) if p not in taken]
+    offset = twin_offset or 0
+    candidates = [p for p in range(10000, 65536 - offset)
+                  if p not in taken and (twin_offset is None or p + offset not in taken)]
     rng = random.SystemRandom()
     for _ in range(1000):
         port = rng.choice(candidates)
-        if _port_free(port):
+        if _port_free(port) and (twin_offset is None or _port_free(port + offset)):
             return port
-    raise RuntimeError(f"no free loopback port in 10000-{below - 1} outside the ephemeral range {taken}")
+    raise RuntimeError(f"no free loopback port outside the ephemeral range {taken}")
 
 
 def _port_free(port: int) -> bool:

@@ -44,7 +44,7 @@ _log = logging.getLogger(__name__)
 # fetcher.close() re-raised the CancelledError of its own fetch task, the thread never reported
 # "stopped" and mode waited its 60 s shutdown_timeout: a SIGTERM took ~70 s, issue 22), the app's
 # producer flush and the producer's stop (both wait for every buffered record, which with the
-# broker unreachable leaves the buffer only when it expires: Faust's producer_request_timeout,
+# broker unreachable leaves the buffer only when it expires: DELIVERY_TIMEOUT below,
 # 20 minutes). What a step abandons is safe to lose: an input is committed only after the broker
 # acknowledged its outputs, so its partition's next owner reads it again (as after a crash).
 STOP_BUDGET = 5.0
