@@ -32,6 +32,7 @@ from aiokafka import TopicPartition
 from aiokafka.client import ConnectionGroup
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
 from mode.services import WaitResults
 
 from streams.faust_ext.committed_seek import seek_to_committed_or_reset
@@ -335,6 +336,21 @@ class WorkerProducer(driver.Producer):
             self._tracked = set()
         self._tracked.add(topic)
         self._ensure_producer().client.add_topic(topic)  # a refresh if it was not tracked yet
+
+    def key_partition(self, topic: str, key: bytes) -> TP:
+        """The partition of `key` in `topic`; for a table's changelog, from the key alone.
+
+        Faust's web router asks this for the table's changelog topic to find which worker holds a
+        run (GET /runs/{id}), and aiokafka answers from the producer's metadata, which, now that
+        it keeps only the topics this producer sends to (track_topic), lacks the changelog of a
+        worker that has not written its table yet: the router raised `TypeError: 'NoneType' object
+        is not iterable` (a 500 in CI). The table's own partitioner needs no metadata and is the
+        one its writes use (streams/worker/tables.py)."""
+        for table in self.app.tables.values():
+            partition_for_key = getattr(table, "partition_for_key", None)
+            if partition_for_key is not None and table.changelog_topic.get_topic_name() == topic:
+                return TP(topic, partition_for_key(key))
+        return super().key_partition(topic, key)
 
     def _new_producer(self, transactional_id=None):
         producer = super()._new_producer(transactional_id)

@@ -438,3 +438,19 @@ def test_a_record_outlives_a_request_timeout_and_expires_only_after_the_delivery
             await producer.stop()
 
     assert asyncio.run(scenario()) == (30_000, True, True)
+
+
+def test_a_tables_key_is_routed_without_the_producers_metadata(tmp_path):
+    """The web router finds a run's worker through `producer.key_partition(changelog, key)`; the
+    worker's producer answers for a table's changelog from the key (streams/worker/tables.py),
+    with no metadata at all: here the producer is not even started."""
+    from streams.worker.tables import key_partition
+
+    app, _ = create_app(Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)}), stages={"orchestrator"})
+    table = app.tables["workflow-runs"]
+    changelog = table.changelog_topic.get_topic_name()
+    keys = [f"run-{i}".encode() for i in range(50)]
+    routed = [app.producer.key_partition(changelog, k) for k in keys]
+    assert {tp.topic for tp in routed} == {changelog}
+    assert [tp.partition for tp in routed] == [key_partition(k, table.partitions) for k in keys]
+    assert len({tp.partition for tp in routed}) > 1
