@@ -313,11 +313,11 @@ class WorkerProducer(driver.Producer):
     own and is not: the table would then commit state its changelog never received."""
 
     stop_deadline: StopDeadline  # set by worker_transport: one budget for the whole stop
-    _tracked: set | None = None   # the topics this producer's metadata is told to keep
+    _tracked: frozenset = frozenset()   # the topics this producer's metadata is told to keep
 
     async def send(self, topic, *args, **kwargs):
         """Faust's send, after making sure the producer's metadata keeps `topic` (see below)."""
-        if self._tracked is None or topic not in self._tracked:
+        if topic not in self._tracked:
             self.track_topic(topic)
         return await super().send(topic, *args, **kwargs)
 
@@ -325,16 +325,15 @@ class WorkerProducer(driver.Producer):
         """Make every later metadata request of the producer ask for `topic`.
 
         aiokafka tracks a topic only when a send finds it missing from the metadata it holds.
-        Its first metadata (at start) lists every topic of the cluster, so the first sends to
+        Faust refreshes that metadata after declaring each topic at start, while no topic is
+        tracked, and such a refresh lists every topic of the cluster, so the first sends to
         those topics never add them; once any topic is tracked, each refresh asks for the
         tracked ones only and replaces the metadata with the answer, dropping the others. A
         record of a dropped topic waiting in the accumulator (linger) then has no leader, and
         the refreshes it triggers never ask for its topic: it waited until the worker stopped
         (the chaos test's stall: `model.download.requested.v1[3]` with no leader for 20 s while
         refreshes kept coming back without it, bench/RESULTS.md, session 16)."""
-        if self._tracked is None:
-            self._tracked = set()
-        self._tracked.add(topic)
+        self._tracked = self._tracked | {topic}
         self._ensure_producer().client.add_topic(topic)  # a refresh if it was not tracked yet
 
     def key_partition(self, topic: str, key: bytes) -> TP:

@@ -76,11 +76,9 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
         # aiokafka's limit for every request of the producer's client (metadata and connection
-        # handshakes too, not only produce requests). Faust's default, 1200 s, let one unanswered
-        # metadata request freeze the producer's view of the cluster: a record for a partition
-        # without a known leader then waited 20 minutes, and its run with it (bench/RESULTS.md,
-        # session 15). 30 s is the Java client's request.timeout.ms; a record itself is retried
-        # for longer (DELIVERY_TIMEOUT, streams/faust_ext/transport.py)
+        # handshakes too, not only produce requests): 30 s, the Java client's request.timeout.ms,
+        # instead of Faust's 1200 s, so a request that gets no answer is sent again soon; a record
+        # itself is retried for longer (DELIVERY_TIMEOUT, streams/faust_ext/transport.py)
         producer_request_timeout=30.0,
         producer_linger=settings.producer_linger_ms / 1000.0,  # seconds (streams/core/settings.py)
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached

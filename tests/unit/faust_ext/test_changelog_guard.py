@@ -10,6 +10,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError, NotLeaderForPartitionError
 from faust.types.tuples import FutureMessage, PendingMessage
 
+from registry.manifest import default_manifest
+from streams.core import names
 from streams.core.settings import Settings
 from streams.faust_ext.changelog_guard import CHANGELOG_LOST_EXIT, ChangelogGuard
 from streams.worker.app import create_app
@@ -36,7 +38,8 @@ def test_a_lost_changelog_write_exits_and_a_lost_agent_send_does_not(tmp_path):
     app, exits, changelog = guarded_app(tmp_path)
     assert changelog.endswith("-changelog")
     # an agent's send: its agent awaits it and retries (streams/core/policy.py)
-    state = app.sensors.on_send_initiated(None, "model.processing.completed.v1", None, 1, 1)
+    completed = default_manifest().by_name(names.COMPLETED).topic
+    state = app.sensors.on_send_initiated(None, completed, None, 1, 1)
     app.sensors.on_send_error(None, NotLeaderForPartitionError(), state)
     assert exits == []
     state = app.sensors.on_send_initiated(None, changelog, None, 1, 1)
