@@ -40,11 +40,13 @@ class StorageUnavailableError(ProcessingError):
     retryable = True
 
 
-def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = False, ca_location: str | None = None) -> Minio:
+def connect(endpoint: str, access_key: str, secret_key: str, secure: bool = False, ca_location: str | None = None,
+            pool_manager: type[urllib3.PoolManager] = urllib3.PoolManager) -> Minio:
     # bounded retries/timeouts: a dead S3 endpoint must surface as an error, not a hung agent;
-    # `ca_location`: verify an S3 endpoint served over TLS with a private CA
+    # `ca_location`: verify an S3 endpoint served over TLS with a private CA; `pool_manager`: a
+    # urllib3 PoolManager subclass, for a caller that must know when a request waits on the network
     tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_location} if secure and ca_location else {}
-    http = urllib3.PoolManager(maxsize=8, timeout=urllib3.Timeout(connect=5, read=60), **tls,
+    http = pool_manager(maxsize=8, timeout=urllib3.Timeout(connect=5, read=60), **tls,
                                retries=urllib3.Retry(total=2, backoff_factor=0.2,
                                                      status_forcelist=(500, 502, 503, 504)))
     return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)

@@ -118,6 +118,10 @@ class Settings:
     # processes in a worker's processor pool (default: one per core) and requests each stage
     # agent handles at once (default: the pool size)
     processor_processes: int | None = _setting("MESHSTREAM_PROCESSOR_PROCESSES", None, int)
+    # steps each pool process runs at once, in threads that take turns at computing: a step
+    # waiting on an S3 round trip leaves the process's core to another (streams/execution/turns.py);
+    # 1 runs steps strictly one after another
+    processor_slots: int = _setting("MESHSTREAM_PROCESSOR_SLOTS", "2", int)
     # how pool processes start: forkserver (the stage modules imported once, each process a fork
     # of that; ADR 0005 amendment) or spawn (each process imports them itself: where forkserver
     # is unavailable, and bench/worker_start.py's baseline)

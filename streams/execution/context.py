@@ -26,6 +26,7 @@ from processors.model import PROCESSOR_VERSION, _reraise_with_key, assemble
 from processors.storage import get_bytes, put_bytes, put_json
 from streams.core.settings import Settings
 from streams.execution.background_io import upload_threads, write_behind
+from streams.execution.turns import turns
 
 PARSED_PREFIX = "parsed"
 REUSE_PREFIX = "results"
@@ -132,7 +133,8 @@ class StageContext:
             return [self.store_bytes(bucket, key, data, content_type) for key, data, content_type in objects]
         futures = [upload_threads().submit(self.store_bytes, bucket, key, data, content_type)
                    for key, data, content_type in objects]
-        errors = [f.exception() for f in futures]
+        with turns.waiting():  # another step of this process computes meanwhile
+            errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first

@@ -16,14 +16,20 @@ worker, and a replacement starts in milliseconds.
 Why not `concurrent.futures.ProcessPoolExecutor`: its manager thread, its call queue's feeder
 thread and a `call_soon_threadsafe` per result cost the worker 0.47 ms of CPU per task against
 0.09 ms for a pipe per process read on the event loop itself (`loop.add_reader`), and a tiny
-model is three tasks (issue 19; bench/RESULTS.md). One request per process at a time is what the
-worker wants anyway (`on_start` is a stage's `started` report), so the pool is that: a free list
-of processes, each with its own pipe.
+model is three tasks (issue 19; bench/RESULTS.md). So the pool is a free list of slots, each
+process with its own pipe; `on_start` (a stage's `started` report) is called when a slot is free.
+
+Why slots (MESHSTREAM_PROCESSOR_SLOTS, default 2): a step spends part of its wall waiting on S3
+round trips (the cached copy, 14 thumbnail puts, result documents: ~30 ms of a 55 ms standard
+model here, far more against a remote object store), and a process running one step at a time
+leaves its core idle meanwhile. Each process runs up to `slots` steps in threads that take turns
+at computing (streams/execution/turns.py): one computes while the others wait on S3, so a pool
+process still uses one core, not a hidden thread pool's many.
 
 Failures come back in-band as ErrorInfo (`("error", info)`), so any exception a processor
 raises arrives with its code and retryability without having to be picklable. A pool process
-that dies (killed, out of memory) fails only the step it was running, with the retryable
-`worker_lost` code, and is replaced, so the orchestrator retries the step and the worker itself
+that dies (killed, out of memory) fails only the steps it was running, with the retryable
+`worker_lost` code, and is replaced, so the orchestrator retries them and the worker itself
 keeps running (ADR 0005).
 """
 from __future__ import annotations
@@ -33,11 +39,15 @@ import collections
 import importlib
 import logging
 import os
+import pickle
 import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import get_context
 
 from streams.core.policy import WorkerLostError, error_info
 from streams.core.settings import Settings
+from streams.execution.turns import turns
 
 log = logging.getLogger("meshstream")
 
@@ -63,6 +73,12 @@ def pool_size(settings: Settings) -> int:
         return os.cpu_count() or 1
 
 
+def pool_capacity(settings: Settings) -> int:
+    """Steps the pool runs at once: its processes x MESHSTREAM_PROCESSOR_SLOTS. The stage agents
+    and the orchestrator's admission keep this many requests going, so no slot waits for one."""
+    return pool_size(settings) * max(1, settings.processor_slots)
+
+
 START_METHODS = ("forkserver", "spawn")
 
 
@@ -78,13 +94,16 @@ def _context(method: str, preload: tuple[str, ...]):
 
 
 class _Process:
-    """One pool process and the worker's end of its pipe."""
+    """One pool process, the worker's end of its pipe, and the replies it owes (task id -> future)."""
 
-    def __init__(self, settings: Settings, preload: tuple[str, ...] = ()):
+    def __init__(self, settings: Settings, preload: tuple[str, ...] = (), slots: int = 1):
         context = _context(settings.pool_start_method, preload)
         self.conn, child_end = context.Pipe()
+        self.slots = slots
+        self.pending: dict[int, asyncio.Future] = {}
         # daemon: ended with the worker's interpreter; pool processes start no processes of their own
-        self.process = context.Process(target=_serve, args=(child_end, settings), daemon=True, name="meshstream-pool")
+        self.process = context.Process(target=_serve, args=(child_end, settings, slots), daemon=True,
+                                       name="meshstream-pool")
         self.process.start()
         child_end.close()  # the child's end lives in the child only: its death is EOF here
 
@@ -108,18 +127,21 @@ class ProcessorPool:
         modules: numpy, trimesh and the processors come with them)."""
         self.settings = settings
         self.processes = processes or pool_size(settings)
+        self.slots = max(1, settings.processor_slots)
+        self.capacity = self.processes * self.slots
         self.preload = tuple(preload)
-        self.running = 0  # tasks (and warm-ups) a pool process is working on now (the rest wait for a process)
+        self.running = 0  # tasks (and warm-ups) pool processes are working on now (the rest wait for a slot)
         self._warming: tuple | None = None  # (event loop, future of warm()) while the processes start
-        self._all: list[_Process] = [_Process(settings, self.preload) for _ in range(self.processes)]
-        self._free: list[_Process] = list(self._all)
+        self._all: list[_Process] = [_Process(settings, self.preload, self.slots) for _ in range(self.processes)]
+        self._free: list[_Process] = [proc for proc in self._all for _ in range(self.slots)]  # one entry per free slot
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._task_ids = iter(range(1, 1 << 62))
         self._closed = False
 
     async def run(self, module: str, stage: str, payload: dict, reuse: bool = True, on_start=None) -> dict:
         """`work(ctx, payload)` of the stage module, in a pool process (through the result reuse
         of streams.execution.context.run_work unless `reuse` is off); raises ReportedError or
-        WorkerLostError. A task is handed to a process only when that process is free, so
+        WorkerLostError. A task is handed to a process only when one of its slots is free, so
         `on_start()` (a stage's `started` report) is called when the work can begin, not while
         it would wait behind others, nor while the pool's processes are still starting
         (`warm`: seconds of imports on a busy machine, which a 3 s execution timeout counted as
@@ -143,7 +165,11 @@ class ProcessorPool:
         if self._closed:
             raise WorkerLostError("the processor pool is shut down")
         if self._free:
-            return self._free.pop()
+            # the free slot of the process running the fewest steps: a step never shares a core
+            # while another process's core has nothing to do
+            proc = min(self._free, key=lambda p: len(p.pending))
+            self._free.remove(proc)
+            return proc
         waiter = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         try:
@@ -152,6 +178,14 @@ class ProcessorPool:
             if waiter.done() and not waiter.cancelled():  # handed a process as it was cancelled
                 self._give_back(waiter.result())
             raise
+
+    async def _take_slot_of(self, proc: _Process) -> None:
+        """A slot of this process (the warm-up must reach each process, not any free slot)."""
+        while proc not in self._free:
+            if self._closed or proc not in self._all:
+                raise WorkerLostError("the pool process is gone")
+            await asyncio.sleep(0.01)
+        self._free.remove(proc)
 
     def _give_back(self, proc: _Process) -> None:
         while self._waiting:
@@ -163,71 +197,92 @@ class ProcessorPool:
 
     # -- one task ----------------------------------------------------------------------------
     def _call(self, proc: _Process, message: tuple, what: str) -> asyncio.Future:
-        """Send `message` to `proc`; a future of its reply. The reply is read on the event loop
-        when the pipe is readable, and the process goes back to the free list then, whether or
-        not the caller still waits (a cancelled step's process is busy until its work ends)."""
+        """Send `message` (kind, args) to `proc`, which the caller took a slot of; a future of its
+        reply. Replies are read on the event loop when the pipe is readable, and the slot goes
+        back to the free list then, whether or not the caller still waits (a cancelled step's
+        slot is busy until its work ends)."""
         loop = asyncio.get_running_loop()
         reply: asyncio.Future = loop.create_future()
-        fd = proc.conn.fileno()
-
-        def readable() -> None:
-            loop.remove_reader(fd)
-            self.running -= 1  # before the process is handed on: the next task's on_start counts it free
-            try:
-                answer = proc.conn.recv()
-            except (EOFError, OSError) as exc:  # the process died mid-task
-                answer = WorkerLostError(f"the process running {what} died: {exc!r}")
-                self._replace(proc)
-            except Exception as exc:  # noqa: BLE001 - a whole answer that does not unpickle here: the step's failure
-                answer = ("error", error_info(exc))
-                self._give_back(proc)
-            else:
-                self._give_back(proc)
-            if not reply.done():
-                if isinstance(answer, Exception):
-                    reply.set_exception(answer)
-                else:
-                    reply.set_result(answer)
-
-        loop.add_reader(fd, readable)
+        task_id = next(self._task_ids)
+        if not proc.pending:
+            loop.add_reader(proc.conn.fileno(), self._readable, proc, what)
+        proc.pending[task_id] = reply
         self.running += 1
         try:
-            proc.conn.send(message)
+            proc.conn.send((message[0], task_id, message[1]))
         except Exception as exc:  # noqa: BLE001 - a dead process (broken pipe) or an unpicklable payload
-            loop.remove_reader(fd)
+            del proc.pending[task_id]
             self.running -= 1
             if isinstance(exc, OSError):
-                self._replace(proc)
+                self._lost(proc, what, exc)
                 raise WorkerLostError(f"the process for {what} is gone: {exc!r}") from exc
+            if not proc.pending:
+                loop.remove_reader(proc.conn.fileno())
             self._give_back(proc)
             raise
         return reply
 
+    def _readable(self, proc: _Process, what: str) -> None:
+        """One reply of `proc` (its pipe is readable), or its death (EOF): every step it was running fails."""
+        try:
+            task_id, blob = proc.conn.recv()
+        except (EOFError, OSError) as exc:  # the process died mid-task
+            self._lost(proc, what, exc)
+            return
+        reply = proc.pending.pop(task_id, None)
+        if not proc.pending:
+            asyncio.get_running_loop().remove_reader(proc.conn.fileno())
+        self.running -= 1  # before the slot is handed on: the next task's on_start counts it free
+        try:
+            answer = pickle.loads(blob)
+        except Exception as exc:  # noqa: BLE001 - an answer that does not unpickle here: the step's failure
+            answer = ("error", error_info(exc))
+        self._give_back(proc)
+        if reply is not None and not reply.done():
+            reply.set_result(answer)
+
+    def _lost(self, proc: _Process, what: str, exc: BaseException) -> None:
+        """`proc` is gone: fail the steps it was running (retryable) and put a new process in its place."""
+        try:
+            asyncio.get_running_loop().remove_reader(proc.conn.fileno())
+        except (OSError, ValueError):  # its pipe is closed already
+            pass
+        pending, proc.pending = proc.pending, {}
+        self.running -= len(pending)
+        self._replace(proc)
+        for reply in pending.values():
+            if not reply.done():
+                reply.set_exception(WorkerLostError(f"the process running {what} died: {exc!r}"))
+
     def _replace(self, dead: _Process) -> None:
         dead.kill()
         dead.process.join(timeout=5)
+        if dead not in self._all:  # already replaced
+            return
         self._all.remove(dead)
+        self._free = [proc for proc in self._free if proc is not dead]
         if self._closed:
             return
         log.warning("a processor process died (pid %s, exit code %s); starting a new one", dead.pid, dead.process.exitcode)
         try:
-            fresh = _Process(self.settings, self.preload)
+            fresh = _Process(self.settings, self.preload, self.slots)
         except Exception:  # noqa: BLE001 - the pool runs one process short rather than fail the event loop's callback
             log.exception("a new processor process could not be started; %d processes left", len(self._all))
             return
         self._all.append(fresh)
-        self._give_back(fresh)
+        for _ in range(self.slots):
+            self._give_back(fresh)
 
     # -- life cycle --------------------------------------------------------------------------
     async def warm(self, modules: list[str]) -> list[int]:
         """Import the stage modules in every pool process now (numpy, trimesh and the
         processors: about a CPU-second per process), so the first models do not pay for it and
         their wall and CPU figures are the work's. Returns the pool's pids."""
-        async def one() -> int:
-            proc = await self._take()
+        async def one(proc: _Process) -> int:
+            await self._take_slot_of(proc)
             return (await self._call(proc, ("warm", modules), "warm-up"))[1]
 
-        started = asyncio.gather(*(one() for _ in range(self.processes)))
+        started = asyncio.gather(*(one(proc) for proc in list(self._all)))
         self._warming = (asyncio.get_running_loop(), started)
         return list(await started)
 
@@ -283,21 +338,38 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _serve(conn, settings: Settings) -> None:
-    """A pool process: read a task, answer it, until the worker closes the pipe (EOF) or dies."""
+def _serve(conn, settings: Settings, slots: int = 1) -> None:
+    """A pool process: read tasks and answer each, until the worker closes the pipe (EOF) or dies.
+    With more than one slot the tasks run in that many threads (the worker hands it no more at
+    once); at EOF the process ends when the tasks it holds are answered."""
     _init_child(settings)
+    send_lock = threading.Lock()
+    threads = ThreadPoolExecutor(slots, thread_name_prefix="step") if slots > 1 else None
     while True:
         try:
-            kind, args = conn.recv()
+            kind, task_id, args = conn.recv()
         except (EOFError, OSError):
-            return
+            break
+        if threads is None:
+            _answer(conn, send_lock, kind, task_id, args)
+        else:
+            threads.submit(_answer, conn, send_lock, kind, task_id, args)
+    if threads is not None:
+        threads.shutdown(wait=True)
+
+
+def _answer(conn, send_lock: threading.Lock, kind: str, task_id: int, args) -> None:
+    with turns.step():  # one step computes at a time; another's S3 waits are its turn (turns.py)
         answer = ("ok", _warm(args)) if kind == "warm" else _run(*args)
+    try:
+        blob = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - a result that does not pickle is the stage's failure
+        blob = pickle.dumps(("error", error_info(exc)))
+    with send_lock:
         try:
-            conn.send(answer)
-        except (BrokenPipeError, OSError):
-            return
-        except Exception as exc:  # noqa: BLE001 - a result that does not pickle is the stage's failure
-            conn.send(("error", error_info(exc)))
+            conn.send((task_id, blob))
+        except OSError:  # the worker is gone
+            pass
 
 
 def _warm(modules: list[str]) -> int:

@@ -2,13 +2,15 @@
 
 Events name a storage connection ("default", or one configured as MESHSTREAM_STORAGE_<NAME>_*),
 never credentials; each process (the worker, each processor pool process) resolves the names
-against its own settings and keeps one client per name.
+against its own settings and keeps one client per name. A request's round trip lets another
+step of the process compute meanwhile (streams/execution/turns.py).
 """
 from __future__ import annotations
 
 import threading
 
 from streams.core.settings import Settings
+from streams.execution.turns import TurnYieldingPoolManager
 
 
 class Storages:
@@ -27,5 +29,5 @@ class Storages:
                 if client is None:
                     conn = self.settings.storage(name)
                     client = self._clients[name] = connect(conn.endpoint, conn.access_key, conn.secret_key, conn.secure,
-                                                                     conn.ca_location)
+                                                           conn.ca_location, pool_manager=TurnYieldingPoolManager)
         return client

@@ -32,9 +32,9 @@ STEPS = Gauge("meshstream_steps", "Steps of this worker's live runs by status: w
               "control), requested (in flight), queued (requested, not started: admission's bound), retry_wait", ["stage", "status"])
 TIMED_OUT = Gauge("meshstream_step_timeouts", "Steps in this worker's runs that failed with code timeout", ["stage"])
 LAG = Gauge("meshstream_consumer_lag", "Records not yet consumed, per assigned topic partition", ["topic", "partition"])
-POOL_BUSY = Gauge("meshstream_pool_busy", "Pool processes running a processor task (at most meshstream_pool_size)")
-POOL_QUEUED = Gauge("meshstream_pool_queued", "Processor tasks waiting for a free pool process")
-POOL_SIZE = Gauge("meshstream_pool_size", "Processes in the worker's processor pool")
+POOL_BUSY = Gauge("meshstream_pool_busy", "Processor steps running in the pool (at most meshstream_pool_size)")
+POOL_QUEUED = Gauge("meshstream_pool_queued", "Processor tasks waiting for a free pool slot")
+POOL_SIZE = Gauge("meshstream_pool_size", "Processor steps the worker's pool runs at once: its processes x MESHSTREAM_PROCESSOR_SLOTS")
 LOOP_LAG = Gauge("meshstream_event_loop_lag_seconds", "How late the event loop ran a scheduled tick")
 READY = Gauge("meshstream_ready", "1 when partitions are assigned and tables recovered")
 # the seeds' domain metrics
@@ -74,25 +74,25 @@ _in_flight = 0
 
 
 @contextlib.contextmanager
-def pool_task(processes: int):
-    """One processor task handed to the pool of `processes` processes, until its result is back.
+def pool_task(capacity: int):
+    """One processor task handed to a pool that runs `capacity` steps at once, until its result is back.
 
     Why not a plain in-progress gauge: the stage agents hand the pool more tasks than it has
-    processes (concurrency per stage x stages), and the executor queues the rest; counting them
-    all as busy reported 8 busy of 2. Running is min(in flight, processes), the rest is queued."""
+    slots (concurrency per stage x stages), and the pool queues the rest; counting them all as
+    busy reported 8 busy of 2. Running is min(in flight, capacity), the rest is queued."""
     global _in_flight
-    POOL_SIZE.set(processes)
+    POOL_SIZE.set(capacity)
     _in_flight += 1
-    _set_pool_use(processes)
+    _set_pool_use(capacity)
     try:
         yield
     finally:
         _in_flight -= 1
-        _set_pool_use(processes)
+        _set_pool_use(capacity)
 
 
-def _set_pool_use(processes: int) -> None:
-    running = min(_in_flight, processes)
+def _set_pool_use(capacity: int) -> None:
+    running = min(_in_flight, capacity)
     POOL_BUSY.set(running)
     POOL_QUEUED.set(_in_flight - running)
 

@@ -191,7 +191,7 @@ class Runtime:
                 # every stage module, imported once by the pool's forkserver (streams/execution/pool.py)
                 preload = tuple(work_module(s) for s in processing_stages(self.manifest))
                 self._pool = ProcessorPool(self.settings, preload=preload)
-                metrics.POOL_SIZE.set(self._pool.processes)  # right from start-up, not from the first probe
+                metrics.POOL_SIZE.set(self._pool.capacity)  # right from start-up, not from the first probe
             return self._pool
 
     async def start_pool(self):
@@ -201,17 +201,17 @@ class Runtime:
 
     @property
     def stage_concurrency(self) -> int:
-        """Requests each stage agent handles at once: enough to keep every pool process busy."""
-        from streams.execution.pool import pool_size
+        """Requests each stage agent handles at once: enough to keep every pool slot busy."""
+        from streams.execution.pool import pool_capacity
 
-        return self.settings.stage_concurrency or pool_size(self.settings)
+        return self.settings.stage_concurrency or pool_capacity(self.settings)
 
     async def run_stage(self, module: str, stage: str, payload: dict, on_start=None) -> dict:
         """A stage's CPU-bound `work` in the processor pool (all cores, off the event loop);
         `on_start()` when a pool process is free to begin it. The pool's running and queued tasks
         are counted here (metrics.pool_task)."""
         pool = self.pool
-        with metrics.pool_task(pool.processes):
+        with metrics.pool_task(pool.capacity):
             return await pool.run(module, stage, payload, on_start=on_start)
 
     async def run_blocking(self, fn: Callable, *args):

@@ -27,7 +27,7 @@ import heapq
 import logging
 import time
 
-from streams.execution.pool import pool_size
+from streams.execution.pool import pool_capacity
 from streams.orchestration import workflow as wf
 from streams.orchestration.admission import Admission
 from streams.core.envelope import derived_id, envelope
@@ -115,10 +115,10 @@ class Orchestrator:
         self.serial = asyncio.Lock()
         self.cap = rt.settings.step_timeout_cap
         self.queue_cap = rt.settings.queue_timeout_cap
-        # queued (not started) requests per stage: one per pool process keeps every process fed while
+        # queued (not started) requests per stage: one per pool slot keeps every slot fed while
         # a newcomer scan waits behind about one step (ADR 0012)
         fixed = rt.settings.admission_per_stage
-        self.admission = Admission(fixed or pool_size(rt.settings),
+        self.admission = Admission(fixed or pool_capacity(rt.settings),
                                    queue_seconds=0.0 if fixed else rt.settings.admission_queue_seconds)
         self.clock = _now  # ms; the in-memory pipeline test drives time itself
 

@@ -94,7 +94,7 @@ class Probes:
         self.ready()
         pool = getattr(self.rt, "_pool", None)  # None until a stage first uses it
         if pool is not None:
-            metrics.POOL_SIZE.set(pool.processes)
+            metrics.POOL_SIZE.set(pool.capacity)
         positions = await self.app.consumer.positions(self._assignment())  # one call into the consumer thread
         metrics.LAG.clear()  # partitions this worker no longer owns leave no stale reading
         for tp, position in positions.items():

@@ -83,9 +83,9 @@ def test_warm_starts_every_pool_process_up_front(pool):
     assert sorted(pool.pids()) == sorted(set(pids))
 
 
-def test_a_step_starts_when_a_process_is_free_not_when_it_is_queued(pool):
+def test_a_step_starts_when_a_slot_is_free_not_when_it_is_queued(pool):
     """`on_start` (the stage's `started` report, which starts its execution timeout) is called
-    for at most one task per pool process at a time: six tasks on two processes start in turns."""
+    for at most one task per pool slot at a time: six tasks on four slots start in turns."""
     running_at_start = []
 
     async def six():
@@ -96,8 +96,88 @@ def test_a_step_starts_when_a_process_is_free_not_when_it_is_queued(pool):
                                                on_start=begin) for i in range(6)))
     results = run(six())
     assert len(results) == 6 and len(running_at_start) == 6
-    assert max(running_at_start) < pool.processes  # never more started than processes to run them
+    assert pool.capacity == 4 and max(running_at_start) < pool.capacity  # never more started than slots to run them
     assert pool.running == 0
+
+
+def _pool(processes: int, slots: int) -> ProcessorPool:
+    return ProcessorPool(Settings.from_env({"MESHSTREAM_PROCESSOR_SLOTS": str(slots)}), processes=processes)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["began"] < b["ended"] and b["began"] < a["ended"]
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_pool_process_runs_as_many_steps_at_once_as_it_has_slots(slots):
+    """Two steps that wait (as a step waits on S3) on a one-process pool: with two slots they run
+    at the same time in that process, with one they run in turn."""
+    pool = _pool(1, slots)
+    try:
+        async def two():
+            return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i, "sleep": 0.4}, reuse=False)
+                                          for i in range(2)))
+        a, b = run(two())
+    finally:
+        pool.shutdown()
+    assert a["pid"] == b["pid"]
+    assert _overlap(a, b) == (slots == 2), (a, b)
+
+
+def test_steps_of_one_process_take_turns_at_computing_and_compute_while_another_waits():
+    """Two steps that compute on a one-process pool of two slots never compute at the same time
+    (one core per pool process, no GIL fight); a step that waits as on S3 lets the other compute."""
+    pool = _pool(1, 2)
+    try:
+        async def two(first: dict, second: dict):
+            return await asyncio.gather(pool.run(MODULE, "thumbnails", first, reuse=False),
+                                        pool.run(MODULE, "thumbnails", second, reuse=False))
+        a, b = run(two({"compute": 0.3}, {"compute": 0.3}))
+        computing = ({"began": a["began"], "ended": a["computed"]}, {"began": b["began"], "ended": b["computed"]})
+        assert not _overlap(*computing), (a, b)
+        waits, computes = run(two({"sleep": 0.6}, {"compute": 0.3}))
+        waited = {"began": waits["computed"], "ended": waits["ended"]}
+        assert _overlap(waited, {"began": computes["began"], "ended": computes["computed"]}), (waits, computes)
+    finally:
+        pool.shutdown()
+
+
+def test_steps_go_to_the_least_busy_process_before_any_process_takes_a_second():
+    """Two processes of two slots each: two steps at once run in two processes, not both in one
+    (the other core would idle while they share one)."""
+    pool = _pool(2, 2)
+    try:
+        async def two():
+            return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"sleep": 0.3}, reuse=False) for _ in range(2)))
+        for _ in range(3):
+            a, b = run(two())
+            assert _overlap(a, b) and a["pid"] != b["pid"], (a, b)
+    finally:
+        pool.shutdown()
+
+
+def test_a_killed_pool_process_fails_every_step_it_held_and_gets_its_slots_back():
+    """A process killed while it runs two steps fails both (retryable `worker_lost`); its
+    replacement has both slots, so two steps run at once again."""
+    pool = _pool(1, 2)
+    try:
+        before = set(run(pool.warm([MODULE])))
+
+        async def held_and_killed():
+            return await asyncio.gather(pool.run(MODULE, "thumbnails", {"echo": "held", "sleep": 5}, reuse=False),
+                                        pool.run(MODULE, "thumbnails", {"die": True, "sleep": 0.2}, reuse=False),
+                                        return_exceptions=True)
+        held, killed = run(asyncio.wait_for(held_and_killed(), 30))
+        assert isinstance(held, WorkerLostError) and isinstance(killed, WorkerLostError), (held, killed)
+        assert pool.running == 0 and len(pool.pids()) == 1 and not set(pool.pids()) & before
+
+        async def two():
+            return await asyncio.gather(*(pool.run(MODULE, "thumbnails", {"echo": i, "sleep": 0.4}, reuse=False)
+                                          for i in range(2)))
+        a, b = run(asyncio.wait_for(two(), 30))
+        assert _overlap(a, b) and a["pid"] == b["pid"] and a["pid"] in pool.pids()
+    finally:
+        pool.shutdown()
 
 
 def test_a_step_does_not_start_while_the_pool_processes_are_still_starting(pool):
