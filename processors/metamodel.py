@@ -207,4 +207,4 @@ def detect_metamodels(loaded_files, split_bodies: bool = True) -> tuple[list[Met
     return file_groups, body_groups, ungrouped
 
 
-__all__ = ["PartInfo", "Metamodel", "detect_file_groups", "detect_bodies", "detect_metamodels", "part_info", "body_parts", "geometry_evidence", "score_files"]
+__all__ = ["PartInfo", "Metamodel", "detect_file_groups", "detect_bodies", "detect_metamodels", "body_parts", "geometry_evidence", "score_files"]

@@ -149,6 +149,12 @@ class Settings:
     # cut the broker's CPU per 40-model complete batch from 1.09-1.21 s to 0.85-0.88 s and the
     # worker's from 7.2-8.0 to 6.8-7.2 s, for at most 5 ms more per hop
     producer_linger_ms: int = _setting("MESHSTREAM_PRODUCER_LINGER_MS", "5", int)
+    # the worker's producer, as the Java client's request.timeout.ms and delivery.timeout.ms:
+    # seconds one request (produce, metadata, a connection's handshake) may go unanswered before
+    # it is sent again, and seconds a record is retried before its send fails (a broker fail-over
+    # must fit in it; a lost table changelog write ends the worker, streams/faust_ext/changelog_guard.py)
+    producer_request_timeout: float = _setting("MESHSTREAM_PRODUCER_REQUEST_TIMEOUT", "30", float)
+    producer_delivery_timeout: float = _setting("MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT", "1200", float)
     commit_interval: float = _setting("MESHSTREAM_COMMIT_INTERVAL", "2.8", float)
     commit_every: int = _setting("MESHSTREAM_COMMIT_EVERY", "1000", int)
     # the most events the orchestrator takes at once from those already received (one produce

@@ -21,6 +21,8 @@ import os
 
 from faust.sensors import Sensor
 
+from streams.faust_ext.changelogs import tables_by_changelog
+
 log = logging.getLogger("meshstream")
 
 # The worker's exit status when a changelog write was lost (EX_TEMPFAIL: restart it)
@@ -45,7 +47,7 @@ class ChangelogGuard(Sensor):
     def changelog_topics(self) -> frozenset[str]:
         """Every table's changelog topic (the tables are all defined before the first send)."""
         if self._changelogs is None:
-            self._changelogs = frozenset(t.changelog_topic.get_topic_name() for t in self.app.tables.values())
+            self._changelogs = frozenset(tables_by_changelog(self.app))
         return self._changelogs
 
     def on_send_initiated(self, producer, topic, message, keysize, valsize):

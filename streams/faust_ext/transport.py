@@ -35,6 +35,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from mode.services import WaitResults
 
+from streams.faust_ext.changelogs import tables_by_changelog
 from streams.faust_ext.committed_seek import seek_to_committed_or_reset
 from streams.faust_ext.head_watch import WAIT, HeadWatch, Rewind
 
@@ -49,8 +50,9 @@ _log = logging.getLogger(__name__)
 # 20 minutes). What a step abandons is safe to lose: an input is committed only after the broker
 # acknowledged its outputs, so its partition's next owner reads it again (as after a crash).
 STOP_BUDGET = 5.0
-# How long the producer retries a record before failing it: Faust's default request timeout,
-# which aiokafka also used as the record's time to live (see WorkerProducer)
+# How long the producer retries a record before failing it, unless the worker says
+# (MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT): Faust's default request timeout, which aiokafka also
+# used as the record's time to live (see WorkerProducer)
 DELIVERY_TIMEOUT = 1200.0
 STEP_FLOOR = 0.5  # every step may try this long even when the budget is spent
 # A consumer stop still running after this is stuck behind a rebalance (see on_thread_stop).
@@ -114,7 +116,8 @@ class FetchBatching:
         return self.busy_bounds if busy else (IDLE_MIN_BYTES, IDLE_MAX_WAIT_MS)
 
 
-def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: float) -> type[driver.Transport]:
+def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: float,
+                     delivery_timeout: float = DELIVERY_TIMEOUT) -> type[driver.Transport]:
     """The worker's Faust transport: aiokafka's, with batched fetches while busy, the committed
     seek that also rewinds never-committed partitions, and a livelock check that survives a
     partition being reset."""
@@ -291,6 +294,7 @@ def worker_transport(fetch_min_bytes: int, fetch_max_wait_ms: int, busy_rate: fl
 
     class BudgetedProducer(WorkerProducer):
         stop_deadline = deadline
+        delivery_seconds = delivery_timeout
 
     class WorkerTransport(driver.Transport):
         Consumer = WorkerConsumer
@@ -308,11 +312,13 @@ class WorkerProducer(driver.Producer):
     client does (request.timeout.ms, delivery.timeout.ms): each request (metadata, handshake,
     produce) gets Faust's `producer_request_timeout`, short, so one unanswered metadata request
     no longer freezes the producer's view of the cluster; a record keeps being retried for
-    DELIVERY_TIMEOUT, long, so a broker fail-over (leaders move, ~15-30 s) never fails a send.
+    `delivery_seconds` (20 minutes by default), long, so a broker fail-over (leaders move,
+    ~15-30 s) never fails a send.
     A send that failed would be retried by an agent, but a table's changelog write is Faust's
     own and is not: the table would then commit state its changelog never received."""
 
     stop_deadline: StopDeadline  # set by worker_transport: one budget for the whole stop
+    delivery_seconds: float = DELIVERY_TIMEOUT  # a record's time to live (worker_transport sets the worker's)
     _tracked: frozenset = frozenset()   # the topics this producer's metadata is told to keep
 
     async def send(self, topic, *args, **kwargs):
@@ -345,17 +351,16 @@ class WorkerProducer(driver.Producer):
         worker that has not written its table yet: the router raised `TypeError: 'NoneType' object
         is not iterable` (a 500 in CI). The table's own partitioner needs no metadata and is the
         one its writes use (streams/worker/tables.py)."""
-        for table in self.app.tables.values():
-            partition_for_key = getattr(table, "partition_for_key", None)
-            if partition_for_key is not None and table.changelog_topic.get_topic_name() == topic:
-                return TP(topic, partition_for_key(key))
+        partition_for_key = getattr(tables_by_changelog(self.app).get(topic), "partition_for_key", None)
+        if partition_for_key is not None:
+            return TP(topic, partition_for_key(key))
         return super().key_partition(topic, key)
 
     def _new_producer(self, transactional_id=None):
         producer = super()._new_producer(transactional_id)
         # aiokafka's batch time-to-live: a batch expires (fails its records) only after it; the
         # locked aiokafka has no setting for it (pinned in tests/unit/faust_ext/test_transport.py)
-        producer._message_accumulator._batch_ttl = DELIVERY_TIMEOUT
+        producer._message_accumulator._batch_ttl = self.delivery_seconds
         return producer
 
     async def flush(self) -> None:

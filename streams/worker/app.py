@@ -51,8 +51,18 @@ def _datadir(settings: Settings) -> dict:
     return {"datadir": f"{settings.data_dir}/{{conf.id}}"}
 
 
+def check_producer_timeouts(settings: Settings) -> None:
+    """Refuse a delivery timeout shorter than one request plus the linger (the Java client refuses
+    the same): a record would expire before its first produce request could even time out."""
+    floor = settings.producer_request_timeout + settings.producer_linger_ms / 1000.0
+    if settings.producer_delivery_timeout < floor:
+        raise ValueError(f"MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT={settings.producer_delivery_timeout:g} s is shorter than "
+                         f"MESHSTREAM_PRODUCER_REQUEST_TIMEOUT + MESHSTREAM_PRODUCER_LINGER_MS ({floor:g} s)")
+
+
 def create_app(settings: Settings | None = None, stages: set[str] | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or Settings()
+    check_producer_timeouts(settings)
     manifest = default_manifest()
     session_ms = settings.session_timeout
     app = faust.App(
@@ -76,10 +86,11 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
         broker_commit_interval=settings.commit_interval,
         producer_acks=-1,
         # aiokafka's limit for every request of the producer's client (metadata and connection
-        # handshakes too, not only produce requests): 30 s, the Java client's request.timeout.ms,
-        # instead of Faust's 1200 s, so a request that gets no answer is sent again soon; a record
-        # itself is retried for longer (DELIVERY_TIMEOUT, streams/faust_ext/transport.py)
-        producer_request_timeout=30.0,
+        # handshakes too, not only produce requests): 30 s by default, the Java client's
+        # request.timeout.ms, instead of Faust's 1200 s, so a request that gets no answer is sent
+        # again soon; a record itself is retried for longer (the delivery timeout, given to the
+        # transport below)
+        producer_request_timeout=settings.producer_request_timeout,
         producer_linger=settings.producer_linger_ms / 1000.0,  # seconds (streams/core/settings.py)
         producer_partitioner=key_partitioner,   # Kafka's default partitioner, key hashes cached
         monitor=LeanMonitor(),                  # Faust's per-event stats, which nothing reads (streams/faust_ext/monitor.py)
@@ -92,8 +103,8 @@ def create_app(settings: Settings | None = None, stages: set[str] | None = None)
     app.flow_control = StreamBuffersKept(app, loop=app.loop)
     app.sensors.add(ChangelogGuard(app))        # a lost changelog write ends the worker (streams/faust_ext/changelog_guard.py)
     # before anything reaches app.transport (declaring topics does): see the module
-    app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms,
-                                       settings.fetch_busy_rate)(app.conf.broker_consumer, app)
+    app.transport = worker_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms, settings.fetch_busy_rate,
+                                       settings.producer_delivery_timeout)(app.conf.broker_consumer, app)
     runtime = Runtime(app, settings, manifest, AvroSerde(registry_client(settings)))
     for stage, register in AGENTS.items():
         if stages is None or stage in stages:

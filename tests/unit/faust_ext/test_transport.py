@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 
 import faust
+import pytest
 from aiokafka.consumer.fetcher import Fetcher
 
 from streams.worker.app import create_app
@@ -411,18 +412,20 @@ def test_aiokafka_producer_stop_flushes_unbounded_through_the_sender_task_it_can
     assert "self._fail_all" in inspect.getsource(Sender.start)  # a cancelled sender fails what it held
 
 
-def test_a_record_outlives_a_request_timeout_and_expires_only_after_the_delivery_timeout(tmp_path):
-    """Each request of the producer gives up after 30 s (a metadata request that gets no answer
-    is sent again), while a record waiting for its partition's leader is kept for
-    DELIVERY_TIMEOUT: with one limit for both, a fail-over longer than 30 s failed sends and a
-    table's changelog write was lost (the broker chaos test)."""
+@pytest.mark.parametrize("env, request_s, delivery_s", [({}, 30.0, 1200.0),
+                                                      ({"MESHSTREAM_PRODUCER_REQUEST_TIMEOUT": "10",
+                                                        "MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT": "90"}, 10.0, 90.0)])
+def test_a_record_outlives_a_request_timeout_and_expires_only_after_the_delivery_timeout(tmp_path, env, request_s,
+                                                                                         delivery_s):
+    """Each request of the producer gives up after the request timeout (a metadata request that
+    gets no answer is sent again), while a record waiting for its partition's leader is kept for
+    the delivery timeout: with one limit for both, a fail-over longer than 30 s failed sends and a
+    table's changelog write was lost (the broker chaos test). Both are the worker's settings."""
     import asyncio
 
     from aiokafka import TopicPartition
 
-    from streams.faust_ext.transport import DELIVERY_TIMEOUT
-
-    app, _ = create_app(Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path)}), stages={"orchestrator"})
+    app, _ = create_app(Settings.from_env({"MESHSTREAM_DATA_DIR": str(tmp_path), **env}), stages={"orchestrator"})
 
     async def scenario():
         producer = app.producer._new_producer()   # not started: nothing is sent anywhere
@@ -430,14 +433,21 @@ def test_a_record_outlives_a_request_timeout_and_expires_only_after_the_delivery
             tp = TopicPartition("t", 0)
             await producer._message_accumulator.add_message(tp, b"k", b"v", timeout=1.0)
             batch = producer._message_accumulator._batches[tp][0]
-            batch._ctime -= 31.0                  # the batch's age, as aiokafka measures it
+            batch._ctime -= request_s + 1.0       # the batch's age, as aiokafka measures it
             outlived_request = not batch.expired()
-            batch._ctime -= DELIVERY_TIMEOUT
+            batch._ctime -= delivery_s - request_s
             return producer.client._request_timeout_ms, outlived_request, batch.expired()
         finally:
             await producer.stop()
 
-    assert asyncio.run(scenario()) == (30_000, True, True)
+    assert asyncio.run(scenario()) == (request_s * 1000, True, True)
+
+
+def test_a_delivery_timeout_shorter_than_a_request_is_refused_by_name(tmp_path):
+    env = {"MESHSTREAM_DATA_DIR": str(tmp_path), "MESHSTREAM_PRODUCER_REQUEST_TIMEOUT": "30",
+           "MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT": "20"}
+    with pytest.raises(ValueError, match="MESHSTREAM_PRODUCER_DELIVERY_TIMEOUT=20 s is shorter"):
+        create_app(Settings.from_env(env), stages={"orchestrator"})
 
 
 def test_a_tables_key_is_routed_without_the_producers_metadata(tmp_path):
