@@ -186,12 +186,13 @@ def run_scan(models: dict[str, bytes], workflow: str, cpus: list[set[int]], log_
 
 def admission_limit(settings, cpus: set[int]) -> str:
     """The limit on queued requests per stage of a worker's orchestrator (the workers inherit
-    this environment): MESHSTREAM_ADMISSION_PER_STAGE (fixed), else one per pool process
-    (MESHSTREAM_PROCESSOR_PROCESSES or one per core of its affinity, streams.execution.pool) as
-    the floor, raised for short steps up to 16x (MESHSTREAM_ADMISSION_QUEUE_SECONDS of work)."""
+    this environment): MESHSTREAM_ADMISSION_PER_STAGE (fixed), else one per pool slot
+    (MESHSTREAM_PROCESSOR_PROCESSES or one per core of its affinity, x MESHSTREAM_PROCESSOR_SLOTS,
+    streams.execution.pool) as the floor, raised for short steps up to 16x
+    (MESHSTREAM_ADMISSION_QUEUE_SECONDS of work)."""
     if settings.admission_per_stage:
         return str(settings.admission_per_stage)
-    floor = settings.processor_processes or len(cpus)
+    floor = (settings.processor_processes or len(cpus)) * max(1, settings.processor_slots)
     return f"{floor}-{16 * floor}" if settings.admission_queue_seconds else str(floor)
 
 

@@ -94,13 +94,13 @@ def _context(method: str, preload: tuple[str, ...]):
 
 
 class _Process:
-    """One pool process, the worker's end of its pipe, and the replies it owes (task id -> future)."""
+    """One pool process, the worker's end of its pipe, and the replies it owes."""
 
     def __init__(self, settings: Settings, preload: tuple[str, ...] = (), slots: int = 1):
         context = _context(settings.pool_start_method, preload)
         self.conn, child_end = context.Pipe()
         self.slots = slots
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, tuple[asyncio.Future, str]] = {}  # task id -> (reply, what it runs)
         # daemon: ended with the worker's interpreter; pool processes start no processes of their own
         self.process = context.Process(target=_serve, args=(child_end, settings, slots), daemon=True,
                                        name="meshstream-pool")
@@ -205,8 +205,8 @@ class ProcessorPool:
         reply: asyncio.Future = loop.create_future()
         task_id = next(self._task_ids)
         if not proc.pending:
-            loop.add_reader(proc.conn.fileno(), self._readable, proc, what)
-        proc.pending[task_id] = reply
+            loop.add_reader(proc.conn.fileno(), self._readable, proc)
+        proc.pending[task_id] = (reply, what)
         self.running += 1
         try:
             proc.conn.send((message[0], task_id, message[1]))
@@ -214,7 +214,7 @@ class ProcessorPool:
             del proc.pending[task_id]
             self.running -= 1
             if isinstance(exc, OSError):
-                self._lost(proc, what, exc)
+                self._lost(proc, exc)
                 raise WorkerLostError(f"the process for {what} is gone: {exc!r}") from exc
             if not proc.pending:
                 loop.remove_reader(proc.conn.fileno())
@@ -222,14 +222,14 @@ class ProcessorPool:
             raise
         return reply
 
-    def _readable(self, proc: _Process, what: str) -> None:
+    def _readable(self, proc: _Process) -> None:
         """One reply of `proc` (its pipe is readable), or its death (EOF): every step it was running fails."""
         try:
             task_id, blob = proc.conn.recv()
         except (EOFError, OSError) as exc:  # the process died mid-task
-            self._lost(proc, what, exc)
+            self._lost(proc, exc)
             return
-        reply = proc.pending.pop(task_id, None)
+        reply, _ = proc.pending.pop(task_id, (None, ""))
         if not proc.pending:
             asyncio.get_running_loop().remove_reader(proc.conn.fileno())
         self.running -= 1  # before the slot is handed on: the next task's on_start counts it free
@@ -241,7 +241,7 @@ class ProcessorPool:
         if reply is not None and not reply.done():
             reply.set_result(answer)
 
-    def _lost(self, proc: _Process, what: str, exc: BaseException) -> None:
+    def _lost(self, proc: _Process, exc: BaseException) -> None:
         """`proc` is gone: fail the steps it was running (retryable) and put a new process in its place."""
         try:
             asyncio.get_running_loop().remove_reader(proc.conn.fileno())
@@ -250,7 +250,7 @@ class ProcessorPool:
         pending, proc.pending = proc.pending, {}
         self.running -= len(pending)
         self._replace(proc)
-        for reply in pending.values():
+        for reply, what in pending.values():
             if not reply.done():
                 reply.set_exception(WorkerLostError(f"the process running {what} died: {exc!r}"))
 
