@@ -192,7 +192,9 @@ def admission_limit(settings, cpus: set[int]) -> str:
     (MESHSTREAM_ADMISSION_QUEUE_SECONDS of work)."""
     if settings.admission_per_stage:
         return str(settings.admission_per_stage)
-    floor = (settings.processor_processes or len(cpus)) * max(1, settings.processor_slots)
+    from streams.execution.pool import slots_per_process
+
+    floor = (settings.processor_processes or len(cpus)) * slots_per_process(settings)
     return f"{floor}-{16 * floor}" if settings.admission_queue_seconds else str(floor)
 
 

@@ -73,10 +73,15 @@ def pool_size(settings: Settings) -> int:
         return os.cpu_count() or 1
 
 
+def slots_per_process(settings: Settings) -> int:
+    """MESHSTREAM_PROCESSOR_SLOTS: steps each pool process runs at once (at least one)."""
+    return max(1, settings.processor_slots)
+
+
 def pool_capacity(settings: Settings) -> int:
     """Steps the pool runs at once: its processes x MESHSTREAM_PROCESSOR_SLOTS. The stage agents
     and the orchestrator's admission keep this many requests going, so no slot waits for one."""
-    return pool_size(settings) * max(1, settings.processor_slots)
+    return pool_size(settings) * slots_per_process(settings)
 
 
 START_METHODS = ("forkserver", "spawn")
@@ -99,7 +104,6 @@ class _Process:
     def __init__(self, settings: Settings, preload: tuple[str, ...] = (), slots: int = 1):
         context = _context(settings.pool_start_method, preload)
         self.conn, child_end = context.Pipe()
-        self.slots = slots
         self.pending: dict[int, tuple[asyncio.Future, str]] = {}  # task id -> (reply, what it runs)
         # daemon: ended with the worker's interpreter; pool processes start no processes of their own
         self.process = context.Process(target=_serve, args=(child_end, settings, slots), daemon=True,
@@ -127,7 +131,7 @@ class ProcessorPool:
         modules: numpy, trimesh and the processors come with them)."""
         self.settings = settings
         self.processes = processes or pool_size(settings)
-        self.slots = max(1, settings.processor_slots)
+        self.slots = slots_per_process(settings)
         self.capacity = self.processes * self.slots
         self.preload = tuple(preload)
         self.running = 0  # tasks (and warm-ups) pool processes are working on now (the rest wait for a slot)
@@ -340,28 +344,23 @@ def _die_with_parent() -> None:
 
 def _serve(conn, settings: Settings, slots: int = 1) -> None:
     """A pool process: read tasks and answer each, until the worker closes the pipe (EOF) or dies.
-    With more than one slot the tasks run in that many threads (the worker hands it no more at
-    once); at EOF the process ends when the tasks it holds are answered."""
+    The tasks run in `slots` threads (the worker hands it no more at once); at EOF the process
+    ends when the tasks it holds are answered."""
     _init_child(settings)
     send_lock = threading.Lock()
-    threads = ThreadPoolExecutor(slots, thread_name_prefix="step") if slots > 1 else None
-    while True:
-        try:
-            kind, task_id, args = conn.recv()
-        except (EOFError, OSError):
-            break
-        if threads is None:
-            _answer(conn, send_lock, kind, task_id, args)
-        else:
+    with ThreadPoolExecutor(slots, thread_name_prefix="step") as threads:  # its exit waits for them
+        while True:
+            try:
+                kind, task_id, args = conn.recv()
+            except (EOFError, OSError):
+                break
             threads.submit(_answer, conn, send_lock, kind, task_id, args)
-    if threads is not None:
-        threads.shutdown(wait=True)
 
 
 def _answer(conn, send_lock: threading.Lock, kind: str, task_id: int, args) -> None:
     with turns.step():  # one step computes at a time; another's S3 waits are its turn (turns.py)
         answer = ("ok", _warm(args)) if kind == "warm" else _run(*args)
-    try:
+    try:  # pickled here, so an answer that does not unpickle in the worker fails only its own task
         blob = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # noqa: BLE001 - a result that does not pickle is the stage's failure
         blob = pickle.dumps(("error", error_info(exc)))
