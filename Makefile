@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pool_ipc.py
 	$(BIN)/python bench/worker_start.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/s3_server_cores.py
 	$(BIN)/python bench/remote_s3.py
 	$(BIN)/python bench/scale.py
 

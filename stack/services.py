@@ -64,6 +64,10 @@ class Service:
     def argv(self) -> list[str]:
         raise NotImplementedError
 
+    def env(self) -> dict[str, str]:
+        """Environment the server runs with, beside the stack's own."""
+        return {}
+
     def ready(self) -> bool:
         raise NotImplementedError
 
@@ -75,7 +79,7 @@ class Service:
         if self.process.running():
             return False
         self.prepare()
-        self.process.start(self.argv(), cwd=self.home)
+        self.process.start(self.argv(), env=self.env(), cwd=self.home)
         return True
 
     def wait(self) -> None:
@@ -318,6 +322,12 @@ class S3Server(Service):
                 f"-s3.port.iceberg={p.seaweed_iceberg}", f"-s3.port.lance={p.seaweed_lance}",
                 f"-metricsPort={p.seaweed_metrics}",
                 "-master.volumeSizeLimitMB=64", "-master.telemetry=false"]
+
+    def env(self) -> dict[str, str]:
+        cores = self.config.s3_cores
+        if cores < 0:
+            raise ValueError(f"MESHSTREAM_STACK_S3_CORES: 0 (every core) or more, not {cores}")
+        return {"GOMAXPROCS": str(cores)} if cores else {}
 
     def ready(self) -> bool:
         from minio import Minio
