@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/s3_server_cores.py
 	$(BIN)/python bench/remote_s3.py
+	$(BIN)/python bench/slot_memory.py
 	$(BIN)/python bench/scale.py
 
 # >= 1,000 hostile inputs against a private real stack + worker (stress/): outcome counts, peak RSS.
