@@ -30,7 +30,7 @@ LIMITS = Limits()
 
 
 def _download(run: dict, options: dict) -> None:
-    """The download stage parses each new file once for every later stage (parse_once)."""
+    """The download stage parses each new file once for every later stage (download.parse)."""
     run["parts"] = [(key, load_mesh(data, key, LIMITS)) for key, data in sorted(run["files"])]
     run["assembly"] = assemble(run["parts"], LIMITS)[0]
 

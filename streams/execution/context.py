@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Callable
 
 from cachetools import LRUCache
 
@@ -66,7 +68,7 @@ class StageContext:
 
     def read(self, ref: dict, max_bytes: int | None = None) -> bytes:
         limit = self.settings.max_object_bytes if max_bytes is None else min(max_bytes, self.settings.max_object_bytes)
-        return get_bytes(self.storage(ref["storage"]), ref["bucket"], ref["key"], limit)
+        return _get(self.storage(ref["storage"]), ref["bucket"], ref["key"], limit)
 
     def read_files(self, refs: list[dict]) -> list[tuple[str, bytes]]:
         return [(ref["key"], self.read(ref)) for ref in refs]
@@ -90,7 +92,7 @@ class StageContext:
             try:
                 data = recall_parsed(key)
                 if data is None:
-                    data = get_bytes(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4)
+                    data = _get(self.storage("default"), bucket, key, self.settings.max_object_bytes * 4)
                     remember_parsed(key, data)
                 return meshcache.decode(data, self.limits)
             except ProcessingError as exc:
@@ -133,12 +135,33 @@ class StageContext:
             return [self.store_bytes(bucket, key, data, content_type) for key, data, content_type in objects]
         futures = [upload_threads().submit(self.store_bytes, bucket, key, data, content_type)
                    for key, data, content_type in objects]
-        with turns.waiting():  # another step of this process computes meanwhile
-            errors = [f.exception() for f in futures]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
-        return [f.result() for f in futures]
+        return _results(futures)
+
+    def store_bytes_soon(self, bucket: str, key: str, data: bytes, content_type: str,
+                         metadata: dict | None = None) -> Callable[[], dict]:
+        """Start storing one object; returns a call that gives its ref once the put has finished
+        (or raises its error). The put's round trip overlaps whatever the step does before it
+        calls: the download stage parses the file meanwhile."""
+        future = upload_threads().submit(self.store_bytes, bucket, key, data, content_type, metadata)
+        return lambda: _results([future])[0]
+
+
+def _get(client, bucket: str, key: str, max_bytes: int) -> bytes:
+    """One object's bytes. Receiving its body is waiting on the network, like sending its request
+    (turns.TurnYieldingPoolManager): another step of this process computes meanwhile."""
+    with turns.waiting():
+        return get_bytes(client, bucket, key, max_bytes)
+
+
+def _results(futures: list[Future]) -> list:
+    """The futures' results in order, after every one has finished; the first failure in order is
+    raised. The wait is not a turn at computing: another step of this process computes meanwhile."""
+    with turns.waiting():
+        errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return [f.result() for f in futures]
 
 
 # request fields that say how to run a step, not what it computes: left out of the reuse key
@@ -173,7 +196,7 @@ def reuse_or_work(ctx: StageContext, work, payload: dict) -> dict:
     bucket, client = ctx.settings.cache_bucket, ctx.storage("default")
     if not payload.get("skip_cache") and not payload.get("input_is_new"):
         try:
-            return json.loads(get_bytes(client, bucket, key, ctx.settings.max_object_bytes))
+            return json.loads(_get(client, bucket, key, ctx.settings.max_object_bytes))
         except ProcessingError as exc:
             if exc.code != "object_missing":
                 raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import time
 
 from cachetools import LRUCache
 
@@ -15,7 +16,8 @@ from streams.core.settings import Settings
 from streams.execution import context as stage_context
 from streams.execution.background_io import write_behind
 from streams.execution.catalog import work_module
-from streams.execution.context import StageContext, parsed_key, reuse_key, run_work
+from streams.execution.context import PARSED_PREFIX, StageContext, parsed_key, reuse_key, run_work
+from streams.execution.stages import download
 from tests.unit.execution.s3_double import S3Double
 
 SETTINGS = Settings()
@@ -52,6 +54,28 @@ def test_a_new_models_download_makes_four_requests_and_no_result_document(monkey
     s3.calls.clear()
     again = _run(s3, "download", _request("download", run_id="r2", files=[source]))
     assert s3.calls == [("HEAD", cached["key"])] and again["files"][0]["cache_hit"] is True
+
+
+def test_a_new_files_cached_copy_is_on_its_way_while_the_file_is_parsed(monkeypatch):
+    """Against a far object store every round trip a step waits for is wall: the copy's PUT
+    overlaps the parse, and the parsed form, named by the copy's ETag, is stored after it."""
+    s3, source = _new_model(monkeypatch)
+    put, copies_done, copy_done_at_parse = s3.put_object, [], []
+
+    def far_put(bucket, key, data, length, **kw):
+        if not key.startswith(PARSED_PREFIX + "/"):
+            time.sleep(0.3)  # the cached copy's round trip
+        etag = put(bucket, key, data, length, **kw)
+        copies_done.append(key)
+        return etag
+
+    s3.put_object = far_put
+    load = download.load_mesh
+    monkeypatch.setattr(download, "load_mesh", lambda *a: (copy_done_at_parse.append(list(copies_done)), load(*a))[1])
+    [file] = _run(s3, "download", _request("download", files=[source]))["files"]
+    assert copy_done_at_parse == [[]], "the file is parsed while its copy is on its way"
+    assert copies_done == [file["cached"]["key"], parsed_key(file["cached"])]
+    assert (SETTINGS.cache_bucket, parsed_key(file["cached"])) in s3.objects
 
 
 def test_stages_after_a_new_download_skip_the_lookup_and_a_later_request_reuses_their_result(monkeypatch):
