@@ -184,11 +184,13 @@ def await_terminals(sub, scan_id: str, expected: int, timeout: float = 1800, on_
 
 
 def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], log_dir: Path,
-                 warm_up: dict[str, bytes] | None = None) -> dict:
+                 warm_up: dict[str, bytes] | None = None, start_workers=None) -> dict:
     """Wall (scan -> last terminal event) and the workers' CPU for one configuration. With
     `warm_up`, those models are scanned first, unmeasured: a stack that has just started spends
     seconds of CPU compiling its JVM's hot paths (Kafka, the registry) and creating topics during
-    its first batch, which a long-running deployment paid once; the measured batch is the second."""
+    its first batch, which a long-running deployment paid once; the measured batch is the second.
+    `start_workers` replaces started_workers (same arguments): a bench that wraps the workers'
+    start (a delay proxy in front of S3, reading their peak memory before they stop)."""
     from processors.storage import connect
     from registry.serde import AvroSerde, registry_client
     from streams.client import Publisher, Subscriber
@@ -198,7 +200,7 @@ def run_pipeline(models: dict[str, bytes], workflow: str, workers: list[dict], l
     with private_stack() as stack:
         env = {**stack.config.client_env(), "MESHSTREAM_APP_ID": f"bench-{uuid.uuid4().hex[:6]}"}
         settings = Settings.from_env(env)
-        with started_workers(env, workers, log_dir) as procs:
+        with (start_workers or started_workers)(env, workers, log_dir) as procs:
             s3 = connect(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
             prefix = "bench/"
             upload(s3, "models", {prefix + k: v for k, v in models.items()})

@@ -60,23 +60,22 @@ def main() -> int:
     models = pipeline.build_models(args.models)
     warm = pipeline.build_models(10, seed=11)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-remote-s3-"))
-    started_workers = pipeline.started_workers
 
     @contextlib.contextmanager
     def through_proxy(env: dict, workers: list[dict], log_dir: Path):
         with delayed_s3(env, stack_cpu, args.delay_ms) as endpoint:
             workers = [{**w, "env": {**w.get("env", {}), "MESHSTREAM_S3_ENDPOINT": endpoint}} for w in workers]
-            with started_workers(env, workers, log_dir) as procs:
+            with pipeline.started_workers(env, workers, log_dir) as procs:
                 yield procs
 
-    pipeline.started_workers = through_proxy  # run_pipeline starts the workers through it
     print(f"{args.models} models, {args.workflow} workflow, S3 {args.delay_ms:g} ms away (one way), one worker on core "
           f"{worker_cpu}; logs in {log_dir}")
     first_wall = None
     for slots in args.slots:
         before = pipeline.serial_cpu(models, args.workflow)
         run = pipeline.run_pipeline(models, args.workflow, [{"env": {"MESHSTREAM_PROCESSOR_SLOTS": str(slots)},
-                                                              "cpus": {worker_cpu}}], log_dir, warm_up=warm)
+                                                              "cpus": {worker_cpu}}], log_dir, warm_up=warm,
+                                     start_workers=through_proxy)
         pure = (before + pipeline.serial_cpu(models, args.workflow)) / 2
         first_wall = first_wall or run["wall"]
         print(f"slots {slots}: wall {run['wall']:.2f} s ({run['wall'] / first_wall:.2f}x slots {args.slots[0]}), "

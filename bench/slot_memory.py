@@ -54,27 +54,26 @@ def main() -> int:
     args = ap.parse_args()
     models = large_models(args.models, args.triangles)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-slot-memory-"))
-    started_workers = pipeline.started_workers
     peaks: list[int] = []
 
     @contextlib.contextmanager
     def recording_peaks(env: dict, workers: list[dict], log_dir: Path):
-        with started_workers(env, workers, log_dir) as procs:
+        with pipeline.started_workers(env, workers, log_dir) as procs:
             yield procs
             # the batch is done: read each pool process's peak before the worker stops them
             peaks[:] = [peak_kib(pid) for pid in pipeline.tree_pids(procs[0].proc.pid)[1:]]
 
-    pipeline.started_workers = recording_peaks  # run_pipeline starts the worker through it
     size_mib = sum(len(v) for v in models.values()) / args.models / 2**20
     print(f"{args.models} tori of about {args.triangles:,} triangles ({size_mib:.0f} MiB of STL each), standard workflow, "
           f"one worker; logs in {log_dir}")
     first = None
     for slots in args.slots:
-        run = pipeline.run_pipeline(models, "standard", [{"env": {"MESHSTREAM_PROCESSOR_SLOTS": str(slots)}}], log_dir)
+        run = pipeline.run_pipeline(models, "standard", [{"env": {"MESHSTREAM_PROCESSOR_SLOTS": str(slots)}}], log_dir,
+                                     start_workers=recording_peaks)
         top = max(peaks)
         first = first or top
         print(f"slots {slots}: child processes' peak RSS {', '.join(f'{p / 1024:.0f}' for p in sorted(peaks))} MiB "
-              f"(largest, a pool process: {top / first:.2f}x slots {args.slots[0]}), wall {run['wall']:.1f} s, "
+              f"(largest {top / first:.2f}x slots {args.slots[0]}), wall {run['wall']:.1f} s, "
               f"runs {run['runs']} ({run['failed']} failed)", flush=True)
     return 0
 

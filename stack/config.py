@@ -141,11 +141,10 @@ class StackConfig:
     # stack, long-lived, keeps the JVM defaults.
     jvm_jit: tuple[str, ...] = ("-XX:TieredStopAtLevel=1",)
     # Cores the local S3 server's Go runtime runs on (GOMAXPROCS; 0 = every core). With more than
-    # one, Go's idle processors spin looking for work each time a request wakes the server: on two
-    # cores a 20 KB PUT cost SeaweedFS 1.55-2.18 ms of CPU serially and 1.00-1.06 ms from four
-    # client threads, against 1.30-1.40 and 0.76-0.91 ms with one (bench/s3_server_cores.py), at
-    # the same request rate. One core serves about a thousand PUTs a second, more than a local
-    # stack's workers ask; the compose stack keeps Go's default.
+    # one, Go's idle processors spin looking for work each time a request wakes the server: 0.64x
+    # the CPU per serial request on one core of two (bench/s3_server_cores.py; figures in
+    # docs/stack.md). One core serves about a thousand PUTs a second, more than a local stack's
+    # workers ask; the compose stack keeps Go's default.
     s3_cores: int = field(default_factory=lambda: _env_int("MESHSTREAM_STACK_S3_CORES", 1))
 
     @property

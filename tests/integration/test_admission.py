@@ -29,12 +29,11 @@ from streams.core.envelope import derived_id
 from streams.orchestration.admission import SHORT_STEP_MS
 from streams.orchestration.workflow import request_id
 from streams.client import Publisher
-from tests.integration.helpers import Watcher, by_scan, read_topics, read_to_end, upload
+from tests.integration.helpers import Watcher, by_scan, read_topics, read_to_end, terminal_events, upload
 
 pytestmark = pytest.mark.integration
 
 MINIMAL = ("download", "technical-metadata", "thumbnails")
-TERMINAL = ("processing.completed", "processing.failed")
 
 
 def _tori(n: int, tag: str, sections: int = 40) -> dict[str, bytes]:
@@ -67,7 +66,8 @@ def _outcomes(settings, serde, scan_id: str, n: int, timeout: float) -> dict:
     redone (its worker left or lost the partition mid-scan) repeats discovered events, with the
     same event ids, which the orchestrator ignores; counted with the terminals they ended the
     wait before the runs did (one CI run: 466 discovered, 134 of 300 runs ended)."""
-    terminals = read_topics(settings, TERMINAL, serde, by_scan(scan_id), expected=n, timeout=timeout, settle=2)
+    completed, failed = terminal_events(settings, serde, scan_id, expected=n, timeout=timeout, settle=2)
+    terminals = [("processing.completed", r) for r in completed] + [("processing.failed", r) for r in failed]
     discovered = [r for _, r in read_to_end(settings, ("discovery.discovered",), serde, by_scan(scan_id))]
     assert len({r["payload"]["run_id"] for _, r in terminals}) == n, f"{len(terminals)} terminal events of {n} runs"
     start = min(_at(r) for r in discovered)

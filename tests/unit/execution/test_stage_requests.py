@@ -60,21 +60,21 @@ def test_a_new_files_cached_copy_is_on_its_way_while_the_file_is_parsed(monkeypa
     """Against a far object store every round trip a step waits for is wall: the copy's PUT
     overlaps the parse, and the parsed form, named by the copy's ETag, is stored after it."""
     s3, source = _new_model(monkeypatch)
-    put, copies_done, copy_done_at_parse = s3.put_object, [], []
+    put, puts_done, puts_done_at_parse = s3.put_object, [], []
 
     def far_put(bucket, key, data, length, **kw):
         if not key.startswith(PARSED_PREFIX + "/"):
             time.sleep(0.3)  # the cached copy's round trip
         etag = put(bucket, key, data, length, **kw)
-        copies_done.append(key)
+        puts_done.append(key)
         return etag
 
     s3.put_object = far_put
     load = download.load_mesh
-    monkeypatch.setattr(download, "load_mesh", lambda *a: (copy_done_at_parse.append(list(copies_done)), load(*a))[1])
+    monkeypatch.setattr(download, "load_mesh", lambda *a: (puts_done_at_parse.append(list(puts_done)), load(*a))[1])
     [file] = _run(s3, "download", _request("download", files=[source]))["files"]
-    assert copy_done_at_parse == [[]], "the file is parsed while its copy is on its way"
-    assert copies_done == [file["cached"]["key"], parsed_key(file["cached"])]
+    assert puts_done_at_parse == [[]], "the file is parsed while its copy is on its way"
+    assert puts_done == [file["cached"]["key"], parsed_key(file["cached"])]
     assert (SETTINGS.cache_bucket, parsed_key(file["cached"])) in s3.objects
 
 
